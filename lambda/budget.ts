@@ -1,0 +1,105 @@
+import { BudgetExhaustedError } from './errors';
+
+/** The part of the Lambda context the handler uses. */
+export interface LambdaContextLike {
+  getRemainingTimeInMillis(): number;
+}
+
+/** Used when no Lambda context is given (a malformed invocation): one minute. */
+const FALLBACK_REMAINING_MS = 60_000;
+
+/**
+ * Time kept back for answering CloudFormation after the work stops: a tenth of the time, between
+ * 1.5 and 10 seconds. The answer is one small HTTPS PUT, retried a few times.
+ */
+export function responseReserveMs(totalMs: number): number {
+  return Math.min(10_000, Math.max(1_500, Math.floor(totalMs / 10)));
+}
+
+/**
+ * A deadline for all the work of one invocation. The work stops at the deadline and a FAILED
+ * answer goes out in the reserve that follows, so the Lambda never times out without answering
+ * (LIFECYCLE L17) and CloudFormation is never left waiting for its own service timeout.
+ */
+export class Budget {
+  /**
+   * @param context the Lambda context (its remaining time bounds the budget)
+   * @param serviceTimeoutSeconds the custom resource's ServiceTimeout: CloudFormation stops waiting then
+   */
+  static start(context: LambdaContextLike | undefined, serviceTimeoutSeconds: number | undefined, now = Date.now()): Budget {
+    let remaining = FALLBACK_REMAINING_MS;
+    if (context && typeof context.getRemainingTimeInMillis === 'function') {
+      const r = Number(context.getRemainingTimeInMillis());
+      if (Number.isFinite(r) && r > 0) remaining = r;
+    }
+    if (serviceTimeoutSeconds !== undefined && serviceTimeoutSeconds > 0) {
+      remaining = Math.min(remaining, serviceTimeoutSeconds * 1000);
+    }
+    const reserve = responseReserveMs(remaining);
+    return new Budget(now, now + remaining - reserve, now + remaining);
+  }
+
+  private readonly controller = new AbortController();
+  private readonly timer: NodeJS.Timeout;
+  private readonly expiry: Promise<never>;
+
+  private constructor(
+    readonly startedAt: number,
+    /** When the work must stop. */
+    readonly workDeadline: number,
+    /** When the Lambda (or CloudFormation) gives up: the answer must be out before. */
+    readonly hardDeadline: number,
+  ) {
+    this.expiry = new Promise<never>((_, reject) => {
+      this.controller.signal.addEventListener('abort', () => reject(this.exhausted()), { once: true });
+    });
+    // Never an unhandled rejection: whoever races against it sees it.
+    this.expiry.catch(() => undefined);
+    this.timer = setTimeout(() => this.controller.abort(), Math.max(0, workDeadline - Date.now()));
+    this.timer.unref();
+  }
+
+  /** Aborts when the work deadline passes; passed to every SDK call so sockets are closed too. */
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  remainingWorkMs(now = Date.now()): number {
+    return Math.max(0, this.workDeadline - now);
+  }
+
+  remainingHardMs(now = Date.now()): number {
+    return Math.max(0, this.hardDeadline - now);
+  }
+
+  elapsedMs(now = Date.now()): number {
+    return now - this.startedAt;
+  }
+
+  /**
+   * Runs `work`, or rejects with BudgetExhaustedError at the work deadline, whichever comes first.
+   * `what` names the step for the failure reason.
+   */
+  async race<T>(what: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    if (this.controller.signal.aborted) throw this.exhausted(what);
+    try {
+      return await Promise.race([work(this.controller.signal), this.expiry]);
+    } catch (err) {
+      if (this.controller.signal.aborted) throw this.exhausted(what);
+      throw err;
+    }
+  }
+
+  /** Stops the timer once the work is done. */
+  dispose(): void {
+    clearTimeout(this.timer);
+  }
+
+  private exhausted(what?: string): BudgetExhaustedError {
+    const seconds = ((this.workDeadline - this.startedAt) / 1000).toFixed(1);
+    return new BudgetExhaustedError(
+      `time budget of ${seconds}s ran out${what ? ` during ${what}` : ''} (retries included); ` +
+      'answering FAILED before the Lambda times out. Nothing after this point was done',
+    );
+  }
+}

@@ -1,0 +1,36 @@
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { KMSClient } from '@aws-sdk/client-kms';
+
+/**
+ * Attempts per call, first one included. The SDK's adaptive retry mode spaces them with
+ * exponential backoff, full jitter and a client-side rate limiter that slows down after
+ * throttling; the invocation's time budget, not this number, is what normally ends a retry storm.
+ */
+export const MAX_ATTEMPTS = 15;
+
+/** Socket limits: a dropped or stalled connection becomes a retryable error, not a hang. */
+const REQUEST_HANDLER = { connectionTimeout: 3_000, requestTimeout: 15_000 } as const;
+
+// One client per Region, kept while the Lambda container is warm. The endpoint comes from the
+// SDK's own configuration (AWS_ENDPOINT_URL_KMS / AWS_ENDPOINT_URL_CLOUDFORMATION are honoured).
+const kms = new Map<string, KMSClient>();
+const cloudFormation = new Map<string, CloudFormationClient>();
+
+/** The KMS client for the key's Region (LIFECYCLE S4: the key may live in another Region than the stack). */
+export function kmsClient(region: string): KMSClient {
+  let client = kms.get(region);
+  if (!client) {
+    client = new KMSClient({ region, retryMode: 'adaptive', maxAttempts: MAX_ATTEMPTS, requestHandler: REQUEST_HANDLER });
+    kms.set(region, client);
+  }
+  return client;
+}
+
+export function cloudFormationClient(region: string): CloudFormationClient {
+  let client = cloudFormation.get(region);
+  if (!client) {
+    client = new CloudFormationClient({ region, retryMode: 'adaptive', maxAttempts: MAX_ATTEMPTS, requestHandler: REQUEST_HANDLER });
+    cloudFormation.set(region, client);
+  }
+  return client;
+}

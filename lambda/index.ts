@@ -1,0 +1,86 @@
+/**
+ * Lambda handler of Custom::KmsKeyMaterialRevocation. It answers CloudFormation itself (one PUT to
+ * the presigned ResponseURL): every path, including a garbled event or a budget that ran out,
+ * ends in exactly one SUCCESS or FAILED answer sent before the Lambda would time out.
+ */
+import {
+  ATTR_KEY_ARN, ATTR_REVOKED_MATERIAL_IDS, FAILED_CREATE_PHYSICAL_ID_PREFIX,
+} from '../lib/contract';
+import { Budget, LambdaContextLike } from './budget';
+import { errorMessage, HandlerError } from './errors';
+import { parseEvent, readResponseTarget, readServiceTimeoutSeconds, ResponseTarget, RevocationEvent } from './event';
+import { onCreate, onDelete, onUpdate, Outcome } from './lifecycle';
+import { DecisionRecord, logDecision, logLine } from './log';
+import { CfnResponse, formatMaterialIds, responseBody, sendResponse } from './respond';
+
+function dispatch(event: RevocationEvent, budget: Budget, record: DecisionRecord): Promise<Outcome> {
+  switch (event.RequestType) {
+    case 'Create': return onCreate(event, budget, record);
+    case 'Update': return onUpdate(event, budget, record);
+    case 'Delete': return onDelete(event, budget, record);
+  }
+}
+
+/**
+ * The physical ID of a FAILED answer: the existing one for Update and Delete; for Create a marker
+ * that the Delete CloudFormation sends next recognises as "nothing was created" (L5).
+ */
+function failedPhysicalId(target: ResponseTarget): string {
+  if (target.RequestType !== 'Create' && target.PhysicalResourceId) return target.PhysicalResourceId;
+  return FAILED_CREATE_PHYSICAL_ID_PREFIX + (target.RequestId || 'unknown-request');
+}
+
+export async function handler(rawEvent: unknown, context?: LambdaContextLike): Promise<void> {
+  const budget = Budget.start(context, readServiceTimeoutSeconds(rawEvent));
+  const target = readResponseTarget(rawEvent);
+  const record: DecisionRecord = {
+    requestType: target?.RequestType,
+    requestId: target?.RequestId,
+    logicalResourceId: target?.LogicalResourceId,
+  };
+  let response: CfnResponse | undefined;
+  try {
+    const event = parseEvent(rawEvent);
+    record.keyArn = event.ResourceProperties.KeyArn;
+    const outcome = await budget.race(`the ${event.RequestType} request`, () => dispatch(event, budget, record));
+    response = {
+      Status: 'SUCCESS',
+      PhysicalResourceId: outcome.physicalId,
+      StackId: event.StackId,
+      RequestId: event.RequestId,
+      LogicalResourceId: event.LogicalResourceId,
+      Data: {
+        [ATTR_KEY_ARN]: outcome.keyArn,
+        [ATTR_REVOKED_MATERIAL_IDS]: formatMaterialIds(outcome.materialIds),
+      },
+    };
+  } catch (err) {
+    const reason = err instanceof HandlerError ? err.message : `unexpected error: ${errorMessage(err)}`;
+    record.decision = 'failed';
+    record.reason = reason;
+    if (target) {
+      response = {
+        Status: 'FAILED',
+        Reason: reason,
+        PhysicalResourceId: failedPhysicalId(target),
+        StackId: target.StackId,
+        RequestId: target.RequestId,
+        LogicalResourceId: target.LogicalResourceId,
+      };
+    }
+  } finally {
+    budget.dispose();
+  }
+  if (!target || !response) {
+    record.responseSent = false;
+    record.durationMs = budget.elapsedMs();
+    logDecision(record);
+    logLine('error', 'the event has no ResponseURL: no response can be sent');
+    return;
+  }
+  // The answer may use the reserve, up to a moment before the Lambda itself would stop.
+  record.responseSent = await sendResponse(target.ResponseURL, responseBody(response), budget.hardDeadline - 250,
+    (message) => logLine('warn', message));
+  record.durationMs = budget.elapsedMs();
+  logDecision(record);
+}

@@ -1,0 +1,147 @@
+import {
+  DeleteImportedKeyMaterialCommand, DescribeKeyCommand, KeyMetadata, ListKeyRotationsCommand, RotationsListEntry,
+} from '@aws-sdk/client-kms';
+import { MaterialScopeValue } from '../lib/contract';
+import { Budget } from './budget';
+import { kmsClient } from './clients';
+import { awsErrorName, explainKmsError, HandlerError } from './errors';
+import { parseKeyArn } from './event';
+
+/** What revoking found and did, for the log line and the response. */
+export interface RevocationResult {
+  /** Material IDs deleted by this call (the current material's ID as KMS reported it). */
+  readonly materialIds: string[];
+  /** Why nothing (or less than everything) was deleted, when that is the case. */
+  readonly note?: string;
+  /** The key state seen before revoking ('' when the key no longer exists). */
+  readonly stateBefore: string;
+}
+
+/**
+ * DescribeKey; `undefined` when the key does not exist (any more). Other errors are explained.
+ */
+async function describeKey(keyArn: string, budget: Budget): Promise<KeyMetadata | undefined> {
+  const { region } = parseKeyArn(keyArn);
+  try {
+    const out = await budget.race(`kms:DescribeKey on ${keyArn}`,
+      (abortSignal) => kmsClient(region).send(new DescribeKeyCommand({ KeyId: keyArn }), { abortSignal }));
+    if (!out.KeyMetadata) throw new HandlerError(`kms:DescribeKey on ${keyArn} returned no KeyMetadata`);
+    return out.KeyMetadata;
+  } catch (err) {
+    if (awsErrorName(err) === 'NotFoundException') return undefined;
+    throw explainKmsError(err, 'kms:DescribeKey', keyArn);
+  }
+}
+
+/**
+ * LIFECYCLE L1-L3: the key exists, has imported material (Origin EXTERNAL) and lives in the
+ * stack's account. No write call. Returns the key's canonical ARN.
+ */
+export async function validateKey(keyArn: string, stackAccount: string, budget: Budget): Promise<KeyMetadata> {
+  const parsed = parseKeyArn(keyArn);
+  if (parsed.account !== stackAccount) {
+    throw new HandlerError(
+      `key ${keyArn} is in account ${parsed.account} but the stack is in account ${stackAccount}: ` +
+      'DeleteImportedKeyMaterial works only in the key\'s own account',
+    );
+  }
+  const meta = await describeKey(keyArn, budget);
+  if (!meta) {
+    throw new HandlerError(
+      `key ${keyArn} was not found by kms:DescribeKey in ${parsed.region}: it does not exist, or the ARN names the wrong Region or account`,
+    );
+  }
+  if (meta.Origin !== 'EXTERNAL') {
+    throw new HandlerError(
+      `key ${meta.Arn ?? keyArn} has origin ${meta.Origin ?? 'unknown'}; only keys with imported key material ` +
+      '(Origin EXTERNAL) can have their material revoked',
+    );
+  }
+  if (meta.AWSAccountId && meta.AWSAccountId !== stackAccount) {
+    throw new HandlerError(`key ${keyArn} belongs to account ${meta.AWSAccountId}, not the stack's account ${stackAccount}`);
+  }
+  return meta;
+}
+
+/** Every imported material of a symmetric key, non-current ones first and the current one last. */
+async function listImportedMaterials(keyArn: string, budget: Budget): Promise<RotationsListEntry[] | undefined> {
+  const { region } = parseKeyArn(keyArn);
+  const entries: RotationsListEntry[] = [];
+  let marker: string | undefined;
+  do {
+    let out;
+    try {
+      out = await budget.race(`kms:ListKeyRotations on ${keyArn}`, (abortSignal) => kmsClient(region).send(
+        new ListKeyRotationsCommand({ KeyId: keyArn, IncludeKeyMaterial: 'ALL_KEY_MATERIAL', Limit: 1000, Marker: marker }),
+        { abortSignal }));
+    } catch (err) {
+      // Keys that cannot rotate cannot hold several materials: the current one is all there is.
+      if (awsErrorName(err) === 'UnsupportedOperationException') return undefined;
+      throw explainKmsError(err, 'kms:ListKeyRotations', keyArn);
+    }
+    entries.push(...(out.Rotations ?? []));
+    marker = out.Truncated ? out.NextMarker : undefined;
+  } while (marker);
+  // Materials in PENDING_IMPORT are already deleted; everything else is stored and must go.
+  const imported = entries.filter((e) => e.KeyMaterialId && e.ImportState !== 'PENDING_IMPORT');
+  const unique = [...new Map(imported.map((e) => [e.KeyMaterialId, e])).values()];
+  // Deleting the current material first would put the key in PendingImport before the others go;
+  // the current one last keeps every step on a usable key and ends in PendingImport.
+  return unique.sort((a, b) => Number(a.KeyMaterialState === 'CURRENT') - Number(b.KeyMaterialState === 'CURRENT'));
+}
+
+/**
+ * DeleteImportedKeyMaterial for one material (or the current one when `materialId` is undefined).
+ * Returns the ID deleted, '' when there was nothing left to delete.
+ */
+async function deleteMaterial(keyArn: string, materialId: string | undefined, budget: Budget): Promise<string> {
+  const { region } = parseKeyArn(keyArn);
+  try {
+    const out = await budget.race(`kms:DeleteImportedKeyMaterial on ${keyArn}`, (abortSignal) => kmsClient(region).send(
+      new DeleteImportedKeyMaterialCommand({ KeyId: keyArn, KeyMaterialId: materialId }), { abortSignal }));
+    return out.KeyMaterialId ?? materialId ?? '';
+  } catch (err) {
+    const name = awsErrorName(err);
+    if (name === 'NotFoundException') return ''; // the key (or that material) is gone already
+    if (name === 'KMSInvalidStateException') {
+      // Tolerated only for a key that DescribeKey shows pending deletion (LIFECYCLE L15).
+      const meta = await describeKey(keyArn, budget);
+      if (!meta || meta.KeyState === 'PendingDeletion') return '';
+    }
+    throw explainKmsError(err, 'kms:DeleteImportedKeyMaterial', keyArn);
+  }
+}
+
+/**
+ * Revokes the key's imported material: every material by ID (scope ALL) or the current one
+ * (scope CURRENT). A key already in PendingImport, pending deletion or gone is a success, with a
+ * note saying which (LIFECYCLE L6, L15).
+ */
+export async function revokeKeyMaterial(keyArn: string, scope: MaterialScopeValue, budget: Budget): Promise<RevocationResult> {
+  const meta = await describeKey(keyArn, budget);
+  if (!meta) return { materialIds: [], note: 'key no longer exists: nothing left to revoke', stateBefore: '' };
+  const state = meta.KeyState ?? '';
+  const arn = meta.Arn ?? keyArn;
+  if (meta.Origin !== 'EXTERNAL') {
+    throw new HandlerError(`key ${arn} has origin ${meta.Origin ?? 'unknown'}, not EXTERNAL: it holds no imported material to revoke`);
+  }
+  // Only symmetric encryption keys can hold several materials (LIFECYCLE background).
+  const several = scope === 'ALL' && (meta.KeySpec ?? 'SYMMETRIC_DEFAULT') === 'SYMMETRIC_DEFAULT';
+  const materials = several ? await listImportedMaterials(arn, budget) : undefined;
+  const targets: Array<string | undefined> = materials ? materials.map((m) => m.KeyMaterialId) : [];
+  // Nothing listed (or listing not supported) on a key that still holds material: delete the
+  // current one without an ID rather than silently revoke nothing.
+  if (targets.length === 0 && state !== 'PendingImport') targets.push(undefined);
+  if (targets.length === 0) {
+    return { materialIds: [], note: 'key is already PendingImport: no imported material left', stateBefore: state };
+  }
+  const deleted: string[] = [];
+  for (const id of targets) {
+    const done = await deleteMaterial(arn, id, budget);
+    if (done) deleted.push(done);
+  }
+  let note: string | undefined;
+  if (state === 'PendingDeletion') note = 'key is pending deletion: material deleted, key state unchanged';
+  else if (state === 'PendingImport') note = 'key was already PendingImport: deleted the materials still stored';
+  return { materialIds: deleted, note, stateBefore: state };
+}

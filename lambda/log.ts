@@ -1,0 +1,28 @@
+/**
+ * One structured JSON line per decision (LIFECYCLE "Logging and data"). The event itself is never
+ * logged: its ResponseURL is a presigned URL that anyone could use to answer for this resource.
+ */
+export interface DecisionRecord {
+  requestType?: string;
+  requestId?: string;
+  logicalResourceId?: string;
+  stackStatus?: string;
+  keyArn?: string;
+  /** revoked | skipped | validated | failed */
+  decision?: string;
+  reason?: string;
+  materialIds?: string[];
+  responseSent?: boolean;
+  durationMs?: number;
+}
+
+export function logLine(level: 'info' | 'warn' | 'error', message: string, fields: object = {}): void {
+  const line = JSON.stringify({ level, message, ...fields });
+  if (level === 'info') console.log(line);
+  else if (level === 'warn') console.warn(line);
+  else console.error(line);
+}
+
+export function logDecision(record: DecisionRecord): void {
+  logLine(record.decision === 'failed' ? 'error' : 'info', 'decision', record);
+}

@@ -1,0 +1,115 @@
+import * as http from 'node:http';
+import * as https from 'node:https';
+
+/** CloudFormation rejects response bodies over 4096 bytes. */
+export const MAX_RESPONSE_BYTES = 4096;
+/** Room kept for the material IDs attribute inside that limit. */
+export const MAX_MATERIAL_IDS_BYTES = 2048;
+
+export interface CfnResponse {
+  readonly Status: 'SUCCESS' | 'FAILED';
+  readonly Reason?: string;
+  readonly PhysicalResourceId: string;
+  readonly StackId: string;
+  readonly RequestId: string;
+  readonly LogicalResourceId: string;
+  readonly Data?: Record<string, string>;
+}
+
+/**
+ * Material IDs as one attribute value, comma-separated. When they do not fit, as many as fit
+ * followed by `+N more`, so the response stays under CloudFormation's limit.
+ */
+export function formatMaterialIds(ids: readonly string[], maxBytes = MAX_MATERIAL_IDS_BYTES): string {
+  const all = ids.join(',');
+  if (Buffer.byteLength(all) <= maxBytes) return all;
+  const kept: string[] = [];
+  for (let i = 0; i < ids.length; i++) {
+    const suffix = `+${ids.length - i - 1} more`;
+    const candidate = [...kept, ids[i], suffix].join(',');
+    if (Buffer.byteLength(candidate) > maxBytes) break;
+    kept.push(ids[i]);
+  }
+  return [...kept, `+${ids.length - kept.length} more`].join(',');
+}
+
+function truncateToBytes(text: string, maxBytes: number): string {
+  if (Buffer.byteLength(text) <= maxBytes) return text;
+  const marker = ' [truncated]';
+  let cut = text.slice(0, Math.max(0, maxBytes - marker.length));
+  while (Buffer.byteLength(cut) > maxBytes - marker.length) cut = cut.slice(0, -1);
+  return cut + marker;
+}
+
+/** The JSON body, with the Reason shortened as needed to stay within MAX_RESPONSE_BYTES. */
+export function responseBody(response: CfnResponse): string {
+  const withoutReason = JSON.stringify({ ...response, Reason: '' });
+  const room = MAX_RESPONSE_BYTES - Buffer.byteLength(withoutReason);
+  if (room < 0) {
+    // Only oversized identifiers from a garbled event get here: drop the attributes, keep the answer.
+    return responseBody({ ...response, Data: undefined, Reason: truncateToBytes(response.Reason ?? '', 512) });
+  }
+  // JSON escaping can grow the reason (quotes, control characters): shrink until it fits.
+  let reason = truncateToBytes(response.Reason ?? '', room);
+  let body = JSON.stringify({ ...response, Reason: reason });
+  while (Buffer.byteLength(body) > MAX_RESPONSE_BYTES && reason.length > 0) {
+    reason = truncateToBytes(reason, Math.floor(Buffer.byteLength(reason) * 0.9));
+    body = JSON.stringify({ ...response, Reason: reason });
+  }
+  return body;
+}
+
+function putOnce(url: URL, body: string, timeoutMs: number): Promise<number> {
+  const transport = url.protocol === 'http:' ? http : https;
+  return new Promise((resolve, reject) => {
+    const req = transport.request(url, {
+      method: 'PUT',
+      // The presigned URL is signed for an empty content type.
+      headers: { 'content-type': '', 'content-length': Buffer.byteLength(body) },
+      timeout: timeoutMs,
+    }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer from the response URL within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * PUTs the response to the presigned ResponseURL, retrying network errors and 5xx answers with
+ * backoff until `deadline`. Resolves true when CloudFormation's bucket took it.
+ */
+export async function sendResponse(responseUrl: string, body: string, deadline: number,
+  log: (msg: string) => void): Promise<boolean> {
+  let url: URL;
+  try {
+    url = new URL(responseUrl);
+  } catch {
+    log('the ResponseURL is not a URL: no response can be sent');
+    return false;
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    log(`the ResponseURL uses ${url.protocol}, not https: no response can be sent`);
+    return false;
+  }
+  for (let attempt = 1; ; attempt++) {
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) return false;
+    try {
+      const status = await putOnce(url, body, Math.min(remaining, 5_000));
+      if (status >= 200 && status < 300) return true;
+      log(`response attempt ${attempt}: HTTP ${status}`);
+      if (status < 500 && status !== 429) return false; // a signature or expiry problem: retrying cannot help
+    } catch (err) {
+      log(`response attempt ${attempt}: ${(err as Error).message}`);
+    }
+    const backoff = Math.min(2_000, 200 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
+    if (Date.now() + backoff >= deadline) return false;
+    await sleep(backoff);
+  }
+}

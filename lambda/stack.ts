@@ -1,0 +1,80 @@
+import {
+  DescribeStacksCommand, GetTemplateCommand, ListStackResourcesCommand, StackResourceSummary,
+} from '@aws-sdk/client-cloudformation';
+import { Budget } from './budget';
+import { cloudFormationClient } from './clients';
+import { explainCloudFormationError, HandlerError } from './errors';
+import { parseStackArn } from './event';
+
+/**
+ * Statuses in which CloudFormation is undoing a change. Nothing is ever revoked in them
+ * (LIFECYCLE L4, L10, L11, L20): ROLLBACK_IN_PROGRESS (create rollback), UPDATE_ROLLBACK_*,
+ * IMPORT_ROLLBACK_*, and the rollback-complete cleanup statuses.
+ */
+export function isRollbackStatus(status: string): boolean {
+  return status.includes('ROLLBACK');
+}
+
+/** DescribeStacks on the event's StackId (its ARN, so a stack being deleted is still found). */
+export async function readStackStatus(stackId: string, budget: Budget): Promise<string> {
+  const { region } = parseStackArn(stackId);
+  try {
+    const out = await budget.race(`cloudformation:DescribeStacks on ${stackId}`, (abortSignal) =>
+      cloudFormationClient(region).send(new DescribeStacksCommand({ StackName: stackId }), { abortSignal }));
+    const status = out.Stacks?.[0]?.StackStatus;
+    if (!status) throw new HandlerError(`cloudformation:DescribeStacks on ${stackId} returned no stack status`);
+    return status;
+  } catch (err) {
+    throw explainCloudFormationError(err, 'cloudformation:DescribeStacks', stackId);
+  }
+}
+
+/** A template's Resources section: logical ID to resource. */
+export type TemplateResources = Record<string, { Type?: unknown; Properties?: Record<string, unknown> } | undefined>;
+
+/**
+ * The stack's current template. After a successful update (UPDATE_COMPLETE_CLEANUP_IN_PROGRESS)
+ * this is the new template, so a logical ID missing from it was removed and one present was
+ * replaced. GetTemplate returns the Processed stage by default, which equals the original for
+ * templates without transforms (AWS CloudFormation API reference, GetTemplate, TemplateStage).
+ */
+export async function readTemplateResources(stackId: string, budget: Budget): Promise<TemplateResources> {
+  const { region } = parseStackArn(stackId);
+  let body: string | undefined;
+  try {
+    const out = await budget.race(`cloudformation:GetTemplate on ${stackId}`, (abortSignal) =>
+      cloudFormationClient(region).send(new GetTemplateCommand({ StackName: stackId }), { abortSignal }));
+    body = out.TemplateBody;
+  } catch (err) {
+    throw explainCloudFormationError(err, 'cloudformation:GetTemplate', stackId);
+  }
+  let template: unknown;
+  try {
+    template = JSON.parse(body ?? '');
+  } catch {
+    throw new HandlerError(`cloudformation:GetTemplate on ${stackId} returned a template that is not JSON; the handler does not guess the stack's state`);
+  }
+  const resources = (template as { Resources?: unknown } | null)?.Resources;
+  if (typeof resources !== 'object' || resources === null || Array.isArray(resources)) {
+    throw new HandlerError(`the template of ${stackId} has no Resources section; the handler does not guess the stack's state`);
+  }
+  return resources as TemplateResources;
+}
+
+/** Every resource of the stack (ListStackResources, all pages). */
+export async function listStackResources(stackId: string, budget: Budget): Promise<StackResourceSummary[]> {
+  const { region } = parseStackArn(stackId);
+  const all: StackResourceSummary[] = [];
+  let nextToken: string | undefined;
+  try {
+    do {
+      const out = await budget.race(`cloudformation:ListStackResources on ${stackId}`, (abortSignal) =>
+        cloudFormationClient(region).send(new ListStackResourcesCommand({ StackName: stackId, NextToken: nextToken }), { abortSignal }));
+      all.push(...(out.StackResourceSummaries ?? []));
+      nextToken = out.NextToken;
+    } while (nextToken);
+  } catch (err) {
+    throw explainCloudFormationError(err, 'cloudformation:ListStackResources', stackId);
+  }
+  return all;
+}

@@ -1,0 +1,62 @@
+/**
+ * The one contract between the construct (which writes these properties into the template) and the
+ * handler (which reads them back from the CloudFormation event).
+ *
+ * CloudFormation delivers every custom-resource property as a string, so the contract is
+ * string-typed on purpose. This file must not import aws-cdk-lib: the handler bundle includes it.
+ *
+ * Not exported from the package entry point: it is internal, and jsii never sees it.
+ */
+
+/** The CloudFormation type name. Permanent: changing it replaces every deployed resource. */
+export const RESOURCE_TYPE = 'Custom::KmsKeyMaterialRevocation';
+
+/** Bumped only when the meaning of a property changes; the handler rejects versions it does not know. */
+export const CONTRACT_VERSION = '1';
+
+/** Which imported key materials a revocation deletes. Mirrors the public `KeyMaterialScope` enum. */
+export type MaterialScopeValue = 'ALL' | 'CURRENT';
+
+/** A boolean as CloudFormation delivers it. */
+export type BoolString = 'true' | 'false';
+
+/** ResourceProperties of `Custom::KmsKeyMaterialRevocation`, as written by the construct. */
+export interface RevocationProperties {
+  /** Key ARN (never an alias). The Region in it is where the handler calls KMS. */
+  readonly KeyArn: string;
+  /**
+   * Logical ID of the key when it is defined in the same stack, else ''. Lets the handler tell
+   * "the construct was removed" from "the construct and its key were removed together".
+   */
+  readonly KeyLogicalId: string;
+  readonly RevokeOnStackDelete: BoolString;
+  readonly RevokeOnKeyReplacement: BoolString;
+  readonly RevokeOnRemoval: BoolString;
+  readonly Revoked: BoolString;
+  readonly MaterialScope: MaterialScopeValue;
+  readonly ContractVersion: string;
+}
+
+/** Names of the attributes the handler returns (readable with Fn::GetAtt). */
+export const ATTR_KEY_ARN = 'KeyArn';
+export const ATTR_REVOKED_MATERIAL_IDS = 'RevokedMaterialIds';
+
+/**
+ * Physical ID prefix. The physical ID is derived from the key ARN alone, so it is stable across
+ * in-place updates and changes exactly when the resource points at another key (which makes
+ * CloudFormation send the old one a Delete during cleanup).
+ */
+export const PHYSICAL_ID_PREFIX = 'kms-key-material-revocation:';
+
+/** Physical ID answered when Create fails: the Delete that follows must recognise it and do nothing. */
+export const FAILED_CREATE_PHYSICAL_ID_PREFIX = 'kms-key-material-revocation-failed-create:';
+
+/** The actions the handler calls, per key. */
+export const KMS_ACTIONS = ['kms:DescribeKey', 'kms:ListKeyRotations', 'kms:DeleteImportedKeyMaterial'];
+
+/** The CloudFormation reads the handler makes, on its own stack only. */
+export const CLOUDFORMATION_ACTIONS = [
+  'cloudformation:DescribeStacks',
+  'cloudformation:GetTemplate',
+  'cloudformation:ListStackResources',
+];

@@ -1,0 +1,1 @@
+export { KeyMaterialRevocation, KeyMaterialRevocationProps, KeyMaterialScope } from './revocation';

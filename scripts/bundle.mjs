@@ -1,0 +1,28 @@
+// Bundles the Lambda handler (lambda/index.ts, the SDK clients included) into one file that ships
+// inside the npm package, so users need neither esbuild, Docker nor the SDK to synthesize.
+import { build } from 'esbuild';
+import { mkdirSync, rmSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const outdir = join(root, 'assets', 'revocation-handler');
+
+rmSync(outdir, { recursive: true, force: true });
+mkdirSync(outdir, { recursive: true });
+await build({
+  entryPoints: [join(root, 'lambda', 'index.ts')],
+  outfile: join(outdir, 'index.js'),
+  bundle: true,
+  platform: 'node',
+  // The runtime the construct pins (nodejs24.x).
+  target: 'node24',
+  format: 'cjs',
+  minify: true,
+  // Readable stack traces in CloudWatch without shipping a source map.
+  keepNames: true,
+  legalComments: 'external',
+  logLevel: 'warning',
+});
+const size = statSync(join(outdir, 'index.js')).size;
+console.log(`bundled the handler: assets/revocation-handler/index.js (${(size / 1024).toFixed(0)} KiB)`);
