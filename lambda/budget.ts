@@ -40,6 +40,8 @@ export class Budget {
   }
 
   private readonly controller = new AbortController();
+  /** The steps under way, innermost last: a budget that runs out names the step it stopped. */
+  private readonly steps: string[] = [];
   private readonly timer: NodeJS.Timeout;
   private readonly expiry: Promise<never>;
 
@@ -51,7 +53,7 @@ export class Budget {
     readonly hardDeadline: number,
   ) {
     this.expiry = new Promise<never>((_, reject) => {
-      this.controller.signal.addEventListener('abort', () => reject(this.exhausted()), { once: true });
+      this.controller.signal.addEventListener('abort', () => reject(this.exhausted(this.steps[this.steps.length - 1])), { once: true });
     });
     // Never an unhandled rejection: whoever races against it sees it.
     this.expiry.catch(() => undefined);
@@ -82,11 +84,15 @@ export class Budget {
    */
   async race<T>(what: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
     if (this.controller.signal.aborted) throw this.exhausted(what);
+    this.steps.push(what);
     try {
       return await Promise.race([work(this.controller.signal), this.expiry]);
     } catch (err) {
-      if (this.controller.signal.aborted) throw this.exhausted(what);
+      if (this.controller.signal.aborted) throw this.exhausted(this.steps[this.steps.length - 1]);
       throw err;
+    } finally {
+      // Keep the record of the step that was running when time ran out.
+      if (!this.controller.signal.aborted) this.steps.splice(this.steps.lastIndexOf(what), 1);
     }
   }
 

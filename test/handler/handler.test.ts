@@ -1,0 +1,721 @@
+/**
+ * Handler unit tests: every LIFECYCLE row's decision, with the SDK mocked (aws-sdk-client-mock).
+ * Every call not set up by a test is rejected, so an unexpected KMS or CloudFormation call fails
+ * the test. Responses go to a real local HTTP server standing in for the presigned ResponseURL.
+ */
+import {
+  CloudFormationClient, DescribeStacksCommand, GetTemplateCommand, ListStackResourcesCommand,
+} from '@aws-sdk/client-cloudformation';
+import {
+  DeleteImportedKeyMaterialCommand, DescribeKeyCommand, KeyMetadata, KMSClient, ListKeyRotationsCommand,
+} from '@aws-sdk/client-kms';
+import { mockClient } from 'aws-sdk-client-mock';
+import { FAILED_CREATE_PHYSICAL_ID_PREFIX } from '../../lib/contract';
+import { kmsClient, cloudFormationClient } from '../../lambda/clients';
+import { handler } from '../../lambda/index';
+import {
+  ACCOUNT, cfnEvent, context, EventOptions, KEY_A, KEY_B, LOGICAL_ID, LogCapture, physicalId, props, ResponseServer, STACK_ID,
+} from './harness';
+
+const kms = mockClient(KMSClient);
+const cfn = mockClient(CloudFormationClient);
+const logs = new LogCapture();
+let server: ResponseServer;
+
+beforeAll(async () => { server = await ResponseServer.start(); });
+afterAll(async () => { await server.stop(); });
+beforeEach(() => {
+  kms.reset();
+  cfn.reset();
+  kms.onAnyCommand().rejects(new Error('unexpected KMS call'));
+  cfn.onAnyCommand().rejects(new Error('unexpected CloudFormation call'));
+  logs.start();
+});
+afterEach(() => logs.stop());
+
+function awsError(name: string, message = `${name} from the test`): Error {
+  return Object.assign(new Error(message), { name, $metadata: { httpStatusCode: 400 } });
+}
+
+function keyMeta(overrides: Partial<KeyMetadata> = {}, arn = KEY_A): KeyMetadata {
+  return {
+    Arn: arn, KeyId: arn.split('/')[1], AWSAccountId: ACCOUNT, Origin: 'EXTERNAL', KeyState: 'Enabled',
+    KeySpec: 'SYMMETRIC_DEFAULT', KeyUsage: 'ENCRYPT_DECRYPT', Enabled: true, ...overrides,
+  };
+}
+
+function stackStatus(status: string) {
+  cfn.on(DescribeStacksCommand, { StackName: STACK_ID }).resolves({
+    Stacks: [{ StackId: STACK_ID, StackName: 'BYOK-Stack', StackStatus: status as any, CreationTime: new Date() }],
+  });
+}
+
+function template(resources: Record<string, unknown>) {
+  cfn.on(GetTemplateCommand, { StackName: STACK_ID }).resolves({ TemplateBody: JSON.stringify({ Resources: resources }) });
+}
+
+function stackResources(list: Array<{ logicalId: string; physicalId: string; type?: string; status?: string }>) {
+  cfn.on(ListStackResourcesCommand).resolves({
+    StackResourceSummaries: list.map((r) => ({
+      LogicalResourceId: r.logicalId, PhysicalResourceId: r.physicalId, ResourceType: r.type ?? 'Custom::KmsKeyMaterialRevocation',
+      ResourceStatus: (r.status ?? 'UPDATE_COMPLETE') as any, LastUpdatedTimestamp: new Date(),
+    })),
+  });
+}
+
+/** A key with imported materials: M-OLD (NON_CURRENT), M-GONE (already deleted), M-CUR (CURRENT). */
+function keyWithMaterials(arn = KEY_A, meta: Partial<KeyMetadata> = {}) {
+  kms.on(DescribeKeyCommand, { KeyId: arn }).resolves({ KeyMetadata: keyMeta(meta, arn) });
+  kms.on(ListKeyRotationsCommand, { KeyId: arn }).resolves({
+    Rotations: [
+      { KeyId: arn, KeyMaterialId: 'M-CUR', KeyMaterialState: 'CURRENT', ImportState: 'IMPORTED' },
+      { KeyId: arn, KeyMaterialId: 'M-GONE', KeyMaterialState: 'NON_CURRENT', ImportState: 'PENDING_IMPORT' },
+      { KeyId: arn, KeyMaterialId: 'M-OLD', KeyMaterialState: 'NON_CURRENT', ImportState: 'IMPORTED' },
+    ],
+    Truncated: false,
+  });
+  kms.on(DeleteImportedKeyMaterialCommand, { KeyId: arn, KeyMaterialId: 'M-OLD' }).resolves({ KeyId: arn, KeyMaterialId: 'M-OLD' });
+  kms.on(DeleteImportedKeyMaterialCommand, { KeyId: arn, KeyMaterialId: 'M-CUR' }).resolves({ KeyId: arn, KeyMaterialId: 'M-CUR' });
+}
+
+async function run(requestType: 'Create' | 'Update' | 'Delete', options: EventOptions = {}, remainingMs = 60_000) {
+  const url = server.newUrl();
+  const event = cfnEvent(requestType, url, options);
+  await handler(event, context(remainingMs));
+  const responses = server.responsesFor(url);
+  expect(responses).toHaveLength(1);
+  return { event, response: responses[0].body, raw: responses[0], decision: logs.decision() };
+}
+
+const deletes = () => kms.commandCalls(DeleteImportedKeyMaterialCommand).map((c) => c.args[0].input);
+const kmsWrites = () => deletes().length;
+
+describe('Create', () => {
+  test('L1: validates the key with DescribeKey only and answers a physical ID derived from the key ARN', async () => {
+    kms.on(DescribeKeyCommand, { KeyId: KEY_A }).resolves({ KeyMetadata: keyMeta() });
+    const { response, decision } = await run('Create');
+    expect(response.Status).toBe('SUCCESS');
+    expect(response.PhysicalResourceId).toBe(physicalId(KEY_A));
+    expect(response.Data).toEqual({ KeyArn: KEY_A, RevokedMaterialIds: '' });
+    expect(kms.calls().map((c) => c.args[0].constructor.name)).toEqual(['DescribeKeyCommand']);
+    expect(cfn.calls()).toHaveLength(0);
+    expect(decision.decision).toBe('validated');
+  });
+
+  test('L1: the physical ID is the same on every create of the same key', async () => {
+    kms.on(DescribeKeyCommand).resolves({ KeyMetadata: keyMeta() });
+    const first = await run('Create');
+    logs.stop(); logs.start();
+    const second = await run('Create');
+    expect(first.response.PhysicalResourceId).toBe(second.response.PhysicalResourceId);
+  });
+
+  test('L2: a key whose origin is not EXTERNAL fails, naming the key ARN and its origin', async () => {
+    kms.on(DescribeKeyCommand).resolves({ KeyMetadata: keyMeta({ Origin: 'AWS_KMS' }) });
+    const { response } = await run('Create');
+    expect(response.Status).toBe('FAILED');
+    expect(response.Reason).toContain(KEY_A);
+    expect(response.Reason).toContain('AWS_KMS');
+    expect(response.PhysicalResourceId.startsWith(FAILED_CREATE_PHYSICAL_ID_PREFIX)).toBe(true);
+    expect(kmsWrites()).toBe(0);
+  });
+
+  test.each([
+    ['NotFoundException', 'was not found'],
+    ['AccessDeniedException', 'kms:DescribeKey was denied'],
+    ['InvalidArnException', 'malformed'],
+  ])('L3: DescribeKey %s fails the create with a reason naming the key and the cause', async (code, words) => {
+    kms.on(DescribeKeyCommand).rejects(awsError(code));
+    const { response } = await run('Create');
+    expect(response.Status).toBe('FAILED');
+    expect(response.Reason).toContain(KEY_A);
+    expect(response.Reason).toContain(words);
+  });
+
+  test('L3: a key in another account fails without calling KMS, naming both accounts', async () => {
+    const foreign = 'arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const { response } = await run('Create', { props: props({ KeyArn: foreign }) });
+    expect(response.Status).toBe('FAILED');
+    expect(response.Reason).toContain('222222222222');
+    expect(response.Reason).toContain(ACCOUNT);
+    expect(kms.calls()).toHaveLength(0);
+  });
+
+  test('L3/S2: an alias ARN fails without calling KMS, asking for the key ARN', async () => {
+    const { response } = await run('Create', { props: props({ KeyArn: `arn:aws:kms:eu-west-1:${ACCOUNT}:alias/byok` }) });
+    expect(response.Status).toBe('FAILED');
+    expect(response.Reason).toMatch(/alias.*key ARN/);
+    expect(kms.calls()).toHaveLength(0);
+  });
+
+  test('S4: a key in another Region of the same account is checked in its own Region', async () => {
+    const elsewhere = `arn:aws:kms:us-west-2:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
+    kms.on(DescribeKeyCommand, { KeyId: elsewhere }).resolves({ KeyMetadata: keyMeta({}, elsewhere) });
+    const { response } = await run('Create', { props: props({ KeyArn: elsewhere }) });
+    expect(response.Status).toBe('SUCCESS');
+    const client = kms.calls()[0].thisValue as KMSClient;
+    expect(await client.config.region()).toBe('us-west-2');
+  });
+
+  test('L14: revoked on at create revokes during that deployment', async () => {
+    stackStatus('CREATE_IN_PROGRESS');
+    keyWithMaterials();
+    const { response, decision } = await run('Create', { props: props({ Revoked: 'true' }) });
+    expect(response.Status).toBe('SUCCESS');
+    expect(deletes().map((d) => d.KeyMaterialId)).toEqual(['M-OLD', 'M-CUR']);
+    expect(response.Data.RevokedMaterialIds).toBe('M-OLD,M-CUR');
+    expect(decision.decision).toBe('revoked');
+  });
+});
+
+describe('Delete', () => {
+  test('L5: the Delete after this resource\'s own failed create succeeds and calls nothing', async () => {
+    kms.on(DescribeKeyCommand).resolves({ KeyMetadata: keyMeta({ Origin: 'AWS_KMS' }) });
+    const created = await run('Create');
+    expect(created.response.Status).toBe('FAILED');
+    logs.stop(); logs.start();
+    kms.resetHistory();
+    const { response } = await run('Delete', { physicalId: created.response.PhysicalResourceId });
+    expect(response.Status).toBe('SUCCESS');
+    expect(kms.calls()).toHaveLength(0);
+    expect(cfn.calls()).toHaveLength(0);
+  });
+
+  test('L4: the Delete of a create rollback succeeds and revokes nothing', async () => {
+    stackStatus('ROLLBACK_IN_PROGRESS');
+    const { response, decision } = await run('Delete');
+    expect(response.Status).toBe('SUCCESS');
+    expect(kms.calls()).toHaveLength(0);
+    expect(decision.decision).toBe('skipped');
+    expect(decision.stackStatus).toBe('ROLLBACK_IN_PROGRESS');
+  });
+
+  test('L6: stack deletion with scope ALL deletes every imported material by ID, the current one last', async () => {
+    stackStatus('DELETE_IN_PROGRESS');
+    keyWithMaterials();
+    const { response, decision } = await run('Delete');
+    expect(response.Status).toBe('SUCCESS');
+    expect(deletes()).toEqual([
+      { KeyId: KEY_A, KeyMaterialId: 'M-OLD' },
+      { KeyId: KEY_A, KeyMaterialId: 'M-CUR' },
+    ]);
+    expect(kms.commandCalls(ListKeyRotationsCommand)[0].args[0].input).toMatchObject({ IncludeKeyMaterial: 'ALL_KEY_MATERIAL' });
+    expect(decision).toMatchObject({ decision: 'revoked', materialIds: ['M-OLD', 'M-CUR'], keyArn: KEY_A, stackStatus: 'DELETE_IN_PROGRESS' });
+    expect(response.Data.RevokedMaterialIds).toBe('M-OLD,M-CUR');
+  });
+
+  test('L6: scope ALL follows ListKeyRotations pages', async () => {
+    stackStatus('DELETE_IN_PROGRESS');
+    kms.on(DescribeKeyCommand).resolves({ KeyMetadata: keyMeta() });
+    kms.on(ListKeyRotationsCommand, { KeyId: KEY_A, Marker: undefined }).resolves({
+      Rotations: [{ KeyMaterialId: 'P1', KeyMaterialState: 'NON_CURRENT', ImportState: 'IMPORTED' }], Truncated: true, NextMarker: 'page2',
+    });
+    kms.on(ListKeyRotationsCommand, { KeyId: KEY_A, Marker: 'page2' }).resolves({
+      Rotations: [{ KeyMaterialId: 'P2', KeyMaterialState: 'CURRENT', ImportState: 'IMPORTED' }], Truncated: false,
+    });
+    kms.on(DeleteImportedKeyMaterialCommand).callsFake((input) => ({ KeyId: KEY_A, KeyMaterialId: input.KeyMaterialId }));
+    const { response } = await run('Delete');
+    expect(response.Status).toBe('SUCCESS');
+    expect(deletes().map((d) => d.KeyMaterialId)).toEqual(['P1', 'P2']);
+  });
+
+  test('L6: stack deletion with scope CURRENT deletes only the current material, without listing', async () => {
+    stackStatus('DELETE_IN_PROGRESS');
+    kms.on(DescribeKeyCommand).resolves({ KeyMetadata: keyMeta() });
+    kms.on(DeleteImportedKeyMaterialCommand, { KeyId: KEY_A }).resolves({ KeyId: KEY_A, KeyMaterialId: 'M-CUR' });
+    const { response } = await run('Delete', { props: props({ MaterialScope: 'CURRENT' }) });
+    expect(response.Status).toBe('SUCCESS');
+    expect(deletes()).toEqual([{ KeyId: KEY_A }]);
+    expect(kms.commandCalls(ListKeyRotationsCommand)).toHaveLength(0);
+    // DescribeStacks, DescribeKey, DeleteImportedKeyMaterial: three calls for scope CURRENT.
+    expect(kms.calls().length + cfn.calls().length).toBe(3);
+  });
+
+  test('L6: scope ALL on an asymmetric key deletes its single (current) material without listing', async () => {
+    stackStatus('DELETE_IN_PROGRESS');
+    kms.on(DescribeKeyCommand).resolves({ KeyMetadata: keyMeta({ KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY' }) });
+    kms.on(DeleteImportedKeyMaterialCommand, { KeyId: KEY_A }).resolves({ KeyId: KEY_A, KeyMaterialId: 'RSA-M' });
+    const { response } = await run('Delete');
+    expect(response.Status).toBe('SUCCESS');
+    expect(deletes()).toEqual([{ KeyId: KEY_A }]);
+  });
+
+  test('L6: when ListKeyRotations lists nothing on a key that holds material, the current material is still deleted', async () => {
+    stackStatus('DELETE_IN_PROGRESS');
+    kms.on(DescribeKeyCommand).resolves({ KeyMetadata: keyMeta() });
+    kms.on(ListKeyRotationsCommand).resolves({ Rotations: [], Truncated: false });
+    kms.on(DeleteImportedKeyMaterialCommand, { KeyId: KEY_A }).resolves({ KeyId: KEY_A, KeyMaterialId: 'M-CUR' });
+    const { response } = await run('Delete');
+    expect(response.Status).toBe('SUCCESS');
+    expect(deletes()).toEqual([{ KeyId: KEY_A }]);
+  });
+
+  test('L7: stack deletion with revokeOnStackDelete off revokes nothing', async () => {
+    stackStatus('DELETE_IN_PROGRESS');
+    const { response, decision } = await run('Delete', { props: props({ RevokeOnStackDelete: 'false' }) });
+    expect(response.Status).toBe('SUCCESS');
+    expect(kms.calls()).toHaveLength(0);
+    expect(decision.decision).toBe('skipped');
+  });
+
+  test('L7: with every revocation setting off, a Delete makes no call at all', async () => {
+    const { response } = await run('Delete', {
+      props: props({ RevokeOnStackDelete: 'false', RevokeOnKeyReplacement: 'false', RevokeOnRemoval: 'false' }),
+    });
+    expect(response.Status).toBe('SUCCESS');
+    expect(kms.calls().length + cfn.calls().length).toBe(0);
+  });
+
+  test('L9: cleanup after a key replacement revokes the old key (from the Delete\'s properties) and never the new one', async () => {
+    stackStatus('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
+    template({ [LOGICAL_ID]: { Type: 'Custom::KmsKeyMaterialRevocation', Properties: props({ KeyArn: { 'Fn::GetAtt': ['KeyB', 'Arn'] } }) } });
+    stackResources([{ logicalId: LOGICAL_ID, physicalId: physicalId(KEY_B) }]);
+    keyWithMaterials(KEY_A);
+    const { response, decision } = await run('Delete', { physicalId: physicalId(KEY_A) });
+    expect(response.Status).toBe('SUCCESS');
+    expect(deletes().every((d) => d.KeyId === KEY_A)).toBe(true);
+    expect(deletes()).toHaveLength(2);
+    expect(kms.calls().some((c) => (c.args[0].input as any).KeyId === KEY_B)).toBe(false);
+    expect(decision.reason).toContain('key replaced');
+  });
+
+  test('L9: the new template\'s revokeOnKeyReplacement off wins over the old properties', async () => {
+    stackStatus('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
+    template({ [LOGICAL_ID]: { Type: 'Custom::KmsKeyMaterialRevocation', Properties: props({ KeyArn: KEY_B, RevokeOnKeyReplacement: 'false' }) } });
+    const { response, decision } = await run('Delete', { physicalId: physicalId(KEY_A) });
+    expect(response.Status).toBe('SUCCESS');
+    expect(kms.calls()).toHaveLength(0);
+    expect(decision.decision).toBe('skipped');
+  });
+
+  test('L9: a replacement whose new resource still names the same key (a physical ID format change) revokes nothing', async () => {
+    stackStatus('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
+    template({ [LOGICAL_ID]: { Type: 'Custom::KmsKeyMaterialRevocation', Properties: props() } });
+    stackResources([{ logicalId: LOGICAL_ID, physicalId: physicalId(KEY_A) }]);
+    const { response, decision } = await run('Delete', { physicalId: 'an-older-physical-id-format' });
+    expect(response.Status).toBe('SUCCESS');
+    expect(kms.calls()).toHaveLength(0);
+    expect(decision.reason).toContain('still manages the same key');
+  });
+
+  test.each([
+    'UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS', 'UPDATE_ROLLBACK_IN_PROGRESS', 'ROLLBACK_IN_PROGRESS',
+    'IMPORT_ROLLBACK_IN_PROGRESS', 'UPDATE_ROLLBACK_FAILED',
+  ])('L10/L20: a Delete while the stack is %s revokes nothing', async (status) => {
+    stackStatus(status);
+    const { response, decision } = await run('Delete', { physicalId: physicalId(KEY_B), props: props({ KeyArn: KEY_B }) });
+    expect(response.Status).toBe('SUCCESS');
+    expect(kms.calls()).toHaveLength(0);
+    expect(decision.stackStatus).toBe(status);
+  });
+
+  test('L12: removing only the construct (key stays) revokes nothing by default', async () => {
+    stackStatus('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
+    template({ ByokKeyD50A60B7: { Type: 'AWS::KMS::Key' } });
+    const { response, decision } = await run('Delete');
+    expect(response.Status).toBe('SUCCESS');
+    expect(kms.calls()).toHaveLength(0);
+    expect(decision.reason).toContain('revokeOnRemoval is off');
+  });
+
+  test('L12: removing only the construct with revokeOnRemoval on revokes', async () => {
+    stackStatus('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
+    template({ ByokKeyD50A60B7: { Type: 'AWS::KMS::Key' } });
+    stackResources([{ logicalId: LOGICAL_ID, physicalId: physicalId(KEY_A), status: 'DELETE_IN_PROGRESS' }]);
+    keyWithMaterials();
+    const { response, decision } = await run('Delete', { props: props({ RevokeOnRemoval: 'true' }) });
+    expect(response.Status).toBe('SUCCESS');
+    expect(deletes()).toHaveLength(2);
+    expect(decision.decision).toBe('revoked');
+  });
+
+  test('L12: a construct renamed by a refactor (another revocation manages the same key) revokes nothing even with revokeOnRemoval on', async () => {
+    stackStatus('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
+    template({ ByokKeyD50A60B7: { Type: 'AWS::KMS::Key' }, RenamedRevocation: { Type: 'Custom::KmsKeyMaterialRevocation', Properties: props() } });
+    stackResources([
+      { logicalId: 'RenamedRevocation', physicalId: physicalId(KEY_A), status: 'CREATE_COMPLETE' },
+      { logicalId: LOGICAL_ID, physicalId: physicalId(KEY_A), status: 'DELETE_IN_PROGRESS' },
+    ]);
+    const { response, decision } = await run('Delete', { props: props({ RevokeOnRemoval: 'true' }) });
+    expect(response.Status).toBe('SUCCESS');
+    expect(kms.calls()).toHaveLength(0);
+    expect(decision.reason).toContain('RenamedRevocation');
+  });
+
+  test('L13: removing the construct together with its same-stack key revokes', async () => {
+    stackStatus('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
+    template({ SomethingElse: { Type: 'AWS::SNS::Topic' } });
+    keyWithMaterials();
+    const { response, decision } = await run('Delete');
+    expect(response.Status).toBe('SUCCESS');
+    expect(deletes().map((d) => d.KeyMaterialId)).toEqual(['M-OLD', 'M-CUR']);
+    expect(decision.reason).toContain('together with its key');
+    expect(cfn.commandCalls(ListStackResourcesCommand)).toHaveLength(0);
+  });
+
+  test('L13: construct and key removed together with revokeOnStackDelete off revokes nothing', async () => {
+    stackStatus('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
+    template({});
+    const { response } = await run('Delete', { props: props({ RevokeOnStackDelete: 'false' }) });
+    expect(response.Status).toBe('SUCCESS');
+    expect(kms.calls()).toHaveLength(0);
+  });
+
+  test('L14: a create rollback after revoked-on-create leaves the material revoked and says re-import is the way back', async () => {
+    stackStatus('ROLLBACK_IN_PROGRESS');
+    const { response, decision } = await run('Delete', { props: props({ Revoked: 'true' }) });
+    expect(response.Status).toBe('SUCCESS');
+    expect(kms.calls()).toHaveLength(0);
+    expect(decision.reason).toContain('re-import');
+  });
+
+  test('L15: a key already PendingImport succeeds with scope CURRENT, without a delete call', async () => {
+    stackStatus('DELETE_IN_PROGRESS');
+    kms.on(DescribeKeyCommand).resolves({ KeyMetadata: keyMeta({ KeyState: 'PendingImport' }) });
+    const { response, decision } = await run('Delete', { props: props({ MaterialScope: 'CURRENT' }) });
+    expect(response.Status).toBe('SUCCESS');
+    expect(kmsWrites()).toBe(0);
+    expect(decision.reason).toContain('already PendingImport');
+  });
+
+  test('L15: a key already PendingImport with scope ALL still deletes the materials stored besides the current one', async () => {
+    stackStatus('DELETE_IN_PROGRESS');
+    kms.on(DescribeKeyCommand).resolves({ KeyMetadata: keyMeta({ KeyState: 'PendingImport' }) });
+    kms.on(ListKeyRotationsCommand).resolves({
+      Rotations: [
+        { KeyMaterialId: 'M-CUR', KeyMaterialState: 'CURRENT', ImportState: 'PENDING_IMPORT' },
+        { KeyMaterialId: 'M-OLD', KeyMaterialState: 'NON_CURRENT', ImportState: 'IMPORTED' },
+      ],
+    });
+    kms.on(DeleteImportedKeyMaterialCommand, { KeyId: KEY_A, KeyMaterialId: 'M-OLD' }).resolves({ KeyMaterialId: 'M-OLD' });
+    const { response } = await run('Delete');
+    expect(response.Status).toBe('SUCCESS');
+    expect(deletes()).toEqual([{ KeyId: KEY_A, KeyMaterialId: 'M-OLD' }]);
+  });
+
+  test('L15: a key that no longer exists succeeds with a log line saying so', async () => {
+    stackStatus('DELETE_IN_PROGRESS');
+    kms.on(DescribeKeyCommand).rejects(awsError('NotFoundException'));
+    const { response, decision } = await run('Delete');
+    expect(response.Status).toBe('SUCCESS');
+    expect(decision.reason).toContain('no longer exists');
+  });
+
+  test('L15: a key pending deletion still has its material deleted', async () => {
+    stackStatus('DELETE_IN_PROGRESS');
+    kms.on(DescribeKeyCommand).resolves({ KeyMetadata: keyMeta({ KeyState: 'PendingDeletion' }) });
+    kms.on(DeleteImportedKeyMaterialCommand, { KeyId: KEY_A }).resolves({ KeyId: KEY_A, KeyMaterialId: 'M-CUR' });
+    const { response, decision } = await run('Delete', { props: props({ MaterialScope: 'CURRENT' }) });
+    expect(response.Status).toBe('SUCCESS');
+    expect(deletes()).toHaveLength(1);
+    expect(decision.reason).toContain('pending deletion');
+  });
+
+  test('L15: KMSInvalidStateException is tolerated when DescribeKey shows the key pending deletion', async () => {
+    stackStatus('DELETE_IN_PROGRESS');
+    kms.on(DescribeKeyCommand).resolves({ KeyMetadata: keyMeta({ KeyState: 'PendingDeletion' }) });
+    kms.on(DeleteImportedKeyMaterialCommand).rejects(awsError('KMSInvalidStateException'));
+    const { response } = await run('Delete', { props: props({ MaterialScope: 'CURRENT' }) });
+    expect(response.Status).toBe('SUCCESS');
+    expect(kms.commandCalls(DescribeKeyCommand)).toHaveLength(2);
+  });
+
+  test('L15: KMSInvalidStateException on a key that is not pending deletion fails', async () => {
+    stackStatus('DELETE_IN_PROGRESS');
+    kms.on(DescribeKeyCommand).resolves({ KeyMetadata: keyMeta({ KeyState: 'Updating' }) });
+    kms.on(DeleteImportedKeyMaterialCommand).rejects(awsError('KMSInvalidStateException'));
+    const { response } = await run('Delete', { props: props({ MaterialScope: 'CURRENT' }) });
+    expect(response.Status).toBe('FAILED');
+    expect(response.Reason).toContain('kms:DeleteImportedKeyMaterial');
+    expect(response.PhysicalResourceId).toBe(physicalId(KEY_A));
+  });
+
+  test('L16: access denied on stack deletion fails loudly, naming the action, the key and the likely cause', async () => {
+    stackStatus('DELETE_IN_PROGRESS');
+    kms.on(DescribeKeyCommand).resolves({ KeyMetadata: keyMeta() });
+    kms.on(ListKeyRotationsCommand).resolves({ Rotations: [{ KeyMaterialId: 'M-CUR', KeyMaterialState: 'CURRENT', ImportState: 'IMPORTED' }] });
+    kms.on(DeleteImportedKeyMaterialCommand).rejects(awsError('AccessDeniedException',
+      'User: arn:aws:sts::111111111111:assumed-role/r/f is not authorized to perform: kms:DeleteImportedKeyMaterial with an explicit deny in a service control policy'));
+    const { response, decision } = await run('Delete');
+    expect(response.Status).toBe('FAILED');
+    expect(response.Reason).toContain('kms:DeleteImportedKeyMaterial was denied');
+    expect(response.Reason).toContain(KEY_A);
+    expect(response.Reason).toContain('key policy');
+    expect(response.Reason).toContain('service control policy');
+    expect(decision.decision).toBe('failed');
+  });
+
+  test('L16: access denied on DescribeKey during stack deletion fails too (never a silent skip)', async () => {
+    stackStatus('DELETE_IN_PROGRESS');
+    kms.on(DescribeKeyCommand).rejects(awsError('AccessDeniedException'));
+    const { response } = await run('Delete');
+    expect(response.Status).toBe('FAILED');
+    expect(response.Reason).toContain('kms:DescribeKey was denied');
+  });
+
+  test('L21: a stack status that cannot be read fails the Delete instead of guessing', async () => {
+    cfn.on(DescribeStacksCommand).rejects(awsError('AccessDenied'));
+    const { response } = await run('Delete');
+    expect(response.Status).toBe('FAILED');
+    expect(response.Reason).toContain('cloudformation:DescribeStacks');
+    expect(kms.calls()).toHaveLength(0);
+  });
+
+  test('L21: a template that cannot be read in cleanup fails the Delete', async () => {
+    stackStatus('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
+    cfn.on(GetTemplateCommand).rejects(awsError('Throttling'));
+    const { response } = await run('Delete');
+    expect(response.Status).toBe('FAILED');
+    expect(response.Reason).toContain('cloudformation:GetTemplate');
+    expect(kms.calls()).toHaveLength(0);
+  });
+
+  test('L21: a template that is not JSON fails the Delete', async () => {
+    stackStatus('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
+    cfn.on(GetTemplateCommand).resolves({ TemplateBody: 'Resources:\n  X: {Type: AWS::SNS::Topic}\n' });
+    const { response } = await run('Delete');
+    expect(response.Status).toBe('FAILED');
+    expect(response.Reason).toContain('not JSON');
+  });
+
+  test('L21: a Delete in a status that is neither deletion, cleanup nor rollback fails instead of guessing', async () => {
+    stackStatus('UPDATE_IN_PROGRESS');
+    const { response } = await run('Delete');
+    expect(response.Status).toBe('FAILED');
+    expect(response.Reason).toContain('UPDATE_IN_PROGRESS');
+    expect(kms.calls()).toHaveLength(0);
+  });
+});
+
+describe('Update', () => {
+  test('L8: an update of other properties keeps the physical ID and calls nothing', async () => {
+    const { response, decision } = await run('Update', {
+      props: props({ RevokeOnRemoval: 'true', MaterialScope: 'CURRENT' }),
+      oldProps: props(),
+    });
+    expect(response.Status).toBe('SUCCESS');
+    expect(response.PhysicalResourceId).toBe(physicalId(KEY_A));
+    expect(kms.calls().length + cfn.calls().length).toBe(0);
+    expect(decision.decision).toBe('skipped');
+  });
+
+  test('L8: the physical ID the resource already has is kept as it is', async () => {
+    const { response } = await run('Update', { physicalId: 'an-older-physical-id-format' });
+    expect(response.PhysicalResourceId).toBe('an-older-physical-id-format');
+  });
+
+  test('L9: pointing at another key validates it, answers a new physical ID and revokes nothing yet', async () => {
+    stackStatus('UPDATE_IN_PROGRESS');
+    kms.on(DescribeKeyCommand, { KeyId: KEY_B }).resolves({ KeyMetadata: keyMeta({}, KEY_B) });
+    const { response } = await run('Update', { props: props({ KeyArn: KEY_B }), oldProps: props() });
+    expect(response.Status).toBe('SUCCESS');
+    expect(response.PhysicalResourceId).toBe(physicalId(KEY_B));
+    expect(kmsWrites()).toBe(0);
+  });
+
+  test('L9: pointing at a key whose origin is not EXTERNAL fails and keeps the old physical ID', async () => {
+    stackStatus('UPDATE_IN_PROGRESS');
+    kms.on(DescribeKeyCommand, { KeyId: KEY_B }).resolves({ KeyMetadata: keyMeta({ Origin: 'AWS_KMS' }, KEY_B) });
+    const { response } = await run('Update', { props: props({ KeyArn: KEY_B }), oldProps: props() });
+    expect(response.Status).toBe('FAILED');
+    expect(response.PhysicalResourceId).toBe(physicalId(KEY_A));
+    expect(response.Reason).toContain(KEY_B);
+  });
+
+  test('L10: the rollback update back to the old key answers the old physical ID without validating or revoking', async () => {
+    stackStatus('UPDATE_ROLLBACK_IN_PROGRESS');
+    const { response } = await run('Update', {
+      physicalId: physicalId(KEY_B), props: props({ KeyArn: KEY_A }), oldProps: props({ KeyArn: KEY_B }),
+    });
+    expect(response.Status).toBe('SUCCESS');
+    expect(response.PhysicalResourceId).toBe(physicalId(KEY_A));
+    expect(kms.calls()).toHaveLength(0);
+  });
+
+  test('L10: a rollback update back to a key that became unreadable still succeeds (a rollback must not fail)', async () => {
+    cfn.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'x', StackStatus: 'UPDATE_ROLLBACK_IN_PROGRESS', CreationTime: new Date() }] });
+    kms.on(DescribeKeyCommand).rejects(awsError('NotFoundException'));
+    const { response } = await run('Update', {
+      physicalId: physicalId(KEY_B), props: props({ KeyArn: KEY_A }), oldProps: props({ KeyArn: KEY_B }),
+    });
+    expect(response.Status).toBe('SUCCESS');
+  });
+
+  test('L11: an in-place update rolled back (revoked arriving swapped, false to true) revokes nothing', async () => {
+    stackStatus('UPDATE_ROLLBACK_IN_PROGRESS');
+    const { response, decision } = await run('Update', {
+      props: props({ Revoked: 'true' }), oldProps: props({ Revoked: 'false' }),
+    });
+    expect(response.Status).toBe('SUCCESS');
+    expect(response.PhysicalResourceId).toBe(physicalId(KEY_A));
+    expect(kms.calls()).toHaveLength(0);
+    expect(decision.stackStatus).toBe('UPDATE_ROLLBACK_IN_PROGRESS');
+  });
+
+  test('L14: revoked switching on in a forward update revokes during that deployment', async () => {
+    stackStatus('UPDATE_IN_PROGRESS');
+    keyWithMaterials();
+    const { response, decision } = await run('Update', { props: props({ Revoked: 'true' }), oldProps: props() });
+    expect(response.Status).toBe('SUCCESS');
+    expect(response.PhysicalResourceId).toBe(physicalId(KEY_A));
+    expect(response.Data.RevokedMaterialIds).toBe('M-OLD,M-CUR');
+    expect(decision.decision).toBe('revoked');
+  });
+
+  test('L14: revoked staying on in a later update does not revoke again', async () => {
+    const { response } = await run('Update', { props: props({ Revoked: 'true', RevokeOnRemoval: 'true' }), oldProps: props({ Revoked: 'true' }) });
+    expect(response.Status).toBe('SUCCESS');
+    expect(kms.calls().length + cfn.calls().length).toBe(0);
+  });
+
+  test('L14: the rollback of the update that revoked succeeds, leaves the material revoked and says re-import is the way back', async () => {
+    stackStatus('UPDATE_ROLLBACK_IN_PROGRESS');
+    const { response, decision } = await run('Update', { props: props({ Revoked: 'false' }), oldProps: props({ Revoked: 'true' }) });
+    expect(response.Status).toBe('SUCCESS');
+    expect(kms.calls()).toHaveLength(0);
+    expect(decision.reason).toContain('re-import');
+  });
+
+  test('L14/L21: revoked switching on when the stack status cannot be read fails instead of guessing', async () => {
+    cfn.on(DescribeStacksCommand).rejects(awsError('AccessDenied'));
+    const { response } = await run('Update', { props: props({ Revoked: 'true' }), oldProps: props() });
+    expect(response.Status).toBe('FAILED');
+    expect(kms.calls()).toHaveLength(0);
+  });
+
+  test('L20: revoked switching on during IMPORT_ROLLBACK_IN_PROGRESS revokes nothing', async () => {
+    stackStatus('IMPORT_ROLLBACK_IN_PROGRESS');
+    const { response } = await run('Update', { props: props({ Revoked: 'true' }), oldProps: props() });
+    expect(response.Status).toBe('SUCCESS');
+    expect(kms.calls()).toHaveLength(0);
+  });
+});
+
+describe('malformed events (L19) and the response', () => {
+  test.each([
+    ['unknown RequestType', (e: any) => { e.RequestType = 'Rename'; }, 'RequestType'],
+    ['missing ResourceProperties', (e: any) => { delete e.ResourceProperties; }, 'ResourceProperties must be an object'],
+    ['missing KeyArn', (e: any) => { delete e.ResourceProperties.KeyArn; }, 'KeyArn'],
+    ['garbled KeyArn', (e: any) => { e.ResourceProperties.KeyArn = 'arn:aws:kms:eu-west-1:1:key'; }, 'not a KMS key ARN'],
+    ['boolean not a string', (e: any) => { e.ResourceProperties.RevokeOnStackDelete = 1; }, 'RevokeOnStackDelete'],
+    ['unknown scope', (e: any) => { e.ResourceProperties.MaterialScope = 'SOME'; }, 'MaterialScope'],
+    ['unknown contract version', (e: any) => { e.ResourceProperties.ContractVersion = '99'; }, 'ContractVersion'],
+    ['oversized value', (e: any) => { e.ResourceProperties.KeyArn = 'x'.repeat(100_000); }, 'characters long'],
+    ['garbled StackId', (e: any) => { e.StackId = 'my-stack'; }, 'StackId'],
+    ['missing PhysicalResourceId on Delete', (e: any) => { delete e.PhysicalResourceId; }, 'PhysicalResourceId'],
+  ])('L19: %s gets a FAILED answer with a clear reason', async (_name, mutate, words) => {
+    const url = server.newUrl();
+    const event = cfnEvent('Delete', url);
+    mutate(event);
+    await handler(event, context());
+    const [answer] = server.responsesFor(url);
+    expect(answer.body.Status).toBe('FAILED');
+    expect(answer.body.Reason).toContain(words);
+    expect(kms.calls().length + cfn.calls().length).toBe(0);
+  });
+
+  test('L19: missing OldResourceProperties on Update fails', async () => {
+    const url = server.newUrl();
+    const event = cfnEvent('Update', url);
+    delete event.OldResourceProperties;
+    await handler(event, context());
+    expect(server.responsesFor(url)[0].body.Reason).toContain('OldResourceProperties');
+  });
+
+  test('L19: an event without a ResponseURL, or not an object at all, ends without throwing', async () => {
+    await expect(handler({ RequestType: 'Delete' }, context())).resolves.toBeUndefined();
+    await expect(handler('garbage', undefined)).resolves.toBeUndefined();
+    expect(logs.records().some((r) => r.message.includes('no ResponseURL'))).toBe(true);
+  });
+
+  test('L19: an unreachable ResponseURL ends without throwing, logging that no answer went out', async () => {
+    kms.on(DescribeKeyCommand).resolves({ KeyMetadata: keyMeta() });
+    const event = cfnEvent('Create', 'http://127.0.0.1:9/unreachable');
+    await expect(handler(event, context(5_000))).resolves.toBeUndefined();
+    expect(logs.decision().responseSent).toBe(false);
+  });
+
+  test('L19: a response URL that answers 500 twice gets the answer on a retry', async () => {
+    kms.on(DescribeKeyCommand).resolves({ KeyMetadata: keyMeta() });
+    const url = server.newUrl();
+    const u = new URL(url);
+    server.failNext.set(u.pathname + u.search, [500, 503]);
+    await handler(cfnEvent('Create', url), context());
+    expect(server.responsesFor(url)).toHaveLength(1);
+    expect(logs.decision().responseSent).toBe(true);
+  });
+
+  test('the response is a PUT with an empty content type and the exact content length', async () => {
+    kms.on(DescribeKeyCommand).resolves({ KeyMetadata: keyMeta() });
+    const { raw } = await run('Create');
+    expect(raw.method).toBe('PUT');
+    expect(raw.headers['content-type']).toBe('');
+    expect(Number(raw.headers['content-length'])).toBe(Buffer.byteLength(raw.rawBody));
+  });
+
+  test('the log has one JSON decision line and never the ResponseURL', async () => {
+    stackStatus('DELETE_IN_PROGRESS');
+    keyWithMaterials();
+    const { event, decision } = await run('Delete');
+    expect(decision).toMatchObject({ requestType: 'Delete', keyArn: KEY_A, decision: 'revoked', stackStatus: 'DELETE_IN_PROGRESS' });
+    expect(typeof decision.durationMs).toBe('number');
+    const all = logs.lines.join('\n');
+    expect(all).not.toContain(String(event.ResponseURL));
+    expect(all).not.toContain('X-Amz-Signature');
+  });
+
+  test('many revoked materials: the response stays under 4096 bytes, the IDs truncated with a count', async () => {
+    stackStatus('DELETE_IN_PROGRESS');
+    kms.on(DescribeKeyCommand).resolves({ KeyMetadata: keyMeta() });
+    const ids = Array.from({ length: 400 }, (_, i) => `${i}`.padStart(64, 'a'));
+    kms.on(ListKeyRotationsCommand).resolves({
+      Rotations: ids.map((id, i) => ({ KeyMaterialId: id, KeyMaterialState: i === 0 ? 'CURRENT' : 'NON_CURRENT', ImportState: 'IMPORTED' })),
+    });
+    kms.on(DeleteImportedKeyMaterialCommand).callsFake((input) => ({ KeyMaterialId: input.KeyMaterialId }));
+    const { raw, response } = await run('Delete');
+    expect(Buffer.byteLength(raw.rawBody)).toBeLessThanOrEqual(4096);
+    expect(deletes()).toHaveLength(400);
+    expect(response.Data.RevokedMaterialIds).toMatch(/,\+\d+ more$/);
+    const shown = response.Data.RevokedMaterialIds.split(',');
+    const more = Number(/\+(\d+) more/.exec(shown[shown.length - 1])![1]);
+    expect(shown.length - 1 + more).toBe(400);
+  });
+
+  test('a very long failure reason is cut so the response stays under 4096 bytes', async () => {
+    kms.on(DescribeKeyCommand).rejects(awsError('AccessDeniedException', '"quoted" '.repeat(2000)));
+    const { raw, response } = await run('Create');
+    expect(Buffer.byteLength(raw.rawBody)).toBeLessThanOrEqual(4096);
+    expect(response.Reason).toContain('[truncated]');
+  });
+});
+
+describe('time budget (L17)', () => {
+  test('L17: a KMS call that never answers ends in a FAILED answer sent before the Lambda times out', async () => {
+    stackStatus('DELETE_IN_PROGRESS');
+    kms.on(DescribeKeyCommand).callsFake(() => new Promise(() => undefined));
+    const started = Date.now();
+    const remaining = 4_000;
+    const { response } = await run('Delete', {}, remaining);
+    expect(response.Status).toBe('FAILED');
+    expect(response.Reason).toContain('time budget');
+    expect(response.Reason).toContain('kms:DescribeKey');
+    expect(Date.now() - started).toBeLessThan(remaining);
+  });
+
+  test('L17: the ServiceTimeout property bounds the budget when it is shorter than the Lambda\'s time', async () => {
+    stackStatus('DELETE_IN_PROGRESS');
+    kms.on(DescribeKeyCommand).callsFake(() => new Promise(() => undefined));
+    const started = Date.now();
+    const { response } = await run('Delete', { props: props({ ServiceTimeout: '3' }) }, 600_000);
+    expect(response.Status).toBe('FAILED');
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
+
+  test('L17/L18: the SDK clients use adaptive retry mode with room for throttling storms', async () => {
+    for (const client of [kmsClient('eu-west-1'), cloudFormationClient('eu-west-1')]) {
+      const retryMode = client.config.retryMode;
+      expect(typeof retryMode === 'string' ? retryMode : await retryMode()).toBe('adaptive');
+      expect(await client.config.maxAttempts()).toBeGreaterThanOrEqual(10);
+    }
+  });
+});
