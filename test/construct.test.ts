@@ -212,6 +212,16 @@ describe('synth rules', () => {
   });
 });
 
+describe('runtime', () => {
+  test('the tests run on the Node.js major the handler deploys with', () => {
+    const stack = newStack();
+    new KeyMaterialRevocation(stack, 'R', { key: externalKey(stack, 'K') });
+    const [fn] = Object.values(Template.fromStack(stack).findResources('AWS::Lambda::Function')) as any[];
+    const runtimeMajor = /^nodejs(\d+)\.x$/.exec(fn.Properties.Runtime)![1];
+    expect(process.versions.node.split('.')[0]).toBe(runtimeMajor);
+  });
+});
+
 describe('properties', () => {
   test('defaults: revoke on stack delete and key replacement, not on removal, scope ALL, five-minute service timeout', () => {
     const stack = newStack();
