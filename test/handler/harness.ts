@@ -2,9 +2,9 @@
  * Helpers for the handler's unit tests: CloudFormation-shaped events, a local HTTP server standing
  * in for the presigned ResponseURL, and captured log lines.
  */
-import * as http from 'node:http';
-import { AddressInfo } from 'node:net';
 import { CONTRACT_VERSION, PHYSICAL_ID_PREFIX, RevocationProperties } from '../../lib/contract';
+
+export { CapturedResponse, ResponseServer } from '../support/response-server';
 
 export const ACCOUNT = '111111111111';
 export const STACK_ID = `arn:aws:cloudformation:eu-west-1:${ACCOUNT}:stack/BYOK-Stack/0f9e8d7c-6b5a-4321-8765-43210fedcba9`;
@@ -28,59 +28,6 @@ export function props(overrides: Partial<Record<keyof RevocationProperties | 'Se
     ContractVersion: CONTRACT_VERSION,
     ...overrides,
   };
-}
-
-export interface CapturedResponse {
-  readonly body: Record<string, any>;
-  readonly rawBody: string;
-  readonly headers: http.IncomingHttpHeaders;
-  readonly method: string;
-}
-
-/** A stand-in for CloudFormation's presigned S3 URL: records every PUT. */
-export class ResponseServer {
-  static async start(): Promise<ResponseServer> {
-    const s = new ResponseServer();
-    await new Promise<void>((resolve) => s.server.listen(0, '127.0.0.1', resolve));
-    return s;
-  }
-
-  readonly received = new Map<string, CapturedResponse[]>();
-  /** HTTP status to answer, per path, for the next requests (default 200). */
-  readonly failNext = new Map<string, number[]>();
-  private counter = 0;
-  private readonly server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      const rawBody = Buffer.concat(chunks).toString('utf8');
-      const path = req.url ?? '';
-      const queued = this.failNext.get(path);
-      const status = queued && queued.length > 0 ? queued.shift()! : 200;
-      if (status === 200) {
-        const list = this.received.get(path) ?? [];
-        list.push({ body: JSON.parse(rawBody), rawBody, headers: req.headers, method: req.method ?? '' });
-        this.received.set(path, list);
-      }
-      res.writeHead(status).end();
-    });
-  });
-
-  /** A fresh ResponseURL (with a query string, like a presigned URL). */
-  newUrl(): string {
-    const port = (this.server.address() as AddressInfo).port;
-    return `http://127.0.0.1:${port}/cfn-response/${++this.counter}?X-Amz-Signature=secret-signature-${this.counter}`;
-  }
-
-  responsesFor(url: string): CapturedResponse[] {
-    const u = new URL(url);
-    return this.received.get(u.pathname + u.search) ?? [];
-  }
-
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
 }
 
 export interface EventOptions {
