@@ -8,8 +8,11 @@ import { KMSClient } from '@aws-sdk/client-kms';
  */
 export const MAX_ATTEMPTS = 15;
 
-/** Socket limits: a dropped or stalled connection becomes a retryable error, not a hang. */
-const REQUEST_HANDLER = { connectionTimeout: 3_000, requestTimeout: 15_000 } as const;
+/**
+ * Socket limits: a dropped or stalled connection becomes a retryable error, not a hang. Without
+ * throwOnRequestTimeout the SDK only logs a warning when requestTimeout passes.
+ */
+const REQUEST_HANDLER = { connectionTimeout: 3_000, requestTimeout: 15_000, throwOnRequestTimeout: true } as const;
 
 // One client per Region, kept while the Lambda container is warm. The endpoint comes from the
 // SDK's own configuration (AWS_ENDPOINT_URL_KMS / AWS_ENDPOINT_URL_CLOUDFORMATION are honoured).

@@ -85,8 +85,9 @@ async function listImportedMaterials(keyArn: string, budget: Budget): Promise<Ro
   // Materials in PENDING_IMPORT are already deleted; everything else is stored and must go.
   const imported = entries.filter((e) => e.KeyMaterialId && e.ImportState !== 'PENDING_IMPORT');
   const unique = [...new Map(imported.map((e) => [e.KeyMaterialId, e])).values()];
-  // Deleting the current material first would put the key in PendingImport before the others go;
-  // the current one last keeps every step on a usable key and ends in PendingImport.
+  // The current material last, so that a failure midway leaves a key that plainly still works
+  // rather than one that looks revoked. (Deleting any material already puts the key in
+  // PendingImport: AWS KMS Developer Guide, "Deleting imported key material".)
   return unique.sort((a, b) => Number(a.KeyMaterialState === 'CURRENT') - Number(b.KeyMaterialState === 'CURRENT'));
 }
 
@@ -129,9 +130,10 @@ export async function revokeKeyMaterial(keyArn: string, scope: MaterialScopeValu
   const several = scope === 'ALL' && (meta.KeySpec ?? 'SYMMETRIC_DEFAULT') === 'SYMMETRIC_DEFAULT';
   const materials = several ? await listImportedMaterials(arn, budget) : undefined;
   const targets: Array<string | undefined> = materials ? materials.map((m) => m.KeyMaterialId) : [];
-  // Nothing listed (or listing not supported) on a key that still holds material: delete the
-  // current one without an ID rather than silently revoke nothing.
-  if (targets.length === 0 && state !== 'PendingImport') targets.push(undefined);
+  // Without a list, delete the current material. The key state cannot say whether it is still
+  // stored: deleting any other material also puts the key in PendingImport. In PendingImport
+  // without current material the call succeeds with no effect.
+  if (!materials || (targets.length === 0 && state !== 'PendingImport')) targets.push(undefined);
   if (targets.length === 0) {
     return { materialIds: [], note: 'key is already PendingImport: no imported material left', stateBefore: state };
   }

@@ -369,10 +369,24 @@ describe('Delete', () => {
     expect(decision.reason).toContain('re-import');
   });
 
-  test('L15: a key already PendingImport succeeds with scope CURRENT, without a delete call', async () => {
+  test('L15: a key already PendingImport succeeds with scope CURRENT (the delete has no effect), logged as such', async () => {
     stackStatus('DELETE_IN_PROGRESS');
     kms.on(DescribeKeyCommand).resolves({ KeyMetadata: keyMeta({ KeyState: 'PendingImport' }) });
+    kms.on(DeleteImportedKeyMaterialCommand, { KeyId: KEY_A }).resolves({ KeyId: KEY_A });
     const { response, decision } = await run('Delete', { props: props({ MaterialScope: 'CURRENT' }) });
+    expect(response.Status).toBe('SUCCESS');
+    // PendingImport does not prove the current material is gone: deleting any other one also leads there.
+    expect(deletes()).toEqual([{ KeyId: KEY_A }]);
+    expect(decision.reason).toContain('already PendingImport');
+  });
+
+  test('L15: a key already PendingImport with scope ALL and nothing listed as stored makes no delete call', async () => {
+    stackStatus('DELETE_IN_PROGRESS');
+    kms.on(DescribeKeyCommand).resolves({ KeyMetadata: keyMeta({ KeyState: 'PendingImport' }) });
+    kms.on(ListKeyRotationsCommand).resolves({
+      Rotations: [{ KeyMaterialId: 'M-CUR', KeyMaterialState: 'CURRENT', ImportState: 'PENDING_IMPORT' }],
+    });
+    const { response, decision } = await run('Delete');
     expect(response.Status).toBe('SUCCESS');
     expect(kmsWrites()).toBe(0);
     expect(decision.reason).toContain('already PendingImport');

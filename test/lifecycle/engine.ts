@@ -76,6 +76,8 @@ export class StackEngine {
   template: Template = { Resources: {} };
   readonly resources = new Map<string, DeployedResource>();
   readonly timeline: TimelineEntry[] = [];
+  /** Every key the stack ever created, by logical ID (kept after the key leaves the stack). */
+  readonly keysCreated = new Map<string, string>();
   /** Key ARNs scheduled for deletion, in order, with when: L13 checks revocation came first. */
   readonly scheduledKeyDeletions: Array<{ arn: string; at: number }> = [];
 
@@ -217,6 +219,7 @@ export class StackEngine {
       });
       resource.physicalId = arn.split('/')[1];
       resource.arn = arn;
+      this.keysCreated.set(logicalId, arn);
       this.note(step, logicalId, `key created: ${arn} (${this.o.kms.key(arn)!.state})`);
       this.o.onKeyCreated?.(logicalId, arn);
     } else {

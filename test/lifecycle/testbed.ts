@@ -42,7 +42,8 @@ export class TestBed {
   readonly engine: StackEngine;
 
   private constructor(
-    readonly template: Template,
+    /** The app's current first version (a scenario may re-synthesize it once its keys exist). */
+    public template: Template,
     readonly stackName: string,
     readonly kms: KmsDouble,
     readonly cfn: CloudFormationDouble,

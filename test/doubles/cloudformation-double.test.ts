@@ -1,0 +1,332 @@
+import {
+  ChangeSetNotFoundException,
+  CloudFormationClient,
+  CloudFormationClientConfig,
+  CloudFormationServiceException,
+  DescribeStacksCommand,
+  GetTemplateCommand,
+  ListStackResourcesCommand,
+  paginateListStackResources,
+} from '@aws-sdk/client-cloudformation';
+import { CloudFormationDouble } from './cloudformation-double';
+
+const REGION = 'eu-west-1';
+const ACCOUNT = '111122223333';
+const CREDS = { accessKeyId: 'AKIDTEST', secretAccessKey: 'x' };
+const STACK_ID = `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/KeyStack/0b1e7a40-1111-11ef-8d2b-0a1b2c3d4e5f`;
+const TEMPLATE = {
+  Resources: {
+    Key: { Type: 'AWS::KMS::Key', Properties: { Origin: 'EXTERNAL', Description: 'a <b> & "c"' } },
+    Revoker: { Type: 'Custom::KeyMaterialRevoker', Properties: { KeyArn: { 'Fn::GetAtt': ['Key', 'Arn'] } } },
+  },
+};
+
+async function rejection(p: Promise<unknown>): Promise<any> {
+  try {
+    await p;
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected the call to fail, but it succeeded');
+}
+
+describe('CloudFormationDouble, driven by the real @aws-sdk/client-cloudformation (awsQuery protocol)', () => {
+  let double: CloudFormationDouble;
+  let cfn: CloudFormationClient;
+  const clients: CloudFormationClient[] = [];
+  const cfnClient = (extra: Partial<CloudFormationClientConfig> = {}): CloudFormationClient => {
+    const c = new CloudFormationClient({ region: REGION, endpoint: double.endpoint, credentials: CREDS, ...extra });
+    clients.push(c);
+    return c;
+  };
+
+  beforeEach(async () => {
+    double = await CloudFormationDouble.start();
+    cfn = cfnClient();
+    double.putStack(STACK_ID, {
+      status: 'CREATE_COMPLETE',
+      template: TEMPLATE,
+      description: 'BYOK key stack',
+      tags: { owner: 'crypto' },
+      outputs: [{ key: 'KeyArn', value: 'arn:aws:kms:eu-west-1:111122223333:key/abc' }],
+      resources: [
+        { logicalId: 'Key', physicalId: 'abc', type: 'AWS::KMS::Key', status: 'CREATE_COMPLETE' },
+        { logicalId: 'Revoker', physicalId: 'revoker-1', type: 'Custom::KeyMaterialRevoker', status: 'CREATE_COMPLETE' },
+      ],
+    });
+  });
+
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.destroy();
+    await double.stop();
+  });
+
+  describe('DescribeStacks', () => {
+    it('describes a stack by name and by stack ID with typed fields', async () => {
+      for (const StackName of ['KeyStack', STACK_ID]) {
+        const out = await cfn.send(new DescribeStacksCommand({ StackName }));
+        expect(out.Stacks).toHaveLength(1);
+        const s = out.Stacks![0];
+        expect(s).toMatchObject({
+          StackId: STACK_ID,
+          StackName: 'KeyStack',
+          StackStatus: 'CREATE_COMPLETE',
+          Description: 'BYOK key stack',
+          DisableRollback: false,
+          EnableTerminationProtection: false,
+          Tags: [{ Key: 'owner', Value: 'crypto' }],
+          Outputs: [{ OutputKey: 'KeyArn', OutputValue: 'arn:aws:kms:eu-west-1:111122223333:key/abc' }],
+        });
+        expect(s.CreationTime).toBeInstanceOf(Date);
+        expect(s.DeletionTime).toBeUndefined();
+      }
+      expect(double.callsTo('DescribeStacks').map((c) => [c.params.StackName, c.params.Version, c.status, c.region])).toEqual([
+        ['KeyStack', '2010-05-15', 200, REGION],
+        [STACK_ID, '2010-05-15', 200, REGION],
+      ]);
+    });
+
+    it('follows status changes made with setStatus', async () => {
+      double.setStatus(STACK_ID, 'UPDATE_ROLLBACK_IN_PROGRESS', 'Resource Revoker failed');
+      const s = (await cfn.send(new DescribeStacksCommand({ StackName: 'KeyStack' }))).Stacks![0];
+      expect(s.StackStatus).toBe('UPDATE_ROLLBACK_IN_PROGRESS');
+      expect(s.StackStatusReason).toBe('Resource Revoker failed');
+      expect(s.LastUpdatedTime).toBeInstanceOf(Date);
+    });
+
+    it('an unknown stack -> ValidationError (400) "Stack with id X does not exist"', async () => {
+      const err = await rejection(cfn.send(new DescribeStacksCommand({ StackName: 'NoSuchStack' })));
+      expect(err).toBeInstanceOf(CloudFormationServiceException);
+      expect(err.name).toBe('ValidationError');
+      expect(err.message).toBe('Stack with id NoSuchStack does not exist');
+      expect(err.$fault).toBe('client');
+      expect(err.$metadata.httpStatusCode).toBe(400);
+      expect(err.$metadata.attempts).toBe(1);
+    });
+
+    it('a deleted stack is describable by its stack ID (DELETE_COMPLETE, DeletionTime) but not by its name', async () => {
+      double.setStatus(STACK_ID, 'DELETE_COMPLETE');
+      const s = (await cfn.send(new DescribeStacksCommand({ StackName: STACK_ID }))).Stacks![0];
+      expect(s.StackStatus).toBe('DELETE_COMPLETE');
+      expect(s.DeletionTime).toBeInstanceOf(Date);
+      const byName = await rejection(cfn.send(new DescribeStacksCommand({ StackName: 'KeyStack' })));
+      expect(byName.message).toBe('Stack with id KeyStack does not exist');
+    });
+
+    it('a name reused after deletion resolves to the new stack; the old one stays reachable by ID', async () => {
+      double.setStatus(STACK_ID, 'DELETE_COMPLETE');
+      const newId = `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/KeyStack/99999999-2222-11ef-8d2b-0a1b2c3d4e5f`;
+      double.putStack(newId, { status: 'CREATE_IN_PROGRESS', template: {} });
+      expect((await cfn.send(new DescribeStacksCommand({ StackName: 'KeyStack' }))).Stacks![0].StackId).toBe(newId);
+      expect((await cfn.send(new DescribeStacksCommand({ StackName: STACK_ID }))).Stacks![0].StackStatus).toBe('DELETE_COMPLETE');
+    });
+
+    it('stacks are regional: a client in another Region does not see the stack, even by ARN', async () => {
+      const us = cfnClient({ region: 'us-east-1' });
+      const err = await rejection(us.send(new DescribeStacksCommand({ StackName: STACK_ID })));
+      expect(err.message).toBe(`Stack with id ${STACK_ID} does not exist`);
+    });
+  });
+
+  describe('GetTemplate', () => {
+    it('returns TemplateBody as a JSON string (XML-escaped on the wire) and StagesAvailable', async () => {
+      const out = await cfn.send(new GetTemplateCommand({ StackName: 'KeyStack' }));
+      expect(typeof out.TemplateBody).toBe('string');
+      expect(JSON.parse(out.TemplateBody!)).toEqual(TEMPLATE);
+      expect(out.StagesAvailable).toEqual(['Original', 'Processed']);
+    });
+
+    it('distinguishes the Original and Processed stages (Processed is the default)', async () => {
+      const original = { Transform: 'AWS::Serverless-2016-10-31', Resources: { Fn: { Type: 'AWS::Serverless::Function' } } };
+      const processed = { Resources: { Fn: { Type: 'AWS::Lambda::Function' }, FnRole: { Type: 'AWS::IAM::Role' } } };
+      double.setTemplate(STACK_ID, original, processed);
+      expect(JSON.parse((await cfn.send(new GetTemplateCommand({ StackName: STACK_ID }))).TemplateBody!)).toEqual(processed);
+      expect(JSON.parse((await cfn.send(new GetTemplateCommand({ StackName: STACK_ID, TemplateStage: 'Processed' }))).TemplateBody!)).toEqual(processed);
+      expect(JSON.parse((await cfn.send(new GetTemplateCommand({ StackName: STACK_ID, TemplateStage: 'Original' }))).TemplateBody!)).toEqual(original);
+    });
+
+    it('works for a deleted stack by ID; errors for unknown stacks and change sets', async () => {
+      double.setStatus(STACK_ID, 'DELETE_COMPLETE');
+      expect(JSON.parse((await cfn.send(new GetTemplateCommand({ StackName: STACK_ID }))).TemplateBody!)).toEqual(TEMPLATE);
+      expect((await rejection(cfn.send(new GetTemplateCommand({ StackName: 'KeyStack' })))).name).toBe('ValidationError');
+      const cs = await rejection(cfn.send(new GetTemplateCommand({ StackName: STACK_ID, ChangeSetName: 'cs-1' })));
+      expect(cs).toBeInstanceOf(ChangeSetNotFoundException);
+      expect(cs.$metadata.httpStatusCode).toBe(404);
+    });
+  });
+
+  describe('ListStackResources', () => {
+    it('returns StackResourceSummaries with typed fields', async () => {
+      const out = await cfn.send(new ListStackResourcesCommand({ StackName: 'KeyStack' }));
+      expect(out.NextToken).toBeUndefined();
+      expect(out.StackResourceSummaries).toHaveLength(2);
+      expect(out.StackResourceSummaries![1]).toMatchObject({
+        LogicalResourceId: 'Revoker',
+        PhysicalResourceId: 'revoker-1',
+        ResourceType: 'Custom::KeyMaterialRevoker',
+        ResourceStatus: 'CREATE_COMPLETE',
+        DriftInformation: { StackResourceDriftStatus: 'NOT_CHECKED' },
+      });
+      expect(out.StackResourceSummaries![1].LastUpdatedTimestamp).toBeInstanceOf(Date);
+    });
+
+    it('paginates 250 resources as 100/100/50 with NextToken, and the SDK paginator walks them all', async () => {
+      double.setResources(
+        STACK_ID,
+        Array.from({ length: 250 }, (_, i) => ({ logicalId: `R${i}`, physicalId: `p-${i}`, type: 'AWS::SNS::Topic', status: 'CREATE_COMPLETE' })),
+      );
+      const sizes: number[] = [];
+      const ids: string[] = [];
+      for await (const page of paginateListStackResources({ client: cfn }, { StackName: STACK_ID })) {
+        sizes.push(page.StackResourceSummaries!.length);
+        ids.push(...page.StackResourceSummaries!.map((r) => r.LogicalResourceId!));
+      }
+      expect(sizes).toEqual([100, 100, 50]);
+      expect(ids).toEqual(Array.from({ length: 250 }, (_, i) => `R${i}`));
+      const tokens = double.callsTo('ListStackResources').map((c) => c.params.NextToken);
+      expect(tokens[0]).toBeUndefined();
+      expect(tokens[1]).toBeDefined();
+      expect(tokens[2]).toBeDefined();
+    });
+
+    it('rejects a NextToken from another stack or a forged one with ValidationError', async () => {
+      double.setPageSize(1);
+      const first = await cfn.send(new ListStackResourcesCommand({ StackName: STACK_ID }));
+      expect(first.NextToken).toBeDefined();
+      const otherId = `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/Other/11111111-2222-11ef-8d2b-0a1b2c3d4e5f`;
+      double.putStack(otherId, { status: 'CREATE_COMPLETE', template: {}, resources: [{ logicalId: 'A', type: 'AWS::SNS::Topic', status: 'CREATE_COMPLETE' }, { logicalId: 'B', type: 'AWS::SNS::Topic', status: 'CREATE_COMPLETE' }] });
+      expect((await rejection(cfn.send(new ListStackResourcesCommand({ StackName: otherId, NextToken: first.NextToken })))).name).toBe('ValidationError');
+      expect((await rejection(cfn.send(new ListStackResourcesCommand({ StackName: STACK_ID, NextToken: 'forged' })))).name).toBe('ValidationError');
+    });
+
+    it('lists resources of a deleted stack by stack ID only', async () => {
+      double.setStatus(STACK_ID, 'DELETE_COMPLETE');
+      double.setResources(STACK_ID, [{ logicalId: 'Key', physicalId: 'abc', type: 'AWS::KMS::Key', status: 'DELETE_SKIPPED' }]);
+      const out = await cfn.send(new ListStackResourcesCommand({ StackName: STACK_ID }));
+      expect(out.StackResourceSummaries![0].ResourceStatus).toBe('DELETE_SKIPPED');
+      expect((await rejection(cfn.send(new ListStackResourcesCommand({ StackName: 'KeyStack' })))).message).toBe('Stack with id KeyStack does not exist');
+    });
+  });
+
+  describe('faults', () => {
+    it('injected Throttling (400) is retried by the SDK as a throttling error and then succeeds', async () => {
+      double.injectError('DescribeStacks', 'Throttling', { times: 1 });
+      const out = await cfn.send(new DescribeStacksCommand({ StackName: 'KeyStack' }));
+      expect(out.$metadata.attempts).toBe(2);
+      const calls = double.callsTo('DescribeStacks');
+      expect(calls.map((c) => [c.status, c.errorType])).toEqual([
+        [400, 'Throttling'],
+        [200, undefined],
+      ]);
+    });
+
+    it('persistent Throttling surfaces as name "Throttling", message "Rate exceeded" after maxAttempts', async () => {
+      double.injectError('GetTemplate', 'Throttling');
+      const err = await rejection(cfnClient({ maxAttempts: 2 }).send(new GetTemplateCommand({ StackName: 'KeyStack' })));
+      expect(err.name).toBe('Throttling');
+      expect(err.message).toBe('Rate exceeded');
+      expect(err.$metadata.attempts).toBe(2);
+    });
+
+    it('InternalFailure (500, Type Receiver) is retried; a ValidationError is not', async () => {
+      double.injectError('ListStackResources', 'InternalFailure', { times: 2 });
+      const out = await cfn.send(new ListStackResourcesCommand({ StackName: 'KeyStack' }));
+      expect(out.$metadata.attempts).toBe(3);
+      expect(double.callsTo('ListStackResources').map((c) => c.status)).toEqual([500, 500, 200]);
+
+      double.injectError('ListStackResources', 'InternalFailure', { times: 1 });
+      const fault = await rejection(cfnClient({ maxAttempts: 1 }).send(new ListStackResourcesCommand({ StackName: 'KeyStack' })));
+      expect(fault).toMatchObject({ name: 'InternalFailure', $fault: 'server', Type: 'Receiver', Code: 'InternalFailure' });
+      expect(fault.$metadata.httpStatusCode).toBe(500);
+
+      double.injectError('ListStackResources', 'ValidationError', { times: 1, message: 'injected' });
+      const err = await rejection(cfn.send(new ListStackResourcesCommand({ StackName: 'KeyStack' })));
+      expect(err.name).toBe('ValidationError');
+      expect(err.message).toBe('injected');
+      expect(err.$metadata.attempts).toBe(1);
+    });
+
+    it('deny(op) -> AccessDenied (403) with an AWS-style message, not retried; other operations unaffected', async () => {
+      double.deny('GetTemplate');
+      const err = await rejection(cfn.send(new GetTemplateCommand({ StackName: 'KeyStack' })));
+      expect(err.name).toBe('AccessDenied');
+      expect(err.$metadata.httpStatusCode).toBe(403);
+      expect(err.$metadata.attempts).toBe(1);
+      expect(err.message).toBe(
+        `User: arn:aws:iam::${ACCOUNT}:user/AKIDTEST is not authorized to perform: cloudformation:GetTemplate on resource: ${STACK_ID} because no identity-based policy allows the cloudformation:GetTemplate action`,
+      );
+      await cfn.send(new DescribeStacksCommand({ StackName: 'KeyStack' }));
+      double.clearFaults();
+      await cfn.send(new GetTemplateCommand({ StackName: 'KeyStack' }));
+    });
+
+    it('a dropped connection is retried by the SDK', async () => {
+      double.dropConnections('DescribeStacks', { times: 1 });
+      const out = await cfn.send(new DescribeStacksCommand({ StackName: 'KeyStack' }));
+      expect(out.$metadata.attempts).toBe(2);
+      expect(double.callsTo('DescribeStacks').map((c) => [c.status, c.errorType])).toEqual([
+        [0, 'ConnectionDropped'],
+        [200, undefined],
+      ]);
+    });
+
+    it('latency beyond the client requestTimeout is retried; the abandoned request is recorded as ClientDisconnected', async () => {
+      double.setLatency('DescribeStacks', 400, { times: 1 });
+      const impatient = cfnClient({ requestHandler: { requestTimeout: 150, throwOnRequestTimeout: true } });
+      const out = await impatient.send(new DescribeStacksCommand({ StackName: 'KeyStack' }));
+      expect(out.$metadata.attempts).toBe(2);
+      await double.idle();
+      expect(double.callsTo('DescribeStacks').map((c) => [c.status, c.errorType])).toEqual([
+        [0, 'ClientDisconnected'],
+        [200, undefined],
+      ]);
+    });
+  });
+
+  describe('wire level', () => {
+    it('speaks awsQuery: form-encoded Action/Version in, <OpResponse><OpResult> XML out', async () => {
+      const res = await fetch(double.endpoint, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `AWS4-HMAC-SHA256 Credential=AKIDRAW/20250101/${REGION}/cloudformation/aws4_request, SignedHeaders=host, Signature=00`,
+        },
+        body: `Action=DescribeStacks&Version=2010-05-15&StackName=${encodeURIComponent(STACK_ID)}`,
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('text/xml');
+      const xml = await res.text();
+      expect(xml).toContain('<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks><member><StackId>');
+      expect(xml).toMatch(/<ResponseMetadata><RequestId>[0-9a-f-]{36}<\/RequestId><\/ResponseMetadata><\/DescribeStacksResponse>$/);
+    });
+
+    it('an unknown Action -> InvalidAction in an <ErrorResponse> with <Type>Sender</Type>', async () => {
+      const res = await fetch(double.endpoint, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `AWS4-HMAC-SHA256 Credential=AKIDRAW/20250101/${REGION}/cloudformation/aws4_request, SignedHeaders=host, Signature=00`,
+        },
+        body: 'Action=DeleteEverything&Version=2010-05-15',
+      });
+      expect(res.status).toBe(400);
+      const xml = await res.text();
+      expect(xml).toContain('<Error><Type>Sender</Type><Code>InvalidAction</Code>');
+      expect(double.calls[0]).toMatchObject({ op: 'DeleteEverything', status: 400, errorType: 'InvalidAction', accessKeyId: 'AKIDRAW' });
+    });
+
+    it('the SDK reaches the double through AWS_ENDPOINT_URL_CLOUDFORMATION without an explicit endpoint', async () => {
+      const saved = process.env.AWS_ENDPOINT_URL_CLOUDFORMATION;
+      process.env.AWS_ENDPOINT_URL_CLOUDFORMATION = double.endpoint;
+      try {
+        const viaEnv = new CloudFormationClient({ region: REGION, credentials: CREDS });
+        clients.push(viaEnv);
+        const out = await viaEnv.send(new DescribeStacksCommand({ StackName: 'KeyStack' }));
+        expect(out.Stacks![0].StackId).toBe(STACK_ID);
+      } finally {
+        if (saved === undefined) delete process.env.AWS_ENDPOINT_URL_CLOUDFORMATION;
+        else process.env.AWS_ENDPOINT_URL_CLOUDFORMATION = saved;
+      }
+    });
+  });
+});

@@ -1,0 +1,663 @@
+import {
+  CancelKeyDeletionCommand,
+  CreateKeyCommand,
+  DeleteImportedKeyMaterialCommand,
+  DescribeKeyCommand,
+  DisableKeyCommand,
+  EnableKeyCommand,
+  GetParametersForImportCommand,
+  ImportKeyMaterialCommand,
+  InvalidArnException,
+  InvalidImportTokenException,
+  InvalidMarkerException,
+  KMSClient,
+  KMSClientConfig,
+  KMSInternalException,
+  KMSInvalidStateException,
+  KMSServiceException,
+  ListKeyRotationsCommand,
+  ListResourceTagsCommand,
+  NotFoundException,
+  RotateKeyOnDemandCommand,
+  ScheduleKeyDeletionCommand,
+  TagResourceCommand,
+  UnsupportedOperationException,
+  paginateListKeyRotations,
+} from '@aws-sdk/client-kms';
+import { KmsDouble } from './kms-double';
+
+const REGION = 'eu-west-1';
+const ACCOUNT = '111122223333';
+const CREDS = { accessKeyId: 'AKIDTEST', secretAccessKey: 'x' };
+
+/** Runs `p` and returns what it rejected with; fails the test when it resolves. */
+async function rejection(p: Promise<unknown>): Promise<any> {
+  try {
+    await p;
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected the call to fail, but it succeeded');
+}
+
+describe('KmsDouble, driven by the real @aws-sdk/client-kms', () => {
+  let double: KmsDouble;
+  const clients: KMSClient[] = [];
+  const kmsClient = (extra: Partial<KMSClientConfig> = {}): KMSClient => {
+    const c = new KMSClient({ region: REGION, endpoint: double.endpoint, credentials: CREDS, ...extra });
+    clients.push(c);
+    return c;
+  };
+  let kms: KMSClient;
+
+  beforeEach(async () => {
+    double = await KmsDouble.start({ defaultAccount: ACCOUNT, defaultRegion: REGION });
+    kms = kmsClient();
+  });
+
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.destroy();
+    await double.stop();
+  });
+
+  describe('import lifecycle', () => {
+    it('CreateKey(Origin=EXTERNAL) yields a PendingImport key that GetParametersForImport + ImportKeyMaterial enable', async () => {
+      const created = await kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL', Description: 'byok' }));
+      const md = created.KeyMetadata!;
+      expect(md.KeyState).toBe('PendingImport');
+      expect(md.Enabled).toBe(false);
+      expect(md.Origin).toBe('EXTERNAL');
+      expect(md.Arn).toBe(`arn:aws:kms:${REGION}:${ACCOUNT}:key/${md.KeyId}`);
+      expect(md.CreationDate).toBeInstanceOf(Date);
+      expect(md.CurrentKeyMaterialId).toBeUndefined();
+
+      const params = await kms.send(
+        new GetParametersForImportCommand({ KeyId: md.KeyId, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_4096' }),
+      );
+      expect(params.KeyId).toBe(md.Arn);
+      expect(params.ImportToken).toBeInstanceOf(Uint8Array);
+      expect(params.PublicKey!.length).toBeGreaterThan(0);
+      const hoursValid = (params.ParametersValidTo!.getTime() - Date.now()) / 3600_000;
+      expect(hoursValid).toBeGreaterThan(23.9);
+      expect(hoursValid).toBeLessThanOrEqual(24);
+
+      const imported = await kms.send(
+        new ImportKeyMaterialCommand({
+          KeyId: md.Arn,
+          ImportToken: params.ImportToken,
+          EncryptedKeyMaterial: Buffer.from('material-one'),
+          ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+        }),
+      );
+      expect(imported.KeyId).toBe(md.Arn);
+      expect(imported.KeyMaterialId).toMatch(/^[a-f0-9]{64}$/);
+
+      const described = await kms.send(new DescribeKeyCommand({ KeyId: md.KeyId }));
+      expect(described.KeyMetadata).toMatchObject({
+        KeyState: 'Enabled',
+        Enabled: true,
+        ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+        CurrentKeyMaterialId: imported.KeyMaterialId,
+      });
+    });
+
+    it('ImportKeyMaterial rejects a token issued for another key and requires ValidTo for KEY_MATERIAL_EXPIRES', async () => {
+      double.setQuota('GetParametersForImport', Infinity);
+      const a = double.addKey({ origin: 'EXTERNAL', keyState: 'PendingImport' });
+      const b = double.addKey({ origin: 'EXTERNAL', keyState: 'PendingImport' });
+      const tokenForA = await kms.send(new GetParametersForImportCommand({ KeyId: a, WrappingAlgorithm: 'RSA_AES_KEY_WRAP_SHA_256', WrappingKeySpec: 'RSA_3072' }));
+
+      const wrongKey = await rejection(
+        kms.send(new ImportKeyMaterialCommand({ KeyId: b, ImportToken: tokenForA.ImportToken, EncryptedKeyMaterial: Buffer.from('m'), ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' })),
+      );
+      expect(wrongKey).toBeInstanceOf(InvalidImportTokenException);
+
+      // ExpirationModel defaults to KEY_MATERIAL_EXPIRES, which needs ValidTo.
+      const noValidTo = await rejection(kms.send(new ImportKeyMaterialCommand({ KeyId: a, ImportToken: tokenForA.ImportToken, EncryptedKeyMaterial: Buffer.from('m') })));
+      expect(noValidTo.name).toBe('ValidationException');
+      expect(double.key(a)!.state).toBe('PendingImport');
+
+      const validTo = new Date(Date.now() + 7 * 86400_000);
+      await kms.send(new ImportKeyMaterialCommand({ KeyId: a, ImportToken: tokenForA.ImportToken, EncryptedKeyMaterial: Buffer.from('m'), ValidTo: validTo }));
+      const md = (await kms.send(new DescribeKeyCommand({ KeyId: a }))).KeyMetadata!;
+      expect(md.ExpirationModel).toBe('KEY_MATERIAL_EXPIRES');
+      expect(Math.abs(md.ValidTo!.getTime() - validTo.getTime())).toBeLessThan(1000);
+    });
+
+    it('re-importing the same material bytes after deletion restores the same KeyMaterialId and re-enables the key', async () => {
+      const keyId = (await kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL' }))).KeyMetadata!.KeyId!;
+      const { ImportToken } = await kms.send(new GetParametersForImportCommand({ KeyId: keyId, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' }));
+      const bytes = Buffer.from('the-same-256-bit-key-material!!!');
+      const first = await kms.send(new ImportKeyMaterialCommand({ KeyId: keyId, ImportToken, EncryptedKeyMaterial: bytes, ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' }));
+      await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: keyId }));
+      expect(double.key(keyId)!.state).toBe('PendingImport');
+
+      const different = await rejection(
+        kms.send(new ImportKeyMaterialCommand({ KeyId: keyId, ImportToken, EncryptedKeyMaterial: Buffer.from('other'), ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' })),
+      );
+      expect(different.name).toBe('IncorrectKeyMaterialException');
+
+      const again = await kms.send(new ImportKeyMaterialCommand({ KeyId: keyId, ImportToken, EncryptedKeyMaterial: bytes, ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' }));
+      expect(again.KeyMaterialId).toBe(first.KeyMaterialId);
+      expect(double.key(keyId)!.state).toBe('Enabled');
+    });
+
+    it('NEW_KEY_MATERIAL on an enabled key lands in PENDING_ROTATION until RotateKeyOnDemand makes it CURRENT', async () => {
+      const arn = double.addKey({ origin: 'EXTERNAL', importedMaterials: 1 });
+      const before = double.key(arn)!.materials[0].id;
+      const { ImportToken } = await kms.send(new GetParametersForImportCommand({ KeyId: arn, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' }));
+      const imported = await kms.send(
+        new ImportKeyMaterialCommand({ KeyId: arn, ImportToken, EncryptedKeyMaterial: Buffer.from('next'), ImportType: 'NEW_KEY_MATERIAL', ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' }),
+      );
+      expect(double.key(arn)!.materials.find((m) => m.id === imported.KeyMaterialId)!.state).toBe('PENDING_ROTATION');
+      expect((await kms.send(new DescribeKeyCommand({ KeyId: arn }))).KeyMetadata!.CurrentKeyMaterialId).toBe(before);
+
+      await kms.send(new RotateKeyOnDemandCommand({ KeyId: arn }));
+      const md = (await kms.send(new DescribeKeyCommand({ KeyId: arn }))).KeyMetadata!;
+      expect(md.CurrentKeyMaterialId).toBe(imported.KeyMaterialId);
+      expect(double.key(arn)!.materials.find((m) => m.id === before)!.state).toBe('NON_CURRENT');
+    });
+  });
+
+  describe('DeleteImportedKeyMaterial state transitions', () => {
+    it('without KeyMaterialId deletes the CURRENT material, returns the key ARN and material ID, and puts the key in PendingImport', async () => {
+      const arn = double.addKey({ origin: 'EXTERNAL', importedMaterials: 3 });
+      const [m1, m2, m3] = double.key(arn)!.materials;
+      expect(m3.state).toBe('CURRENT');
+
+      const keyId = arn.split('/')[1];
+      const out = await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: keyId }));
+      expect(out.KeyId).toBe(arn);
+      expect(out.KeyMaterialId).toBe(m3.id);
+
+      const k = double.key(arn)!;
+      expect(k.state).toBe('PendingImport');
+      expect(k.deletedMaterialIds).toEqual([m3.id]);
+      expect(k.materials.map((m) => [m.id, m.state, m.importState])).toEqual([
+        [m1.id, 'NON_CURRENT', 'IMPORTED'],
+        [m2.id, 'NON_CURRENT', 'IMPORTED'],
+        [m3.id, 'CURRENT', 'PENDING_IMPORT'],
+      ]);
+
+      const md = (await kms.send(new DescribeKeyCommand({ KeyId: arn }))).KeyMetadata!;
+      expect(md.KeyState).toBe('PendingImport');
+      expect(md.Enabled).toBe(false);
+      expect(md.CurrentKeyMaterialId).toBe(m3.id);
+
+      const listed = await kms.send(new ListKeyRotationsCommand({ KeyId: arn, IncludeKeyMaterial: 'ALL_KEY_MATERIAL' }));
+      expect(listed.Rotations!.map((r) => [r.KeyMaterialId, r.KeyMaterialState, r.ImportState])).toEqual([
+        [m1.id, 'NON_CURRENT', 'IMPORTED'],
+        [m2.id, 'NON_CURRENT', 'IMPORTED'],
+        [m3.id, 'CURRENT', 'PENDING_IMPORT'],
+      ]);
+    });
+
+    it('with the ID of a NON_CURRENT material deletes only that material; the others stay imported (key still goes to PendingImport)', async () => {
+      const arn = double.addKey({ origin: 'EXTERNAL', importedMaterials: 3 });
+      const [m1, m2, m3] = double.key(arn)!.materials;
+
+      const out = await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: arn, KeyMaterialId: m1.id }));
+      expect(out.KeyMaterialId).toBe(m1.id);
+
+      const k = double.key(arn)!;
+      expect(k.materials.find((m) => m.id === m1.id)!.importState).toBe('PENDING_IMPORT');
+      expect(k.materials.find((m) => m.id === m2.id)!.importState).toBe('IMPORTED');
+      expect(k.materials.find((m) => m.id === m3.id)).toMatchObject({ state: 'CURRENT', importState: 'IMPORTED' });
+      // Developer Guide: "Deletion or expiration of any permanently associated key material changes the key state to Pending import."
+      expect(k.state).toBe('PendingImport');
+      expect(k.deletedMaterialIds).toEqual([m1.id]);
+    });
+
+    it('deleting the CURRENT material by ID behaves like deleting without an ID', async () => {
+      const arn = double.addKey({ origin: 'EXTERNAL', importedMaterials: 2 });
+      const current = double.key(arn)!.materials[1];
+      await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: arn, KeyMaterialId: current.id }));
+      expect(double.key(arn)!.state).toBe('PendingImport');
+      expect(double.key(arn)!.materials[1]).toMatchObject({ state: 'CURRENT', importState: 'PENDING_IMPORT' });
+      expect(double.key(arn)!.materials[0].importState).toBe('IMPORTED');
+    });
+
+    it('deleting a PENDING_ROTATION material disassociates it and leaves an Enabled key Enabled', async () => {
+      const arn = double.addKey({ origin: 'EXTERNAL', importedMaterials: 1 });
+      const pending = double.importMaterial(arn, { makeCurrent: false });
+      expect(double.key(arn)!.materials.find((m) => m.id === pending)!.state).toBe('PENDING_ROTATION');
+
+      await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: arn, KeyMaterialId: pending }));
+      const k = double.key(arn)!;
+      expect(k.state).toBe('Enabled');
+      expect(k.materials.map((m) => m.id)).not.toContain(pending);
+      expect(k.deletedMaterialIds).toEqual([pending]);
+    });
+
+    it('on a key in PendingDeletion it succeeds, deletes the material and leaves the state and DeletionDate unchanged', async () => {
+      const arn = double.addKey({ origin: 'EXTERNAL', importedMaterials: 1, keyState: 'PendingDeletion' });
+      const deletionDate = double.key(arn)!.deletionDate!;
+      const out = await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: arn }));
+      expect(out.KeyMaterialId).toBe(double.key(arn)!.materials[0].id);
+
+      const k = double.key(arn)!;
+      expect(k.state).toBe('PendingDeletion');
+      expect(k.materials[0].importState).toBe('PENDING_IMPORT');
+      const md = (await kms.send(new DescribeKeyCommand({ KeyId: arn }))).KeyMetadata!;
+      expect(md.KeyState).toBe('PendingDeletion');
+      expect(md.DeletionDate!.getTime()).toBe(Math.floor(deletionDate.getTime()));
+    });
+
+    it('on a key already in PendingImport it succeeds with no further effect (safe to repeat)', async () => {
+      const arn = double.addKey({ origin: 'EXTERNAL', importedMaterials: 1 });
+      const first = await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: arn }));
+      const second = await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: arn }));
+      expect(second.KeyMaterialId).toBe(first.KeyMaterialId);
+      expect(double.key(arn)!.state).toBe('PendingImport');
+      expect(double.key(arn)!.deletedMaterialIds).toHaveLength(1);
+    });
+
+    it('on an EXTERNAL key that never had material it succeeds with no KeyMaterialId', async () => {
+      const arn = double.addKey({ origin: 'EXTERNAL', keyState: 'PendingImport' });
+      const out = await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: arn }));
+      expect(out.KeyId).toBe(arn);
+      expect(out.KeyMaterialId).toBeUndefined();
+    });
+
+    it('on a Disabled key it deletes the material and moves the key to PendingImport', async () => {
+      const arn = double.addKey({ origin: 'EXTERNAL', importedMaterials: 1, keyState: 'Disabled' });
+      await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: arn }));
+      expect(double.key(arn)!.state).toBe('PendingImport');
+    });
+  });
+
+  describe('DeleteImportedKeyMaterial errors, parsed into the SDK exception classes', () => {
+    it('a key whose Origin is not EXTERNAL -> UnsupportedOperationException (400), nothing changes', async () => {
+      const arn = double.addKey({ origin: 'AWS_KMS' });
+      const err = await rejection(kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: arn })));
+      expect(err).toBeInstanceOf(UnsupportedOperationException);
+      expect(err.name).toBe('UnsupportedOperationException');
+      expect(err.$metadata.httpStatusCode).toBe(400);
+      expect(err.$fault).toBe('client');
+      expect(err.message).toContain('origin is AWS_KMS');
+      expect(double.key(arn)!.state).toBe('Enabled');
+    });
+
+    it('an unknown key ID -> NotFoundException naming the key ARN in the request Region', async () => {
+      const err = await rejection(kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: '1234abcd-12ab-34cd-56ef-1234567890ab' })));
+      expect(err).toBeInstanceOf(NotFoundException);
+      expect(err.$metadata.httpStatusCode).toBe(400);
+      expect(err.message).toBe(`Key 'arn:aws:kms:${REGION}:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab' does not exist`);
+    });
+
+    it('a malformed ARN -> InvalidArnException', async () => {
+      const err = await rejection(kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: 'arn:aws:kms:eu-west-1:key/abc' })));
+      expect(err).toBeInstanceOf(InvalidArnException);
+      expect(err.$metadata.httpStatusCode).toBe(400);
+    });
+
+    it('alias names and alias ARNs are not accepted (NotFoundException) although DescribeKey resolves them', async () => {
+      const arn = double.addKey({ origin: 'EXTERNAL', importedMaterials: 1, aliases: ['alias/byok'] });
+      const byName = await rejection(kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: 'alias/byok' })));
+      expect(byName).toBeInstanceOf(NotFoundException);
+      const byAliasArn = await rejection(kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: `arn:aws:kms:${REGION}:${ACCOUNT}:alias/byok` })));
+      expect(byAliasArn).toBeInstanceOf(NotFoundException);
+      expect(double.key(arn)!.state).toBe('Enabled');
+
+      const md = (await kms.send(new DescribeKeyCommand({ KeyId: 'alias/byok' }))).KeyMetadata!;
+      expect(md.Arn).toBe(arn);
+    });
+
+    it('keys are regional: a key ARN or key ID from another Region -> NotFoundException, key untouched', async () => {
+      const arn = double.addKey({ origin: 'EXTERNAL', importedMaterials: 1, region: 'us-west-2' });
+      const byArn = await rejection(kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: arn })));
+      expect(byArn).toBeInstanceOf(NotFoundException);
+      const byId = await rejection(kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: arn.split('/')[1] })));
+      expect(byId).toBeInstanceOf(NotFoundException);
+      expect(double.key(arn)!.state).toBe('Enabled');
+      expect(double.callsTo('DeleteImportedKeyMaterial').map((c) => c.region)).toEqual([REGION, REGION]);
+
+      const westClient = kmsClient({ region: 'us-west-2' });
+      await westClient.send(new DeleteImportedKeyMaterialCommand({ KeyId: arn }));
+      expect(double.key(arn)!.state).toBe('PendingImport');
+    });
+
+    it('an unknown KeyMaterialId -> NotFoundException; a malformed one -> ValidationException', async () => {
+      const arn = double.addKey({ origin: 'EXTERNAL', importedMaterials: 1 });
+      const unknown = await rejection(kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: arn, KeyMaterialId: 'f'.repeat(64) })));
+      expect(unknown).toBeInstanceOf(NotFoundException);
+      const malformed = await rejection(kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: arn, KeyMaterialId: 'not-an-id' })));
+      expect(malformed).toBeInstanceOf(KMSServiceException);
+      expect(malformed.name).toBe('ValidationException');
+      expect(malformed.$metadata.httpStatusCode).toBe(400);
+      expect(double.key(arn)!.state).toBe('Enabled');
+    });
+
+    it.each(['Creating', 'Updating', 'Unavailable'] as const)('a key in the %s state -> KMSInvalidStateException', async (state) => {
+      const arn = double.addKey({ origin: 'EXTERNAL', importedMaterials: 1, multiRegion: true, keyState: state });
+      const err = await rejection(kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: arn })));
+      expect(err).toBeInstanceOf(KMSInvalidStateException);
+      expect(err.message).toBe(`${arn} is ${state.toLowerCase()}.`);
+      expect(double.key(arn)!.materials[0].importState).toBe('IMPORTED');
+    });
+  });
+
+  describe('ListKeyRotations', () => {
+    it('paginates with Limit/Truncated/NextMarker; ROTATIONS_ONLY (default) omits the first material, ALL_KEY_MATERIAL includes it', async () => {
+      const arn = double.addKey({ origin: 'EXTERNAL', importedMaterials: 5 });
+      const ids = double.key(arn)!.materials.map((m) => m.id);
+
+      const page1 = await kms.send(new ListKeyRotationsCommand({ KeyId: arn, IncludeKeyMaterial: 'ALL_KEY_MATERIAL', Limit: 2 }));
+      expect(page1.Truncated).toBe(true);
+      expect(page1.NextMarker).toBeDefined();
+      expect(page1.Rotations!.map((r) => r.KeyMaterialId)).toEqual(ids.slice(0, 2));
+      // The first material has no rotation date/type; rotated ones do.
+      expect(page1.Rotations![0].RotationDate).toBeUndefined();
+      expect(page1.Rotations![1].RotationDate).toBeInstanceOf(Date);
+      expect(page1.Rotations![1].RotationType).toBe('ON_DEMAND');
+      expect(page1.Rotations![0]).toMatchObject({ ImportState: 'IMPORTED', ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE', KeyId: arn.split('/')[1] });
+
+      const all: string[] = [];
+      for await (const page of paginateListKeyRotations({ client: kms, pageSize: 2 }, { KeyId: arn, IncludeKeyMaterial: 'ALL_KEY_MATERIAL' })) {
+        all.push(...page.Rotations!.map((r) => r.KeyMaterialId!));
+      }
+      expect(all).toEqual(ids);
+
+      const rotationsOnly = await kms.send(new ListKeyRotationsCommand({ KeyId: arn }));
+      expect(rotationsOnly.Truncated).toBe(false);
+      expect(rotationsOnly.NextMarker).toBeUndefined();
+      expect(rotationsOnly.Rotations!.map((r) => r.KeyMaterialId)).toEqual(ids.slice(1));
+    });
+
+    it('lists a PENDING_ROTATION material only with ALL_KEY_MATERIAL, without RotationDate', async () => {
+      const arn = double.addKey({ origin: 'EXTERNAL', importedMaterials: 1 });
+      const pending = double.importMaterial(arn, { makeCurrent: false });
+      const all = await kms.send(new ListKeyRotationsCommand({ KeyId: arn, IncludeKeyMaterial: 'ALL_KEY_MATERIAL' }));
+      const entry = all.Rotations!.find((r) => r.KeyMaterialId === pending)!;
+      expect(entry.KeyMaterialState).toBe('PENDING_ROTATION');
+      expect(entry.RotationDate).toBeUndefined();
+      const rotationsOnly = await kms.send(new ListKeyRotationsCommand({ KeyId: arn }));
+      expect(rotationsOnly.Rotations).toEqual([]);
+    });
+
+    it('rejects an invalid Marker, an out-of-range Limit and keys that cannot rotate', async () => {
+      const arn = double.addKey({ origin: 'EXTERNAL', importedMaterials: 2 });
+      expect(await rejection(kms.send(new ListKeyRotationsCommand({ KeyId: arn, Marker: 'bogus' })))).toBeInstanceOf(InvalidMarkerException);
+      const limit = await rejection(kms.send(new ListKeyRotationsCommand({ KeyId: arn, Limit: 1001 })));
+      expect(limit.name).toBe('ValidationException');
+      const hmac = double.addKey({ keySpec: 'HMAC_256' });
+      expect(await rejection(kms.send(new ListKeyRotationsCommand({ KeyId: hmac })))).toBeInstanceOf(UnsupportedOperationException);
+    });
+  });
+
+  describe('key management operations', () => {
+    it('ScheduleKeyDeletion -> PendingDeletion with DeletionDate; CancelKeyDeletion -> Disabled (PendingImport when material is missing)', async () => {
+      const withMaterial = double.addKey({ origin: 'EXTERNAL', importedMaterials: 1 });
+      const scheduled = await kms.send(new ScheduleKeyDeletionCommand({ KeyId: withMaterial, PendingWindowInDays: 7 }));
+      expect(scheduled).toMatchObject({ KeyId: withMaterial, KeyState: 'PendingDeletion', PendingWindowInDays: 7 });
+      expect(Math.round((scheduled.DeletionDate!.getTime() - Date.now()) / 86400_000)).toBe(7);
+      expect(await rejection(kms.send(new ScheduleKeyDeletionCommand({ KeyId: withMaterial })))).toBeInstanceOf(KMSInvalidStateException);
+      expect(await rejection(kms.send(new EnableKeyCommand({ KeyId: withMaterial })))).toBeInstanceOf(KMSInvalidStateException);
+
+      await kms.send(new CancelKeyDeletionCommand({ KeyId: withMaterial }));
+      expect(double.key(withMaterial)!.state).toBe('Disabled');
+      expect((await kms.send(new DescribeKeyCommand({ KeyId: withMaterial }))).KeyMetadata!.DeletionDate).toBeUndefined();
+      await kms.send(new EnableKeyCommand({ KeyId: withMaterial }));
+      expect(double.key(withMaterial)!.state).toBe('Enabled');
+
+      const withoutMaterial = double.addKey({ origin: 'EXTERNAL', importedMaterials: 1 });
+      await kms.send(new ScheduleKeyDeletionCommand({ KeyId: withoutMaterial }));
+      await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: withoutMaterial }));
+      await kms.send(new CancelKeyDeletionCommand({ KeyId: withoutMaterial }));
+      expect(double.key(withoutMaterial)!.state).toBe('PendingImport');
+      expect(await rejection(kms.send(new CancelKeyDeletionCommand({ KeyId: withoutMaterial })))).toBeInstanceOf(KMSInvalidStateException);
+    });
+
+    it('EnableKey/DisableKey reject a PendingImport key; TagResource/ListResourceTags round-trip tags', async () => {
+      const pendingImport = double.addKey({ origin: 'EXTERNAL', keyState: 'PendingImport' });
+      const err = await rejection(kms.send(new DisableKeyCommand({ KeyId: pendingImport })));
+      expect(err).toBeInstanceOf(KMSInvalidStateException);
+      expect(err.message).toBe(`${pendingImport} is pending import.`);
+
+      const arn = double.addKey({ tags: { team: 'crypto' } });
+      await kms.send(new TagResourceCommand({ KeyId: arn, Tags: [{ TagKey: 'stack', TagValue: 'demo' }] }));
+      const tags = await kms.send(new ListResourceTagsCommand({ KeyId: arn }));
+      expect(tags.Tags).toEqual([
+        { TagKey: 'stack', TagValue: 'demo' },
+        { TagKey: 'team', TagValue: 'crypto' },
+      ]);
+      expect(double.key(arn)!.tags).toEqual({ team: 'crypto', stack: 'demo' });
+    });
+  });
+
+  describe('quotas and throttling', () => {
+    it('30 concurrent DeleteImportedKeyMaterial calls against the default 15/s quota: 15 succeed, 15 get ThrottlingException (maxAttempts 1)', async () => {
+      const noRetry = kmsClient({ maxAttempts: 1 });
+      const arns = Array.from({ length: 30 }, () => double.addKey({ origin: 'EXTERNAL', importedMaterials: 1 }));
+      const results = await Promise.allSettled(arns.map((KeyId) => noRetry.send(new DeleteImportedKeyMaterialCommand({ KeyId }))));
+
+      const ok = results.filter((r) => r.status === 'fulfilled');
+      const throttled = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      expect(ok).toHaveLength(15);
+      expect(throttled).toHaveLength(15);
+      for (const r of throttled) {
+        expect(r.reason).toBeInstanceOf(KMSServiceException);
+        expect(r.reason.name).toBe('ThrottlingException');
+        expect(r.reason.$metadata.httpStatusCode).toBe(400);
+        expect(r.reason.$metadata.attempts).toBe(1);
+        expect(r.reason.message).toBe('You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls.');
+      }
+      // Every call is recorded, throttled ones included; throttled calls changed nothing.
+      const calls = double.callsTo('DeleteImportedKeyMaterial');
+      expect(calls).toHaveLength(30);
+      expect(calls.filter((c) => c.errorType === 'ThrottlingException')).toHaveLength(15);
+      expect(arns.filter((a) => double.key(a)!.state === 'PendingImport')).toHaveLength(15);
+
+      // Quotas are per operation: DescribeKey is not affected by the exhausted delete quota.
+      await noRetry.send(new DescribeKeyCommand({ KeyId: arns[0] }));
+      // Quotas are per Region: another Region has its own window.
+      const west = double.addKey({ origin: 'EXTERNAL', importedMaterials: 1, region: 'us-west-2' });
+      await kmsClient({ region: 'us-west-2', maxAttempts: 1 }).send(new DeleteImportedKeyMaterialCommand({ KeyId: west }));
+      // After the 1 s window the quota is available again.
+      await new Promise((r) => setTimeout(r, 1050));
+      await noRetry.send(new DeleteImportedKeyMaterialCommand({ KeyId: arns.find((a) => double.key(a)!.state === 'Enabled')! }));
+    });
+
+    it('setQuota lowers a quota: GetParametersForImport at 1/s throttles the second call within a second', async () => {
+      const arn = double.addKey({ origin: 'EXTERNAL', keyState: 'PendingImport' });
+      const noRetry = kmsClient({ maxAttempts: 1 });
+      const input = { KeyId: arn, WrappingAlgorithm: 'RSAES_OAEP_SHA_256' as const, WrappingKeySpec: 'RSA_2048' as const };
+      await noRetry.send(new GetParametersForImportCommand(input));
+      expect((await rejection(noRetry.send(new GetParametersForImportCommand(input)))).name).toBe('ThrottlingException');
+
+      double.setQuota('DescribeKey', 2);
+      await noRetry.send(new DescribeKeyCommand({ KeyId: arn }));
+      await noRetry.send(new DescribeKeyCommand({ KeyId: arn }));
+      expect((await rejection(noRetry.send(new DescribeKeyCommand({ KeyId: arn })))).name).toBe('ThrottlingException');
+    });
+  });
+
+  describe('fault injection exercises the SDK retry machinery', () => {
+    it('two injected KMSInternalException (500) are retried by the SDK and the third attempt succeeds', async () => {
+      const arn = double.addKey({ origin: 'EXTERNAL', importedMaterials: 1 });
+      double.injectError('DeleteImportedKeyMaterial', 'KMSInternalException', { times: 2 });
+      const out = await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: arn }));
+      expect(out.$metadata.attempts).toBe(3);
+      expect(double.callsTo('DeleteImportedKeyMaterial').map((c) => c.status)).toEqual([500, 500, 200]);
+      expect(double.key(arn)!.deletedMaterialIds).toHaveLength(1);
+    });
+
+    it('a persistent KMSInternalException surfaces as the SDK class with $fault "server" after maxAttempts', async () => {
+      const arn = double.addKey({ origin: 'EXTERNAL', importedMaterials: 1 });
+      double.injectError('DeleteImportedKeyMaterial', 'KMSInternalException', { keyArn: arn });
+      const err = await rejection(kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: arn })));
+      expect(err).toBeInstanceOf(KMSInternalException);
+      expect(err.$fault).toBe('server');
+      expect(err.$metadata.httpStatusCode).toBe(500);
+      expect(err.$metadata.attempts).toBe(3);
+      expect(double.key(arn)!.state).toBe('Enabled');
+
+      // keyArn-scoped: another key is unaffected.
+      const other = double.addKey({ origin: 'EXTERNAL', importedMaterials: 1 });
+      await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: other }));
+    });
+
+    it('DependencyTimeoutException (documented as HTTP 500) is retried; a custom status is honoured', async () => {
+      const arn = double.addKey({ origin: 'EXTERNAL', importedMaterials: 1 });
+      double.injectError('DeleteImportedKeyMaterial', 'DependencyTimeoutException', { times: 1 });
+      double.injectError('DeleteImportedKeyMaterial', 'DependencyTimeoutException', { times: 1, status: 503 });
+      const out = await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: arn }));
+      expect(out.$metadata.attempts).toBe(3);
+      expect(double.callsTo('DeleteImportedKeyMaterial').map((c) => c.status)).toEqual([500, 503, 200]);
+    });
+
+    it('an injected 400 (AccessDeniedException) is not retried', async () => {
+      const arn = double.addKey({ origin: 'EXTERNAL', importedMaterials: 1 });
+      double.injectError('DeleteImportedKeyMaterial', 'AccessDeniedException', { times: 1 });
+      const err = await rejection(kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: arn })));
+      expect(err.name).toBe('AccessDeniedException');
+      expect(err.$metadata.attempts).toBe(1);
+      expect(double.callsTo('DeleteImportedKeyMaterial')).toHaveLength(1);
+    });
+
+    it('a dropped connection (no response, no side effect) is retried by the SDK and the retry succeeds', async () => {
+      const arn = double.addKey({ origin: 'EXTERNAL', importedMaterials: 1 });
+      double.dropConnections('DeleteImportedKeyMaterial', { times: 1 });
+      const out = await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: arn }));
+      expect(out.$metadata.attempts).toBe(2);
+      const calls = double.callsTo('DeleteImportedKeyMaterial');
+      expect(calls.map((c) => [c.status, c.applied, c.errorType])).toEqual([
+        [0, false, 'ConnectionDropped'],
+        [200, true, undefined],
+      ]);
+    });
+
+    it('a response lost after the delete was applied: the SDK retry finds the key PendingImport and succeeds without a second deletion', async () => {
+      const arn = double.addKey({ origin: 'EXTERNAL', importedMaterials: 1 });
+      double.dropConnections('DeleteImportedKeyMaterial', { times: 1, afterHandling: true });
+      const out = await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: arn }));
+      expect(out.$metadata.attempts).toBe(2);
+      expect(double.callsTo('DeleteImportedKeyMaterial').map((c) => c.applied)).toEqual([true, true]);
+      expect(double.key(arn)!.deletedMaterialIds).toHaveLength(1);
+      expect(double.key(arn)!.state).toBe('PendingImport');
+    });
+
+    it('latency beyond the client requestTimeout makes the SDK time out and retry; the slow request still runs server-side', async () => {
+      const arn = double.addKey({ origin: 'EXTERNAL', importedMaterials: 1 });
+      double.setLatency('DeleteImportedKeyMaterial', 500, { times: 1 });
+      const impatient = kmsClient({ requestHandler: { requestTimeout: 150, throwOnRequestTimeout: true } });
+      const started = Date.now();
+      const out = await impatient.send(new DeleteImportedKeyMaterialCommand({ KeyId: arn }));
+      expect(out.$metadata.attempts).toBe(2);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+      // The retry (no latency) deleted the material first; the abandoned attempt then ran as a no-op.
+      await double.idle();
+      const calls = double.callsTo('DeleteImportedKeyMaterial');
+      expect(calls.map((c) => [c.status, c.errorType, c.applied])).toEqual([
+        [0, 'ClientDisconnected', true],
+        [200, undefined, true],
+      ]);
+      expect(double.key(arn)!.deletedMaterialIds).toHaveLength(1);
+
+      // Without a timeout the latency is simply waited out.
+      double.setLatency('DescribeKey', 300, { times: 1 });
+      const t0 = Date.now();
+      await kms.send(new DescribeKeyCommand({ KeyId: arn }));
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
+    });
+  });
+
+  describe('deny rules', () => {
+    it('an implicit deny yields AccessDeniedException with an AWS-style message, is not retried and changes nothing', async () => {
+      const arn = double.addKey({ origin: 'EXTERNAL', importedMaterials: 1 });
+      double.deny({ op: 'DeleteImportedKeyMaterial' });
+      const err = await rejection(kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: arn.split('/')[1] })));
+      expect(err.name).toBe('AccessDeniedException');
+      expect(err.$metadata.httpStatusCode).toBe(400);
+      expect(err.$metadata.attempts).toBe(1);
+      expect(err.message).toBe(
+        `User: arn:aws:iam::${ACCOUNT}:user/AKIDTEST is not authorized to perform: kms:DeleteImportedKeyMaterial on resource: ${arn} because no identity-based policy allows the kms:DeleteImportedKeyMaterial action`,
+      );
+      expect(double.key(arn)!.state).toBe('Enabled');
+      // Other operations are not denied.
+      await kms.send(new DescribeKeyCommand({ KeyId: arn }));
+    });
+
+    it('rules can be scoped to an access key and a key, and can model an SCP explicit deny', async () => {
+      const a = double.addKey({ origin: 'EXTERNAL', importedMaterials: 1 });
+      const b = double.addKey({ origin: 'EXTERNAL', importedMaterials: 1 });
+      double.setPrincipal('AKIDOTHER', { arn: `arn:aws:sts::${ACCOUNT}:assumed-role/Deployer/session` });
+      double.deny({ accessKeyId: 'AKIDOTHER', keyArn: a, policy: 'scp' });
+      const other = kmsClient({ credentials: { accessKeyId: 'AKIDOTHER', secretAccessKey: 'y' } });
+
+      const err = await rejection(other.send(new DeleteImportedKeyMaterialCommand({ KeyId: a })));
+      expect(err.message).toBe(
+        `User: arn:aws:sts::${ACCOUNT}:assumed-role/Deployer/session is not authorized to perform: kms:DeleteImportedKeyMaterial on resource: ${a} with an explicit deny in a service control policy`,
+      );
+      await other.send(new DeleteImportedKeyMaterialCommand({ KeyId: b }));
+      await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: a }));
+      expect(double.callsTo('DeleteImportedKeyMaterial').map((c) => [c.accessKeyId, c.status])).toEqual([
+        ['AKIDOTHER', 400],
+        ['AKIDOTHER', 200],
+        ['AKIDTEST', 200],
+      ]);
+
+      double.clearFaults();
+      const c = double.addKey({ origin: 'EXTERNAL', importedMaterials: 1 });
+      await other.send(new DeleteImportedKeyMaterialCommand({ KeyId: c }));
+    });
+  });
+
+  describe('wire level', () => {
+    const post = (target: string, body: object, auth = true): Promise<Response> =>
+      fetch(double.endpoint, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-amz-json-1.1',
+          'x-amz-target': target,
+          ...(auth ? { authorization: `AWS4-HMAC-SHA256 Credential=AKIDRAW/20250101/${REGION}/kms/aws4_request, SignedHeaders=host, Signature=00` } : {}),
+        },
+        body: JSON.stringify(body),
+      });
+
+    it('an unknown X-Amz-Target -> 400 {"__type":"UnknownOperationException"} and the call is recorded', async () => {
+      const res = await post('TrentService.FrobnicateKey', {});
+      expect(res.status).toBe(400);
+      expect(res.headers.get('content-type')).toBe('application/x-amz-json-1.1');
+      expect(res.headers.get('x-amzn-requestid')).toMatch(/^[0-9a-f-]{36}$/);
+      expect(((await res.json()) as { __type: string }).__type).toBe('UnknownOperationException');
+      expect(double.calls[0]).toMatchObject({ op: 'FrobnicateKey', status: 400, errorType: 'UnknownOperationException', accessKeyId: 'AKIDRAW', region: REGION });
+    });
+
+    it('a request without a SigV4 Authorization header -> MissingAuthenticationTokenException', async () => {
+      const res = await post('TrentService.DescribeKey', { KeyId: 'x' }, false);
+      expect(res.status).toBe(400);
+      expect(await res.json()).toEqual({ __type: 'MissingAuthenticationTokenException', message: 'Missing Authentication Token' });
+    });
+
+    it('the SDK reaches the double through AWS_ENDPOINT_URL_KMS without an explicit endpoint', async () => {
+      const arn = double.addKey({ origin: 'EXTERNAL', importedMaterials: 1 });
+      const saved = process.env.AWS_ENDPOINT_URL_KMS;
+      process.env.AWS_ENDPOINT_URL_KMS = double.endpoint;
+      try {
+        const viaEnv = new KMSClient({ region: REGION, credentials: CREDS });
+        clients.push(viaEnv);
+        await viaEnv.send(new DeleteImportedKeyMaterialCommand({ KeyId: arn }));
+      } finally {
+        if (saved === undefined) delete process.env.AWS_ENDPOINT_URL_KMS;
+        else process.env.AWS_ENDPOINT_URL_KMS = saved;
+      }
+      expect(double.key(arn)!.state).toBe('PendingImport');
+      expect(double.callsTo('DeleteImportedKeyMaterial')[0].request).toEqual({ KeyId: arn });
+    });
+
+    it('stop() closes kept-alive connections: later calls fail to connect instead of hanging', async () => {
+      const arn = double.addKey();
+      const noRetry = kmsClient({ maxAttempts: 1 });
+      await noRetry.send(new DescribeKeyCommand({ KeyId: arn }));
+      const stopped = Date.now();
+      await double.stop();
+      expect(Date.now() - stopped).toBeLessThan(500);
+      // Let the client's agent observe the closed keep-alive socket, then nothing listens any more.
+      await new Promise((r) => setTimeout(r, 50));
+      const err = await rejection(noRetry.send(new DescribeKeyCommand({ KeyId: arn })));
+      // The SDK wraps non-service errors ("AWS SDK error wrapper for Error: connect ECONNREFUSED ...").
+      expect(err.message).toMatch(/ECONNREFUSED/);
+    });
+  });
+});
