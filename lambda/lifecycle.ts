@@ -8,6 +8,21 @@ import {
   isRollbackStatus, listStackResources, readStackStatus, readTemplateResources, TemplateResources,
 } from './stack';
 
+/*
+ * CloudFormation behaviour this file relies on (AWS CloudFormation User Guide):
+ * - "Delete" request reference (crpg-ref-requesttypes-delete.html): a PhysicalResourceId returned
+ *   on Update that differs from the old one is a replacement, and CloudFormation sends the old one
+ *   a Delete. That Delete comes in the cleanup after a successful update
+ *   (UPDATE_COMPLETE_CLEANUP_IN_PROGRESS), or after a rollback
+ *   (UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS); a removed resource gets its Delete in the same
+ *   cleanup phases ("Stack status codes", using-cfn-describing-stacks.html).
+ * - "Custom resource request objects" (crpg-ref-requests.html): ResourceProperties carries the
+ *   template's Properties; OldResourceProperties, on Update only, the previous ones.
+ * Not stated in the reference pages but well known, and part of our contract (LIFECYCLE.md): a
+ * resource whose own Create answered FAILED still receives a Delete during the rollback, with the
+ * PhysicalResourceId of that FAILED answer; scalar property values arrive as strings.
+ */
+
 /** What a request decided, turned into a SUCCESS response by the caller. */
 export interface Outcome {
   readonly physicalId: string;

@@ -1,7 +1,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 
-/** CloudFormation rejects response bodies over 4096 bytes. */
+/** "The total size of the response body can't exceed 4096 bytes" (CloudFormation User Guide, crpg-ref.html). */
 export const MAX_RESPONSE_BYTES = 4096;
 /** Room kept for the material IDs attribute inside that limit. */
 export const MAX_MATERIAL_IDS_BYTES = 2048;
