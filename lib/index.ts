@@ -1,1 +1,1 @@
-export { KeyMaterialRevocation, KeyMaterialRevocationProps, KeyMaterialScope } from './revocation';
+export * from './revocation';

@@ -204,6 +204,9 @@ function cfnKeyOf(key: kms.IKey): kms.CfnKey | undefined {
  * One Lambda function per stack serves every revocation in it.
  *
  * @example
+ * import * as kms from 'aws-cdk-lib/aws-kms';
+ * import { KeyMaterialRevocation } from 'cdk-kms-key-material';
+ *
  * const key = new kms.Key(this, 'Key');
  * (key.node.defaultChild as kms.CfnKey).addPropertyOverride('Origin', 'EXTERNAL');
  * new KeyMaterialRevocation(this, 'Revocation', { key });

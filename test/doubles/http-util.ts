@@ -70,7 +70,6 @@ export async function listenLocal(
   const server = http.createServer((req, res) => {
     handler(req, res).catch((err: unknown) => {
       // A bug in a double must be loud but must not kill the test process.
-      // eslint-disable-next-line no-console
       console.error('[aws-double] unhandled handler error', err);
       if (!res.headersSent && !res.destroyed) {
         res.statusCode = 500;

@@ -517,7 +517,7 @@ export class KmsDouble {
     const target = String(req.headers['x-amz-target'] ?? '');
     const op = target.startsWith('TrentService.') ? target.slice('TrentService.'.length) : target;
     const scope = parseSigV4Authorization(req.headers.authorization);
-    let body: Record<string, any> = {};
+    let body: Record<string, any>;
     let bodyError: KmsError | undefined;
     try {
       const text = raw.toString('utf8');

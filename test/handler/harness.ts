@@ -4,7 +4,8 @@
  */
 import { CONTRACT_VERSION, PHYSICAL_ID_PREFIX, RevocationProperties } from '../../lib/contract';
 
-export { CapturedResponse, ResponseServer } from '../support/response-server';
+export { ResponseServer } from '../support/response-server';
+export type { CapturedResponse } from '../support/response-server';
 
 export const ACCOUNT = '111111111111';
 export const STACK_ID = `arn:aws:cloudformation:eu-west-1:${ACCOUNT}:stack/BYOK-Stack/0f9e8d7c-6b5a-4321-8765-43210fedcba9`;
