@@ -1,5 +1,5 @@
 // The example stack: an EXTERNAL (BYOK) key and the revocation construct.
-import { Stack, StackProps, Validations } from 'aws-cdk-lib';
+import { Stack, StackProps } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { KeyMaterialRevocation, KeyMaterialScope } from '../lib/index';
@@ -18,9 +18,11 @@ export class ExampleStack extends Stack {
 
     // Keys with imported material cannot rotate automatically (rotate them on demand by importing
     // new material), so cdk-nag's rule asking for automatic rotation does not apply to them.
-    Validations.of(key).acknowledge({
-      id: 'AwsSolutions::AwsSolutions-KMS5',
-      reason: 'Keys with imported key material (Origin EXTERNAL) do not support automatic rotation',
+    (key.node.defaultChild as kms.CfnKey).addMetadata('cdk_nag', {
+      rules_to_suppress: [{
+        id: 'AwsSolutions-KMS5',
+        reason: 'Keys with imported key material (Origin EXTERNAL) do not support automatic rotation',
+      }],
     });
 
     new KeyMaterialRevocation(this, 'Revocation', {
