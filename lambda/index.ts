@@ -79,8 +79,14 @@ export async function handler(rawEvent: unknown, context?: LambdaContextLike): P
     return;
   }
   // The answer may use the reserve, up to a moment before the Lambda itself would stop.
-  record.responseSent = await sendResponse(target.ResponseURL, responseBody(response), budget.hardDeadline - 250,
-    (message) => logLine('warn', message));
+  try {
+    record.responseSent = await sendResponse(target.ResponseURL, responseBody(response), budget.hardDeadline - 250,
+      (message) => logLine('warn', message));
+  } catch (err) {
+    // Never let the answer itself crash the invocation: the log line below still goes out.
+    record.responseSent = false;
+    logLine('error', `the response could not be sent: ${errorMessage(err)}`);
+  }
   record.durationMs = budget.elapsedMs();
   logDecision(record);
 }

@@ -46,8 +46,11 @@ export function responseBody(response: CfnResponse): string {
   const withoutReason = JSON.stringify({ ...response, Reason: '' });
   const room = MAX_RESPONSE_BYTES - Buffer.byteLength(withoutReason);
   if (room < 0) {
-    // Only oversized identifiers from a garbled event get here: drop the attributes, keep the answer.
-    return responseBody({ ...response, Data: undefined, Reason: truncateToBytes(response.Reason ?? '', 512) });
+    // Only oversized identifiers from a garbled event get here: drop the attributes and keep a
+    // short reason. If the identifiers alone are still too long, send it anyway: it cannot be made
+    // valid, and the answer is still the best report of what happened.
+    const bare = { ...response, Data: undefined, Reason: truncateToBytes(response.Reason ?? '', 512) };
+    return JSON.stringify(bare);
   }
   // JSON escaping can grow the reason (quotes, control characters): shrink until it fits.
   let reason = truncateToBytes(response.Reason ?? '', room);

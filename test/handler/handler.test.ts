@@ -733,3 +733,16 @@ describe('time budget (L17)', () => {
     }
   });
 });
+
+describe('response body limits', () => {
+  test('L19: identifiers too long for any valid answer still get one attempt, and the handler never throws', async () => {
+    const url = server.newUrl();
+    const event = cfnEvent('Delete', url);
+    event.RequestId = 'r'.repeat(100_000);
+    await expect(handler(event, context())).resolves.toBeUndefined();
+    const [answer] = server.responsesFor(url);
+    expect(answer.body.Status).toBe('FAILED');
+    expect(answer.body.Reason).toContain('RequestId');
+    expect(answer.body.Data).toBeUndefined();
+  });
+});
