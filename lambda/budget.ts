@@ -10,11 +10,14 @@ const FALLBACK_REMAINING_MS = 60_000;
 
 /**
  * Time kept back for answering CloudFormation after the work stops: a tenth of the time, between
- * 1.5 and 10 seconds. The answer is one small HTTPS PUT, retried a few times.
+ * 1.5 and 10 seconds, and never more than half of it. The answer is one small HTTPS PUT.
  */
 export function responseReserveMs(totalMs: number): number {
-  return Math.min(10_000, Math.max(1_500, Math.floor(totalMs / 10)));
+  return Math.min(Math.floor(totalMs / 2), Math.min(10_000, Math.max(1_500, Math.floor(totalMs / 10))));
 }
+
+/** The Lambda stops the invocation at its timeout: the answer must be out a moment before. */
+const LAMBDA_SAFETY_MS = 250;
 
 /**
  * A deadline for all the work of one invocation. The work stops at the deadline and a FAILED
@@ -27,16 +30,20 @@ export class Budget {
    * @param serviceTimeoutSeconds the custom resource's ServiceTimeout: CloudFormation stops waiting then
    */
   static start(context: LambdaContextLike | undefined, serviceTimeoutSeconds: number | undefined, now = Date.now()): Budget {
-    let remaining = FALLBACK_REMAINING_MS;
+    let lambdaRemaining = FALLBACK_REMAINING_MS;
     if (context && typeof context.getRemainingTimeInMillis === 'function') {
       const r = Number(context.getRemainingTimeInMillis());
-      if (Number.isFinite(r) && r > 0) remaining = r;
+      if (Number.isFinite(r) && r > 0) lambdaRemaining = r;
     }
+    let remaining = lambdaRemaining;
     if (serviceTimeoutSeconds !== undefined && serviceTimeoutSeconds > 0) {
       remaining = Math.min(remaining, serviceTimeoutSeconds * 1000);
     }
     const reserve = responseReserveMs(remaining);
-    return new Budget(now, now + remaining - reserve, now + remaining);
+    // The answer may still go out after CloudFormation's ServiceTimeout (it is then ignored), but
+    // never after the Lambda's own timeout, which would cut it off.
+    const workDeadline = now + remaining - reserve;
+    return new Budget(now, workDeadline, Math.max(workDeadline, now + lambdaRemaining - LAMBDA_SAFETY_MS));
   }
 
   private readonly controller = new AbortController();
@@ -49,7 +56,7 @@ export class Budget {
     readonly startedAt: number,
     /** When the work must stop. */
     readonly workDeadline: number,
-    /** When the Lambda (or CloudFormation) gives up: the answer must be out before. */
+    /** The last moment to answer: a little before the Lambda's own timeout. */
     readonly hardDeadline: number,
   ) {
     this.expiry = new Promise<never>((_, reject) => {

@@ -3,8 +3,9 @@ import { KMSClient } from '@aws-sdk/client-kms';
 
 /**
  * Attempts per call, first one included. The SDK's adaptive retry mode spaces them with
- * exponential backoff, full jitter and a client-side rate limiter that slows down after
- * throttling; the invocation's time budget, not this number, is what normally ends a retry storm.
+ * exponential backoff (capped at 20 s), full jitter and a client-side rate limiter that slows
+ * down after throttling: 15 attempts span one to two minutes. The invocation's time budget ends
+ * the retries sooner when it is shorter, and a FAILED answer goes out either way.
  */
 export const MAX_ATTEMPTS = 15;
 

@@ -80,7 +80,7 @@ export async function handler(rawEvent: unknown, context?: LambdaContextLike): P
   }
   // The answer may use the reserve, up to a moment before the Lambda itself would stop.
   try {
-    record.responseSent = await sendResponse(target.ResponseURL, responseBody(response), budget.hardDeadline - 250,
+    record.responseSent = await sendResponse(target.ResponseURL, responseBody(response), budget.hardDeadline,
       (message) => logLine('warn', message));
   } catch (err) {
     // Never let the answer itself crash the invocation: the log line below still goes out.

@@ -103,7 +103,9 @@ async function deleteMaterial(keyArn: string, materialId: string | undefined, bu
     return out.KeyMaterialId ?? materialId ?? '';
   } catch (err) {
     const name = awsErrorName(err);
-    if (name === 'NotFoundException') return ''; // the key (or that material) is gone already
+    // The key, or that material, is gone already (perhaps by our own earlier attempt whose answer
+    // was lost): that material is revoked either way, so it is reported as such.
+    if (name === 'NotFoundException') return materialId ?? '';
     if (name === 'KMSInvalidStateException') {
       // Tolerated only for a key that DescribeKey shows pending deletion (LIFECYCLE L15).
       const meta = await describeKey(keyArn, budget);

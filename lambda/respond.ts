@@ -83,9 +83,13 @@ function putOnce(url: URL, body: string, timeoutMs: number): Promise<number> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A response URL that keeps failing this long will not recover: stop paying for retries. */
+export const RESPONSE_RETRY_WINDOW_MS = 60_000;
+
 /**
  * PUTs the response to the presigned ResponseURL, retrying network errors and 5xx answers with
- * backoff until `deadline`. Resolves true when CloudFormation's bucket took it.
+ * backoff for up to a minute, and never past `deadline` (the Lambda's own timeout, less a margin).
+ * Resolves true when CloudFormation's bucket took it.
  */
 export async function sendResponse(responseUrl: string, body: string, deadline: number,
   log: (msg: string) => void): Promise<boolean> {
@@ -100,8 +104,9 @@ export async function sendResponse(responseUrl: string, body: string, deadline: 
     log(`the ResponseURL uses ${url.protocol}, not https: no response can be sent`);
     return false;
   }
+  const giveUpAt = Math.min(deadline, Date.now() + RESPONSE_RETRY_WINDOW_MS);
   for (let attempt = 1; ; attempt++) {
-    const remaining = deadline - Date.now();
+    const remaining = giveUpAt - Date.now();
     if (remaining <= 0) return false;
     try {
       const status = await putOnce(url, body, Math.min(remaining, 5_000));
@@ -112,7 +117,7 @@ export async function sendResponse(responseUrl: string, body: string, deadline: 
       log(`response attempt ${attempt}: ${(err as Error).message}`);
     }
     const backoff = Math.min(2_000, 200 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
-    if (Date.now() + backoff >= deadline) return false;
+    if (Date.now() + backoff >= giveUpAt) return false;
     await sleep(backoff);
   }
 }

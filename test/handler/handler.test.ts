@@ -746,3 +746,13 @@ describe('response body limits', () => {
     expect(answer.body.Data).toBeUndefined();
   });
 });
+
+describe('budget edges (L17, L19)', () => {
+  test('L19: a ServiceTimeout below CloudFormation\'s minimum still gets exactly one answer, with a positive budget', async () => {
+    stackStatus('DELETE_IN_PROGRESS');
+    kms.on(DescribeKeyCommand).callsFake(() => new Promise(() => undefined));
+    const { response } = await run('Delete', { props: props({ ServiceTimeout: '0.2' }) });
+    expect(response.Status).toBe('FAILED');
+    expect(response.Reason).toMatch(/time budget of 0\.\ds ran out/);
+  });
+});

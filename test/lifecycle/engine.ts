@@ -20,11 +20,20 @@
 import { randomUUID } from 'node:crypto';
 import { CloudFormationDouble } from '../doubles/cloudformation-double';
 import { KmsDouble } from '../doubles/kms-double';
-import { ResponseServer } from '../support/response-server';
+import { CapturedResponse, ResponseServer } from '../support/response-server';
 import { ACCOUNT, REGION, Template, TemplateResource } from './assembly';
 import { InvocationResult, LambdaRunner } from './lambda-runner';
 
 export const REVOCATION_TYPE = 'Custom::KmsKeyMaterialRevocation';
+
+/**
+ * Resource types CloudFormation hands to a custom resource provider (the function in ServiceToken):
+ * `Custom::*` and `AWS::CloudFormation::CustomResource`. The engine sends them all the same event
+ * sequences through the runner (the benchmarks drive aws-cdk-lib's `Custom::AWS` this way).
+ */
+export function isCustomResourceType(type: string): boolean {
+  return type.startsWith('Custom::') || type === 'AWS::CloudFormation::CustomResource';
+}
 
 export interface DeployedResource {
   readonly logicalId: string;
@@ -49,6 +58,8 @@ export interface TimelineEntry {
   /** The handler's decision log line. */
   readonly decision?: Record<string, any>;
   readonly invocation?: InvocationResult;
+  /** The answer PUT to the ResponseURL, as received (raw body included), when there was one. */
+  readonly response?: CapturedResponse;
   readonly detail?: string;
 }
 
@@ -151,7 +162,7 @@ export class StackEngine {
     const rollbackReplaced: DeployedResource[] = [];
     for (const { logicalId, before } of updated.reverse()) {
       const current = this.resources.get(logicalId)!;
-      if (current.type === REVOCATION_TYPE) {
+      if (isCustomResourceType(current.type)) {
         // The rollback Update: the failed update's properties arrive as the old ones.
         await this.updateOne(current, before.properties, rollbackReplaced, 'update');
       } else {
@@ -202,7 +213,7 @@ export class StackEngine {
     const resource: DeployedResource = { logicalId, type: def.Type, physicalId: '', properties, status: 'CREATE_IN_PROGRESS' };
     this.resources.set(logicalId, resource);
     this.syncResources();
-    if (def.Type === REVOCATION_TYPE) {
+    if (isCustomResourceType(def.Type)) {
       const answer = await this.invoke(step, 'Create', resource, properties);
       resource.physicalId = answer.physicalId;
       resource.status = answer.ok ? 'CREATE_COMPLETE' : 'CREATE_FAILED';
@@ -235,7 +246,7 @@ export class StackEngine {
 
   private async updateOne(resource: DeployedResource, props: Record<string, any>,
     replaced: DeployedResource[], step: Step = 'update'): Promise<boolean> {
-    if (resource.type !== REVOCATION_TYPE) {
+    if (!isCustomResourceType(resource.type)) {
       resource.properties = props;
       return true;
     }
@@ -285,7 +296,7 @@ export class StackEngine {
   private async deleteOne(resource: DeployedResource, def: TemplateResource | undefined): Promise<boolean> {
     resource.status = 'DELETE_IN_PROGRESS';
     this.syncResources();
-    if (resource.type === REVOCATION_TYPE) {
+    if (isCustomResourceType(resource.type)) {
       const answer = await this.invoke('delete', 'Delete', resource, resource.properties);
       resource.status = answer.ok ? 'DELETE_COMPLETE' : 'DELETE_FAILED';
       this.syncResources();
@@ -336,6 +347,7 @@ export class StackEngine {
       reason: answer?.body.Reason,
       decision: decisionLine,
       invocation,
+      response: answer,
     });
     // Without an answer CloudFormation waits for the ServiceTimeout, then fails the resource.
     return { ok: status === 'SUCCESS', physicalId: answer?.body.PhysicalResourceId ?? resource.physicalId };
