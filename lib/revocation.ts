@@ -107,6 +107,28 @@ const DEFAULT_SERVICE_TIMEOUT = Duration.minutes(5);
 const MIN_SERVICE_TIMEOUT_SECONDS = 30;
 const MAX_SERVICE_TIMEOUT_SECONDS = 3600;
 
+/*
+ * IAM size quotas (IAM User Guide, "IAM and AWS STS quotas"): a role's inline policies together
+ * hold at most 10,240 characters, a customer managed policy 6,144, and a role has at most 10
+ * managed policies attached by default. A key ARN costs up to about 90 characters in a policy,
+ * so the first keys go in the inline policy and the rest in managed policies of their own.
+ */
+/** Keys granted by the inline policy (next to the CloudFormation statement). */
+const KEYS_PER_INLINE_POLICY = 100;
+/** Keys granted by each further managed policy. */
+const KEYS_PER_MANAGED_POLICY = 60;
+/** Managed policies for keys; with AWSLambdaBasicExecutionRole the role stays at 9 of its 10. */
+const MAX_KEY_MANAGED_POLICIES = 8;
+const MAX_KEYS_PER_STACK = KEYS_PER_INLINE_POLICY + KEYS_PER_MANAGED_POLICY * MAX_KEY_MANAGED_POLICIES;
+
+/** One policy granting the handler a bounded number of keys. */
+interface KeyGrant {
+  readonly policy: iam.Policy | iam.ManagedPolicy;
+  readonly statement: iam.PolicyStatement;
+  readonly capacity: number;
+  count: number;
+}
+
 /**
  * The one handler of a stack: a Lambda function, its role, and the IAM policy that grows with
  * every key revoked in the stack (LIFECYCLE S5). Found in the stack's own tree, not in a module
@@ -125,10 +147,11 @@ class RevocationProvider extends Construct {
   }
 
   readonly role: iam.Role;
-  readonly policy: iam.Policy;
   readonly function: lambda.Function;
-  private readonly kmsStatement: iam.PolicyStatement;
-  private readonly keyArns = new Set<string>();
+  /** The policies granting keys, the inline one first. */
+  private readonly grants: KeyGrant[] = [];
+  /** Which policy grants each key ARN (a token for keys defined in the app). */
+  private readonly grantedBy = new Map<string, KeyGrant>();
 
   private constructor(scope: Stack, id: string) {
     super(scope, id);
@@ -145,15 +168,16 @@ class RevocationProvider extends Construct {
       'The managed basic-execution policy only lets the handler write its own CloudWatch Logs; ' +
       'every KMS and CloudFormation permission is in a separate policy scoped to exact ARNs');
     // Exact key ARNs only, added one by one as revocations are declared: no kms:* and no "*".
-    this.kmsStatement = new iam.PolicyStatement({ actions: KMS_ACTIONS });
-    this.policy = new iam.Policy(this, 'Policy', {
+    const inlineStatement = new iam.PolicyStatement({ actions: KMS_ACTIONS });
+    const inline = new iam.Policy(this, 'Policy', {
       roles: [this.role],
       statements: [
         // Reads on this stack only: its status and template tell deletion, cleanup and rollback apart.
         new iam.PolicyStatement({ actions: CLOUDFORMATION_ACTIONS, resources: [scope.stackId] }),
-        this.kmsStatement,
+        inlineStatement,
       ],
     });
+    this.grants.push({ policy: inline, statement: inlineStatement, capacity: KEYS_PER_INLINE_POLICY, count: 0 });
     this.function = new lambda.Function(this, 'Handler', {
       description: 'Custom::KmsKeyMaterialRevocation: revokes imported KMS key material (DeleteImportedKeyMaterial)',
       runtime: HANDLER_RUNTIME,
@@ -165,11 +189,40 @@ class RevocationProvider extends Construct {
     });
   }
 
-  /** Lets the handler act on one more key. */
-  allowKey(keyArn: string): void {
-    if (this.keyArns.has(keyArn)) return;
-    this.keyArns.add(keyArn);
-    this.kmsStatement.addResources(keyArn);
+  /** The CloudFormation reads policy (always the inline one). */
+  get readsPolicy(): iam.Policy {
+    return this.grants[0].policy as iam.Policy;
+  }
+
+  /**
+   * Lets the handler act on one more key; returns the policy that does, for the revocation to
+   * depend on (LIFECYCLE S6).
+   */
+  allowKey(keyArn: string): iam.Policy | iam.ManagedPolicy {
+    const existing = this.grantedBy.get(keyArn);
+    if (existing) return existing.policy;
+    let grant = this.grants[this.grants.length - 1];
+    if (grant.count >= grant.capacity) {
+      const n = this.grants.length;
+      if (n > MAX_KEY_MANAGED_POLICIES) {
+        throw new Error(
+          `stack ${Stack.of(this).node.path} has more than ${MAX_KEYS_PER_STACK} keys with a KeyMaterialRevocation: ` +
+          'their handler\'s role would exceed IAM\'s policy quotas; spread the revocations over several stacks',
+        );
+      }
+      const statement = new iam.PolicyStatement({ actions: KMS_ACTIONS });
+      const policy = new iam.ManagedPolicy(this, `KeysPolicy${n}`, {
+        description: `Lets the KMS key material revocation handler act on keys ${KEYS_PER_INLINE_POLICY + (n - 1) * KEYS_PER_MANAGED_POLICY + 1}+ of this stack`,
+        roles: [this.role],
+        statements: [statement],
+      });
+      grant = { policy, statement, capacity: KEYS_PER_MANAGED_POLICY, count: 0 };
+      this.grants.push(grant);
+    }
+    grant.statement.addResources(keyArn);
+    grant.count++;
+    this.grantedBy.set(keyArn, grant);
+    return grant.policy;
   }
 }
 
@@ -245,7 +298,7 @@ export class KeyMaterialRevocation extends Construct {
     const serviceTimeout = checkServiceTimeout(props.serviceTimeout ?? DEFAULT_SERVICE_TIMEOUT);
 
     const provider = RevocationProvider.of(this);
-    provider.allowKey(key.keyArn);
+    const grantingPolicy = provider.allowKey(key.keyArn);
     if (cfnKey) {
       // S3 once the tree is complete: the Origin may be set after this construct is created.
       this.node.addValidation({ validate: () => checkOrigin(cfnKey) });
@@ -288,7 +341,7 @@ export class KeyMaterialRevocation extends Construct {
       },
     });
     // S6: on deletion this resource goes first, while the key exists and the handler may still act.
-    resource.node.addDependency(provider.policy);
+    resource.node.addDependency(provider.readsPolicy, grantingPolicy);
     if (sameStack) resource.node.addDependency(key);
 
     this.keyArn = Token.asString(resource.getAtt(ATTR_KEY_ARN));

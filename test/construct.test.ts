@@ -123,6 +123,47 @@ describe('synth rules', () => {
     }
   });
 
+  test('S5: hundreds of keys stay within IAM\'s policy size quotas: exact ARNs spread over the inline and managed policies', () => {
+    const stack = newStack();
+    const arns = Array.from({ length: 250 }, (_, i) =>
+      `arn:aws:kms:ap-southeast-4:${ACCOUNT}:key/mrk-${i.toString(16).padStart(32, '0')}`);
+    arns.forEach((arn, i) => new KeyMaterialRevocation(stack, `R${i}`, { key: kms.Key.fromKeyArn(stack, `K${i}`, arn) }));
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::Lambda::Function', 1);
+    const inline = Object.values(template.findResources('AWS::IAM::Policy')) as any[];
+    const managed = template.findResources('AWS::IAM::ManagedPolicy') as Record<string, any>;
+    expect(inline).toHaveLength(1);
+    expect(Object.keys(managed)).toHaveLength(3);
+    const listed = (doc: any) => doc.Statement.filter((st: any) => [st.Action].flat().includes('kms:DeleteImportedKeyMaterial'))
+      .flatMap((st: any) => [st.Resource].flat());
+    const all = [...listed(inline[0].Properties.PolicyDocument), ...Object.values(managed).flatMap((m) => listed(m.Properties.PolicyDocument))];
+    expect(all.sort()).toEqual([...arns].sort());
+    // IAM counts characters without whitespace: 10,240 for a role's inline policies, 6,144 per managed policy.
+    expect(JSON.stringify(inline[0].Properties.PolicyDocument).length).toBeLessThan(10_240);
+    for (const m of Object.values(managed)) expect(JSON.stringify(m.Properties.PolicyDocument).length).toBeLessThan(6_144);
+    const [role] = Object.keys(template.findResources('AWS::IAM::Role'));
+    for (const m of Object.values(managed)) expect(m.Properties.Roles).toEqual([{ Ref: role }]);
+    // S6: every revocation depends on the policy that grants its own key.
+    const resources = template.toJSON().Resources;
+    for (const [id, r] of Object.entries(resources) as Array<[string, any]>) {
+      if (r.Type !== 'Custom::KmsKeyMaterialRevocation') continue;
+      const granting = Object.entries(managed).find(([, m]) => listed(m.Properties.PolicyDocument).includes(r.Properties.KeyArn))?.[0]
+        ?? Object.keys(template.findResources('AWS::IAM::Policy'))[0];
+      expect({ id, dependsOn: r.DependsOn }).toEqual({ id, dependsOn: expect.arrayContaining([granting]) });
+    }
+  });
+
+  test('S5: more keys than one handler role can be granted fails synth with a way out', () => {
+    const stack = newStack();
+    expect(() => {
+      for (let i = 0; i < 600; i++) {
+        new KeyMaterialRevocation(stack, `R${i}`, {
+          key: kms.Key.fromKeyArn(stack, `K${i}`, `arn:aws:kms:eu-west-1:${ACCOUNT}:key/${i.toString(16).padStart(8, '0')}-0000-4000-8000-000000000000`),
+        });
+      }
+    }).toThrow(/more than 580 keys.*several stacks/);
+  });
+
   test('S5: the handler runs on nodejs24.x from the bundle shipped in the package', () => {
     const app = new App({ outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'kms-revocation-')) });
     const stack = newStack('Stack', ENV, app);
