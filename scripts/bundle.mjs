@@ -18,9 +18,11 @@ await build({
   // The runtime the construct pins (nodejs24.x).
   target: 'node24',
   format: 'cjs',
-  minify: true,
-  // Readable stack traces in CloudWatch without shipping a source map.
-  keepNames: true,
+  // Whitespace and syntax only: identifiers stay readable in CloudWatch stack traces, and the
+  // bundle loads faster than a fully minified one or one with keepNames (whose __name calls run
+  // at load); measured in bench/ (cold start), about a third less module-load time.
+  minifyWhitespace: true,
+  minifySyntax: true,
   legalComments: 'external',
   logLevel: 'warning',
 });
