@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-kms';
 import { mockClient } from 'aws-sdk-client-mock';
 import { FAILED_CREATE_PHYSICAL_ID_PREFIX } from '../../lib/contract';
-import { kmsClient, cloudFormationClient } from '../../lambda/clients';
+import { CappedJitterBackoff, cloudFormationClient, kmsClient, MAX_BACKOFF_MS } from '../../lambda/clients';
 import { handler } from '../../lambda/index';
 import {
   ACCOUNT, cfnEvent, context, EventOptions, KEY_A, KEY_B, LOGICAL_ID, LogCapture, physicalId, props, ResponseServer, STACK_ID,
@@ -725,12 +725,25 @@ describe('time budget (L17)', () => {
     expect(Date.now() - started).toBeLessThan(3_000);
   });
 
-  test('L17/L18: the SDK clients use adaptive retry mode with room for throttling storms', async () => {
+  test('L17/L18: the SDK clients use the SDK\'s adaptive retry strategy, with room for throttling storms', async () => {
     for (const client of [kmsClient('eu-west-1'), cloudFormationClient('eu-west-1')]) {
-      const retryMode = client.config.retryMode;
-      expect(typeof retryMode === 'string' ? retryMode : await retryMode()).toBe('adaptive');
-      expect(await client.config.maxAttempts()).toBeGreaterThanOrEqual(10);
+      const strategy = await (client.config.retryStrategy as () => Promise<any>)();
+      expect(strategy.mode).toBe('adaptive');
+      expect(await strategy.maxAttemptsProvider()).toBeGreaterThanOrEqual(20);
     }
+  });
+
+  test('L18: the backoff keeps the SDK\'s full jitter but never waits more than 4 s', () => {
+    const backoff = new CappedJitterBackoff();
+    backoff.setDelayBase(1_000); // the SDK's base after throttling
+    const waits = Array.from({ length: 2_000 }, (_, i) => backoff.computeNextBackoffDelay(i % 12));
+    expect(Math.max(...waits)).toBeLessThanOrEqual(MAX_BACKOFF_MS);
+    expect(Math.min(...waits)).toBeGreaterThanOrEqual(0);
+    // Jittered, not fixed: the first retry waits anywhere in [0, 1 s), later ones spread up to the cap.
+    const first = Array.from({ length: 200 }, () => backoff.computeNextBackoffDelay(0));
+    expect(Math.max(...first)).toBeLessThan(1_000);
+    expect(new Set(waits).size).toBeGreaterThan(100);
+    expect(waits.filter((w) => w > 3_000).length).toBeGreaterThan(0);
   });
 });
 
