@@ -3,6 +3,7 @@
  * 127.0.0.1, the ResponseURL server, the Lambda runner for the synthesized handler, and the
  * CloudFormation engine that plays the event sequences.
  */
+import * as fs from 'node:fs';
 import { Stack } from 'aws-cdk-lib';
 import { CloudFormationDouble } from '../doubles/cloudformation-double';
 import { KmsDouble } from '../doubles/kms-double';
@@ -36,10 +37,14 @@ export class TestBed {
         ...options.env,
       },
     });
-    return new TestBed(first.template, stackName, kms, cfn, responses, runner, options);
+    const bed = new TestBed(first.template, stackName, kms, cfn, responses, runner, options);
+    bed.assemblyDirs.push(first.assemblyDir);
+    return bed;
   }
 
   readonly engine: StackEngine;
+  /** Cloud assemblies synthesized for this bed, removed on stop. */
+  private readonly assemblyDirs: string[] = [];
 
   private constructor(
     /** The app's current first version (a scenario may re-synthesize it once its keys exist). */
@@ -62,7 +67,9 @@ export class TestBed {
 
   /** Another version of the app (same stack name), for updates. */
   synth(build: (stack: Stack) => void): Template {
-    return synthesize(build, this.stackName).template;
+    const synth = synthesize(build, this.stackName);
+    this.assemblyDirs.push(synth.assemblyDir);
+    return synth.template;
   }
 
   /** The key ARN the engine created for a logical ID of the template. */
@@ -81,5 +88,6 @@ export class TestBed {
 
   async stop(): Promise<void> {
     await Promise.all([this.runner.stop(), this.kms.stop(), this.cfn.stop(), this.responses.stop()]);
+    for (const dir of this.assemblyDirs) fs.rmSync(dir, { recursive: true, force: true });
   }
 }

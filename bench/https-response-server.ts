@@ -1,0 +1,118 @@
+/**
+ * An HTTPS stand-in for the presigned S3 URL CloudFormation puts in ResponseURL, for the benchmarks.
+ *
+ * Why not the test bed's plain-HTTP ResponseServer: the baseline's handler (aws-cdk-lib's
+ * AwsCustomResource provider) answers with `require('https').request({ hostname, path, ... })`,
+ * built from `url.parse(ResponseURL)`: it always speaks TLS and always goes to port 443, whatever
+ * the URL says. So this server listens with TLS on port 443 of a random loopback address
+ * (127.x.y.z, never 127.0.0.1, so that runs do not collide), with a throwaway self-signed
+ * certificate whose SAN is that address. The handlers' processes trust it through
+ * NODE_EXTRA_CA_CERTS. Our handler is given the same https URL, so both pay the same TLS
+ * handshake, as both would against S3. Port 443 needs root (or a lowered
+ * net.ipv4.ip_unprivileged_port_start); the benchmark says so if it cannot bind.
+ *
+ * Public surface: the same as test/support/response-server.ts (newUrl, waitFor, responsesFor,
+ * received, stop), so the StackEngine can use it in its place.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomInt } from 'node:crypto';
+import * as fs from 'node:fs';
+import type * as http from 'node:http';
+import * as https from 'node:https';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { CapturedResponse } from '../test/support/response-server';
+
+export class HttpsResponseServer {
+  /** Starts on 127.x.y.z:443 with a fresh self-signed certificate for that address. */
+  static async start(): Promise<HttpsResponseServer> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-tls-'));
+    for (let attempt = 0; ; attempt++) {
+      const host = `127.${randomInt(1, 255)}.${randomInt(1, 255)}.${randomInt(2, 255)}`;
+      const certFile = path.join(dir, 'cert.pem');
+      const keyFile = path.join(dir, 'key.pem');
+      execFileSync('openssl', [
+        'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1',
+        '-subj', `/CN=${host}`, '-addext', `subjectAltName=IP:${host}`,
+      ], { stdio: 'ignore' });
+      const server = new HttpsResponseServer(host, dir, certFile, fs.readFileSync(keyFile), fs.readFileSync(certFile));
+      try {
+        await server.listen();
+        return server;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EACCES') {
+          throw new Error('the benchmark needs to listen on port 443 of a loopback address (the baseline handler '
+            + 'always PUTs its answer to port 443): run it as root, or lower net.ipv4.ip_unprivileged_port_start', { cause: err });
+        }
+        if (code !== 'EADDRINUSE' || attempt >= 5) throw err;
+      }
+    }
+  }
+
+  readonly received = new Map<string, CapturedResponse[]>();
+  private counter = 0;
+  private readonly server: https.Server;
+
+  private constructor(
+    readonly host: string,
+    private readonly dir: string,
+    /** The certificate to trust (NODE_EXTRA_CA_CERTS) in the handlers' processes. */
+    readonly caFile: string,
+    key: Buffer,
+    cert: Buffer,
+  ) {
+    this.server = https.createServer({ key, cert }, (req: http.IncomingMessage, res: http.ServerResponse) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const rawBody = Buffer.concat(chunks).toString('utf8');
+        let body: Record<string, any>;
+        try {
+          body = JSON.parse(rawBody);
+        } catch {
+          body = { unparseable: rawBody };
+        }
+        const key = req.url ?? '';
+        this.received.set(key, [...(this.received.get(key) ?? []), { body, rawBody, headers: req.headers, method: req.method ?? '' }]);
+        res.writeHead(200).end();
+      });
+    });
+  }
+
+  private listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(443, this.host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  /** A fresh ResponseURL: https, default port, with a query string like a presigned URL. */
+  newUrl(): string {
+    const n = ++this.counter;
+    return `https://${this.host}/cfn-response/${n}?X-Amz-Signature=secret-signature-${n}`;
+  }
+
+  responsesFor(url: string): CapturedResponse[] {
+    const u = new URL(url);
+    return this.received.get(u.pathname + u.search) ?? [];
+  }
+
+  async waitFor(url: string, timeoutMs: number): Promise<CapturedResponse | undefined> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const [first] = this.responsesFor(url);
+      if (first || Date.now() >= until) return first;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
