@@ -11,19 +11,18 @@
  * handshake, as both would against S3. Port 443 needs root (or a lowered
  * net.ipv4.ip_unprivileged_port_start); the benchmark says so if it cannot bind.
  *
- * Public surface: the same as test/support/response-server.ts (newUrl, waitFor, responsesFor,
- * received, stop), so the StackEngine can use it in its place.
+ * It records answers like the test bed's ResponseServer (the same ResponseRecorder), so the
+ * StackEngine can use it in its place.
  */
 import { execFileSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import * as fs from 'node:fs';
-import type * as http from 'node:http';
 import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { CapturedResponse } from '../test/support/response-server';
+import { ResponseRecorder } from '../test/support/response-server';
 
-export class HttpsResponseServer {
+export class HttpsResponseServer extends ResponseRecorder {
   /** Starts on 127.x.y.z:443 with a fresh self-signed certificate for that address. */
   static async start(): Promise<HttpsResponseServer> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-tls-'));
@@ -50,7 +49,6 @@ export class HttpsResponseServer {
     }
   }
 
-  readonly received = new Map<string, CapturedResponse[]>();
   private counter = 0;
   private readonly server: https.Server;
 
@@ -62,22 +60,8 @@ export class HttpsResponseServer {
     key: Buffer,
     cert: Buffer,
   ) {
-    this.server = https.createServer({ key, cert }, (req: http.IncomingMessage, res: http.ServerResponse) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const rawBody = Buffer.concat(chunks).toString('utf8');
-        let body: Record<string, any>;
-        try {
-          body = JSON.parse(rawBody);
-        } catch {
-          body = { unparseable: rawBody };
-        }
-        const key = req.url ?? '';
-        this.received.set(key, [...(this.received.get(key) ?? []), { body, rawBody, headers: req.headers, method: req.method ?? '' }]);
-        res.writeHead(200).end();
-      });
-    });
+    super();
+    this.server = https.createServer({ key, cert }, this.onRequest);
   }
 
   private listen(): Promise<void> {
@@ -94,20 +78,6 @@ export class HttpsResponseServer {
   newUrl(): string {
     const n = ++this.counter;
     return `https://${this.host}/cfn-response/${n}?X-Amz-Signature=secret-signature-${n}`;
-  }
-
-  responsesFor(url: string): CapturedResponse[] {
-    const u = new URL(url);
-    return this.received.get(u.pathname + u.search) ?? [];
-  }
-
-  async waitFor(url: string, timeoutMs: number): Promise<CapturedResponse | undefined> {
-    const until = Date.now() + timeoutMs;
-    for (;;) {
-      const [first] = this.responsesFor(url);
-      if (first || Date.now() >= until) return first;
-      await new Promise((r) => setTimeout(r, 5));
-    }
   }
 
   async stop(): Promise<void> {

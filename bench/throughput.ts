@@ -12,7 +12,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CloudFormationDouble } from '../test/doubles/cloudformation-double';
 import { KMS_DEFAULT_QUOTAS, KmsDouble } from '../test/doubles/kms-double';
-import { ResponseServer } from '../test/support/response-server';
 import { ACCOUNT, handlerFunction, REGION, synthesize } from '../test/lifecycle/assembly';
 import { StackEngine } from '../test/lifecycle/engine';
 import { InvocationResult, LambdaRunner } from '../test/lifecycle/lambda-runner';
@@ -132,7 +131,7 @@ export async function measureThroughput(o: ThroughputOptions): Promise<Throughpu
     const holder = { runner: new LambdaRunner(spec, runnerOptions) };
     const forwarding = { invoke: (event: unknown): Promise<InvocationResult> => holder.runner.invoke(event) } as unknown as LambdaRunner;
     const engine = new StackEngine({
-      kms, cfn, responses: responses as unknown as ResponseServer, runner: forwarding, stackName,
+      kms, cfn, responses, runner: forwarding, stackName,
     });
     return { synth, spec, engine, holder };
   });

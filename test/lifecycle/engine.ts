@@ -20,7 +20,7 @@
 import { randomUUID } from 'node:crypto';
 import { CloudFormationDouble } from '../doubles/cloudformation-double';
 import { KmsDouble } from '../doubles/kms-double';
-import { CapturedResponse, ResponseServer } from '../support/response-server';
+import { CapturedResponse, ResponseRecorder } from '../support/response-server';
 import { ACCOUNT, REGION, Template, TemplateResource } from './assembly';
 import { InvocationResult, LambdaRunner } from './lambda-runner';
 
@@ -66,7 +66,7 @@ export interface TimelineEntry {
 export interface EngineOptions {
   readonly kms: KmsDouble;
   readonly cfn: CloudFormationDouble;
-  readonly responses: ResponseServer;
+  readonly responses: ResponseRecorder;
   readonly runner: LambdaRunner;
   readonly stackName: string;
   readonly parameters?: Record<string, string>;

@@ -11,46 +11,18 @@ export interface CapturedResponse {
   readonly method: string;
 }
 
-/** A stand-in for CloudFormation's presigned S3 URL: records every PUT. */
-export class ResponseServer {
-  static async start(): Promise<ResponseServer> {
-    const s = new ResponseServer();
-    await new Promise<void>((resolve) => s.server.listen(0, '127.0.0.1', resolve));
-    return s;
-  }
-
+/**
+ * Records the answers PUT to ResponseURLs; the transport (HTTP here, HTTPS in bench/) is the
+ * subclass's. Answers are keyed by path and query, like the presigned URLs they stand for.
+ */
+export abstract class ResponseRecorder {
   readonly received = new Map<string, CapturedResponse[]>();
   /** HTTP status to answer, per path, for the next requests (default 200). */
   readonly failNext = new Map<string, number[]>();
-  private counter = 0;
-  private readonly server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      const rawBody = Buffer.concat(chunks).toString('utf8');
-      const path = req.url ?? '';
-      const queued = this.failNext.get(path);
-      const status = queued && queued.length > 0 ? queued.shift()! : 200;
-      if (status === 200) {
-        const list = this.received.get(path) ?? [];
-        let body: Record<string, any>;
-        try {
-          body = JSON.parse(rawBody);
-        } catch {
-          body = { unparseable: rawBody };
-        }
-        list.push({ body, rawBody, headers: req.headers, method: req.method ?? '' });
-        this.received.set(path, list);
-      }
-      res.writeHead(status).end();
-    });
-  });
 
   /** A fresh ResponseURL (with a query string, like a presigned URL). */
-  newUrl(): string {
-    const port = (this.server.address() as AddressInfo).port;
-    return `http://127.0.0.1:${port}/cfn-response/${++this.counter}?X-Amz-Signature=secret-signature-${this.counter}`;
-  }
+  abstract newUrl(): string;
+  abstract stop(): Promise<void>;
 
   responsesFor(url: string): CapturedResponse[] {
     const u = new URL(url);
@@ -67,9 +39,47 @@ export class ResponseServer {
     }
   }
 
+  /** The request listener for the subclass's server. */
+  protected readonly onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const rawBody = Buffer.concat(chunks).toString('utf8');
+      const path = req.url ?? '';
+      const queued = this.failNext.get(path);
+      const status = queued && queued.length > 0 ? queued.shift()! : 200;
+      if (status === 200) {
+        let body: Record<string, any>;
+        try {
+          body = JSON.parse(rawBody);
+        } catch {
+          body = { unparseable: rawBody };
+        }
+        this.received.set(path, [...(this.received.get(path) ?? []), { body, rawBody, headers: req.headers, method: req.method ?? '' }]);
+      }
+      res.writeHead(status).end();
+    });
+  };
+}
+
+/** A stand-in for CloudFormation's presigned S3 URL over plain HTTP on 127.0.0.1. */
+export class ResponseServer extends ResponseRecorder {
+  static async start(): Promise<ResponseServer> {
+    const s = new ResponseServer();
+    await new Promise<void>((resolve) => s.server.listen(0, '127.0.0.1', resolve));
+    return s;
+  }
+
+  private counter = 0;
+  private readonly server = http.createServer(this.onRequest);
+
+  newUrl(): string {
+    const port = (this.server.address() as AddressInfo).port;
+    return `http://127.0.0.1:${port}/cfn-response/${++this.counter}?X-Amz-Signature=secret-signature-${this.counter}`;
+  }
+
   async stop(): Promise<void> {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }
-
