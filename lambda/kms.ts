@@ -1,5 +1,5 @@
 import {
-  DeleteImportedKeyMaterialCommand, DescribeKeyCommand, KeyMetadata, ListKeyRotationsCommand, RotationsListEntry,
+  DeleteImportedKeyMaterialCommand, DescribeKeyCommand, KeyMetadata, KMSClient, ListKeyRotationsCommand, RotationsListEntry,
 } from '@aws-sdk/client-kms';
 import { MaterialScopeValue } from '../lib/contract';
 import { Budget } from './budget';
@@ -13,18 +13,25 @@ export interface RevocationResult {
   readonly materialIds: string[];
   /** Why nothing (or less than everything) was deleted, when that is the case. */
   readonly note?: string;
-  /** The key state seen before revoking ('' when the key no longer exists). */
-  readonly stateBefore: string;
+}
+
+/**
+ * One KMS call on a key, in the key's Region (LIFECYCLE S4), within the time budget; a budget
+ * that runs out names `action` and the key.
+ */
+function kmsCall<T>(action: string, keyArn: string, budget: Budget,
+  send: (client: KMSClient, abortSignal: AbortSignal) => Promise<T>): Promise<T> {
+  const client = kmsClient(parseKeyArn(keyArn).region);
+  return budget.race(`${action} on ${keyArn}`, (abortSignal) => send(client, abortSignal));
 }
 
 /**
  * DescribeKey; `undefined` when the key does not exist (any more). Other errors are explained.
  */
 async function describeKey(keyArn: string, budget: Budget): Promise<KeyMetadata | undefined> {
-  const { region } = parseKeyArn(keyArn);
   try {
-    const out = await budget.race(`kms:DescribeKey on ${keyArn}`,
-      (abortSignal) => kmsClient(region).send(new DescribeKeyCommand({ KeyId: keyArn }), { abortSignal }));
+    const out = await kmsCall('kms:DescribeKey', keyArn, budget,
+      (client, abortSignal) => client.send(new DescribeKeyCommand({ KeyId: keyArn }), { abortSignal }));
     if (!out.KeyMetadata) throw new HandlerError(`kms:DescribeKey on ${keyArn} returned no KeyMetadata`);
     return out.KeyMetadata;
   } catch (err) {
@@ -35,9 +42,9 @@ async function describeKey(keyArn: string, budget: Budget): Promise<KeyMetadata 
 
 /**
  * LIFECYCLE L1-L3: the key exists, has imported material (Origin EXTERNAL) and lives in the
- * stack's account. No write call. Returns the key's canonical ARN.
+ * stack's account. No write call.
  */
-export async function validateKey(keyArn: string, stackAccount: string, budget: Budget): Promise<KeyMetadata> {
+export async function validateKey(keyArn: string, stackAccount: string, budget: Budget): Promise<void> {
   const parsed = parseKeyArn(keyArn);
   if (parsed.account !== stackAccount) {
     throw new HandlerError(
@@ -60,18 +67,16 @@ export async function validateKey(keyArn: string, stackAccount: string, budget: 
   if (meta.AWSAccountId && meta.AWSAccountId !== stackAccount) {
     throw new HandlerError(`key ${keyArn} belongs to account ${meta.AWSAccountId}, not the stack's account ${stackAccount}`);
   }
-  return meta;
 }
 
 /** Every imported material of a symmetric key, non-current ones first and the current one last. */
 async function listImportedMaterials(keyArn: string, budget: Budget): Promise<RotationsListEntry[] | undefined> {
-  const { region } = parseKeyArn(keyArn);
   const entries: RotationsListEntry[] = [];
   let marker: string | undefined;
   do {
     let out;
     try {
-      out = await budget.race(`kms:ListKeyRotations on ${keyArn}`, (abortSignal) => kmsClient(region).send(
+      out = await kmsCall('kms:ListKeyRotations', keyArn, budget, (client, abortSignal) => client.send(
         new ListKeyRotationsCommand({ KeyId: keyArn, IncludeKeyMaterial: 'ALL_KEY_MATERIAL', Limit: 1000, Marker: marker }),
         { abortSignal }));
     } catch (err) {
@@ -96,9 +101,8 @@ async function listImportedMaterials(keyArn: string, budget: Budget): Promise<Ro
  * Returns the ID deleted, '' when there was nothing left to delete.
  */
 async function deleteMaterial(keyArn: string, materialId: string | undefined, budget: Budget): Promise<string> {
-  const { region } = parseKeyArn(keyArn);
   try {
-    const out = await budget.race(`kms:DeleteImportedKeyMaterial on ${keyArn}`, (abortSignal) => kmsClient(region).send(
+    const out = await kmsCall('kms:DeleteImportedKeyMaterial', keyArn, budget, (client, abortSignal) => client.send(
       new DeleteImportedKeyMaterialCommand({ KeyId: keyArn, KeyMaterialId: materialId }), { abortSignal }));
     return out.KeyMaterialId ?? materialId ?? '';
   } catch (err) {
@@ -122,7 +126,7 @@ async function deleteMaterial(keyArn: string, materialId: string | undefined, bu
  */
 export async function revokeKeyMaterial(keyArn: string, scope: MaterialScopeValue, budget: Budget): Promise<RevocationResult> {
   const meta = await describeKey(keyArn, budget);
-  if (!meta) return { materialIds: [], note: 'key no longer exists: nothing left to revoke', stateBefore: '' };
+  if (!meta) return { materialIds: [], note: 'key no longer exists: nothing left to revoke' };
   const state = meta.KeyState ?? '';
   const arn = meta.Arn ?? keyArn;
   if (meta.Origin !== 'EXTERNAL') {
@@ -137,7 +141,7 @@ export async function revokeKeyMaterial(keyArn: string, scope: MaterialScopeValu
   // without current material the call succeeds with no effect.
   if (!materials || (targets.length === 0 && state !== 'PendingImport')) targets.push(undefined);
   if (targets.length === 0) {
-    return { materialIds: [], note: 'key is already PendingImport: no imported material left', stateBefore: state };
+    return { materialIds: [], note: 'key is already PendingImport: no imported material left' };
   }
   const deleted: string[] = [];
   for (const id of targets) {
@@ -147,5 +151,5 @@ export async function revokeKeyMaterial(keyArn: string, scope: MaterialScopeValu
   let note: string | undefined;
   if (state === 'PendingDeletion') note = 'key is pending deletion: material deleted, key state unchanged';
   else if (state === 'PendingImport') note = 'key was already PendingImport: deleted the materials still stored';
-  return { materialIds: deleted, note, stateBefore: state };
+  return { materialIds: deleted, note };
 }

@@ -1,5 +1,5 @@
 import {
-  DescribeStacksCommand, GetTemplateCommand, ListStackResourcesCommand, StackResourceSummary,
+  CloudFormationClient, DescribeStacksCommand, GetTemplateCommand, ListStackResourcesCommand, StackResourceSummary,
 } from '@aws-sdk/client-cloudformation';
 import { Budget } from './budget';
 import { cloudFormationClient } from './clients';
@@ -15,18 +15,27 @@ export function isRollbackStatus(status: string): boolean {
   return status.includes('ROLLBACK');
 }
 
+/**
+ * One CloudFormation read on the handler's own stack, in the stack's Region, within the time
+ * budget; any failure is explained, and the handler does not guess past it.
+ */
+async function cfnCall<T>(action: string, stackId: string, budget: Budget,
+  send: (client: CloudFormationClient, abortSignal: AbortSignal) => Promise<T>): Promise<T> {
+  const client = cloudFormationClient(parseStackArn(stackId).region);
+  try {
+    return await budget.race(`${action} on ${stackId}`, (abortSignal) => send(client, abortSignal));
+  } catch (err) {
+    throw explainCloudFormationError(err, action, stackId);
+  }
+}
+
 /** DescribeStacks on the event's StackId (its ARN, so a stack being deleted is still found). */
 export async function readStackStatus(stackId: string, budget: Budget): Promise<string> {
-  const { region } = parseStackArn(stackId);
-  try {
-    const out = await budget.race(`cloudformation:DescribeStacks on ${stackId}`, (abortSignal) =>
-      cloudFormationClient(region).send(new DescribeStacksCommand({ StackName: stackId }), { abortSignal }));
-    const status = out.Stacks?.[0]?.StackStatus;
-    if (!status) throw new HandlerError(`cloudformation:DescribeStacks on ${stackId} returned no stack status`);
-    return status;
-  } catch (err) {
-    throw explainCloudFormationError(err, 'cloudformation:DescribeStacks', stackId);
-  }
+  const out = await cfnCall('cloudformation:DescribeStacks', stackId, budget,
+    (client, abortSignal) => client.send(new DescribeStacksCommand({ StackName: stackId }), { abortSignal }));
+  const status = out.Stacks?.[0]?.StackStatus;
+  if (!status) throw new HandlerError(`cloudformation:DescribeStacks on ${stackId} returned no stack status`);
+  return status;
 }
 
 /** A template's Resources section: logical ID to resource. */
@@ -39,15 +48,9 @@ export type TemplateResources = Record<string, { Type?: unknown; Properties?: Re
  * templates without transforms (AWS CloudFormation API reference, GetTemplate, TemplateStage).
  */
 export async function readTemplateResources(stackId: string, budget: Budget): Promise<TemplateResources> {
-  const { region } = parseStackArn(stackId);
-  let body: string | undefined;
-  try {
-    const out = await budget.race(`cloudformation:GetTemplate on ${stackId}`, (abortSignal) =>
-      cloudFormationClient(region).send(new GetTemplateCommand({ StackName: stackId }), { abortSignal }));
-    body = out.TemplateBody;
-  } catch (err) {
-    throw explainCloudFormationError(err, 'cloudformation:GetTemplate', stackId);
-  }
+  const out = await cfnCall('cloudformation:GetTemplate', stackId, budget,
+    (client, abortSignal) => client.send(new GetTemplateCommand({ StackName: stackId }), { abortSignal }));
+  const body = out.TemplateBody;
   let template: unknown;
   try {
     template = JSON.parse(body ?? '');
@@ -63,18 +66,13 @@ export async function readTemplateResources(stackId: string, budget: Budget): Pr
 
 /** Every resource of the stack (ListStackResources, all pages). */
 export async function listStackResources(stackId: string, budget: Budget): Promise<StackResourceSummary[]> {
-  const { region } = parseStackArn(stackId);
   const all: StackResourceSummary[] = [];
   let nextToken: string | undefined;
-  try {
-    do {
-      const out = await budget.race(`cloudformation:ListStackResources on ${stackId}`, (abortSignal) =>
-        cloudFormationClient(region).send(new ListStackResourcesCommand({ StackName: stackId, NextToken: nextToken }), { abortSignal }));
-      all.push(...(out.StackResourceSummaries ?? []));
-      nextToken = out.NextToken;
-    } while (nextToken);
-  } catch (err) {
-    throw explainCloudFormationError(err, 'cloudformation:ListStackResources', stackId);
-  }
+  do {
+    const out = await cfnCall('cloudformation:ListStackResources', stackId, budget, (client, abortSignal) =>
+      client.send(new ListStackResourcesCommand({ StackName: stackId, NextToken: nextToken }), { abortSignal }));
+    all.push(...(out.StackResourceSummaries ?? []));
+    nextToken = out.NextToken;
+  } while (nextToken);
   return all;
 }
