@@ -18,11 +18,8 @@
  */
 import type * as http from 'node:http';
 import {
-  FaultPlan,
-  InFlight,
-  LocalServer,
+  AwsDouble,
   dropConnection,
-  listenLocal,
   newRequestId,
   parseSigV4Authorization,
   readBody,
@@ -139,21 +136,15 @@ function members(name: string, items: string[]): string {
   return items.length ? `<${name}>${items.map((i) => `<member>${i}</member>`).join('')}</${name}>` : '';
 }
 
-export class CloudFormationDouble {
+export class CloudFormationDouble extends AwsDouble<CfnCall, { op: string; accessKeyId?: string; message?: string }> {
   static async start(options: { pageSize?: number; defaultAccount?: string } = {}): Promise<CloudFormationDouble> {
     const double = new CloudFormationDouble(options.defaultAccount ?? '111122223333');
     if (options.pageSize !== undefined) double.setPageSize(options.pageSize);
-    double.server = await listenLocal((req, res) => double.inFlight.track(() => double.handle(req, res)));
+    await double.listen();
     return double;
   }
 
-  readonly calls: CfnCall[] = [];
-
-  private server!: LocalServer;
-  private readonly inFlight = new InFlight();
   private readonly stacks = new Map<string, Stack>();
-  private readonly faults = new FaultPlan();
-  private denyRules: Array<{ op: string; accessKeyId?: string; message?: string }> = [];
   /**
    * ListStackResources page size. The API Reference only says NextToken appears "If the output
    * exceeds 1 MB"; pages of 100 summaries are what the service is commonly observed to return, and a
@@ -161,19 +152,8 @@ export class CloudFormationDouble {
    */
   private pageSize = 100;
 
-  private constructor(readonly defaultAccount: string) {}
-
-  get endpoint(): string {
-    return this.server.endpoint;
-  }
-
-  stop(): Promise<void> {
-    return this.server.close();
-  }
-
-  /** Resolves once no request is being handled (e.g. a request whose client timed out during injected latency). */
-  idle(): Promise<void> {
-    return this.inFlight.idle();
+  private constructor(readonly defaultAccount: string) {
+    super();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -238,25 +218,9 @@ export class CloudFormationDouble {
   // Calls and controls
   // -------------------------------------------------------------------------------------------
 
-  callsTo(op: string): CfnCall[] {
-    return this.calls.filter((c) => c.op === op);
-  }
-
-  resetCalls(): void {
-    this.calls.length = 0;
-  }
-
   /** Makes `op` ('*' = any) fail with `code` (e.g. Throttling, ValidationError, InternalFailure, AccessDenied). `times` defaults to Infinity. */
   injectError(op: string, code: string, opts: { times?: number; status?: number; message?: string } = {}): void {
     this.faults.addError({ op, errorType: code, status: opts.status ?? DEFAULT_ERROR_STATUS[code] ?? 400, message: opts.message, times: opts.times });
-  }
-
-  setLatency(op: string, ms: number, opts: { times?: number } = {}): void {
-    this.faults.addLatency(op, ms, opts.times);
-  }
-
-  dropConnections(op: string, opts: { times?: number; afterHandling?: boolean } = {}): void {
-    this.faults.addDrop(op, opts.afterHandling ? 'after' : 'before', opts.times);
   }
 
   /** Denies `op` ('*' = any) with AccessDenied (403), optionally only for one access key ID. */
@@ -264,16 +228,11 @@ export class CloudFormationDouble {
     this.denyRules.push({ op, ...opts });
   }
 
-  clearFaults(): void {
-    this.faults.clear();
-    this.denyRules = [];
-  }
-
   // -------------------------------------------------------------------------------------------
   // HTTP pipeline
   // -------------------------------------------------------------------------------------------
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  protected async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const at = Date.now();
     const requestId = newRequestId();
     const raw = await readBody(req);

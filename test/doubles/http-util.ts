@@ -261,3 +261,73 @@ export class InFlight {
     return this.count === 0 ? Promise.resolve() : new Promise((resolve) => this.waiters.push(resolve));
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// What every double shares
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The part of a service double that does not depend on the service: the local listener, the call
+ * log, in-flight tracking, and the latency, drop and deny controls. Each double implements
+ * `handle` (its wire protocol) and its own error injection and deny rule shape.
+ */
+export abstract class AwsDouble<Call extends { op: string }, DenyRule> {
+  readonly calls: Call[] = [];
+  protected readonly faults = new FaultPlan();
+  protected denyRules: DenyRule[] = [];
+  private readonly inFlight = new InFlight();
+  private server?: LocalServer;
+
+  get endpoint(): string {
+    return this.listening().endpoint;
+  }
+
+  /** Closes the listener and destroys every open (keep-alive) socket. */
+  stop(): Promise<void> {
+    return this.listening().close();
+  }
+
+  /** Resolves once no request is being handled (e.g. a request whose client timed out during injected latency). */
+  idle(): Promise<void> {
+    return this.inFlight.idle();
+  }
+
+  callsTo(op: string): Call[] {
+    return this.calls.filter((c) => c.op === op);
+  }
+
+  resetCalls(): void {
+    this.calls.length = 0;
+  }
+
+  /** Delays the handling of `op` ('*' = any) by `ms`. The operation still runs afterwards even if the client gave up. */
+  setLatency(op: string, ms: number, opts: { times?: number } = {}): void {
+    this.faults.addLatency(op, ms, opts.times);
+  }
+
+  /**
+   * Destroys the socket of `op` ('*' = any) requests without a response.
+   * `afterHandling: true` applies the operation first (a response lost in flight).
+   */
+  dropConnections(op: string, opts: { times?: number; afterHandling?: boolean } = {}): void {
+    this.faults.addDrop(op, opts.afterHandling ? 'after' : 'before', opts.times);
+  }
+
+  /** Removes all injected errors, latencies, drops and deny rules. */
+  clearFaults(): void {
+    this.faults.clear();
+    this.denyRules = [];
+  }
+
+  /** Starts listening on 127.0.0.1 on an ephemeral port. */
+  protected async listen(): Promise<void> {
+    this.server = await listenLocal((req, res) => this.inFlight.track(() => this.handle(req, res)));
+  }
+
+  protected abstract handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void>;
+
+  private listening(): LocalServer {
+    if (!this.server) throw new Error('the double is not listening: create it with start()');
+    return this.server;
+  }
+}

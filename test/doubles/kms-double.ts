@@ -20,12 +20,9 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type * as http from 'node:http';
 import {
-  FaultPlan,
-  InFlight,
-  LocalServer,
+  AwsDouble,
   SlidingWindowLimiter,
   dropConnection,
-  listenLocal,
   newRequestId,
   parseSigV4Authorization,
   readBody,
@@ -251,46 +248,28 @@ interface ImportTokenRecord {
 const epoch = (d: Date): number => d.getTime() / 1000;
 const hex = (bytes: number): string => randomBytes(bytes).toString('hex');
 
-export class KmsDouble {
+export class KmsDouble extends AwsDouble<KmsCall, KmsDenyRule> {
   /** Starts a double listening on 127.0.0.1 on an ephemeral port. */
   static async start(options: KmsDoubleOptions = {}): Promise<KmsDouble> {
     const double = new KmsDouble(options);
-    double.server = await listenLocal((req, res) => double.inFlight.track(() => double.handle(req, res)));
+    await double.listen();
     return double;
   }
 
-  readonly calls: KmsCall[] = [];
   readonly defaultAccount: string;
   readonly defaultRegion: string;
 
-  private server!: LocalServer;
-  private readonly inFlight = new InFlight();
   private readonly keys = new Map<string, Key>();
   private readonly aliases = new Map<string, string>();
   private readonly importTokens = new Map<string, ImportTokenRecord>();
   private readonly quotas = new Map<string, number>(Object.entries(KMS_DEFAULT_QUOTAS));
   private readonly limiter = new SlidingWindowLimiter();
-  private readonly faults = new FaultPlan();
-  private denyRules: KmsDenyRule[] = [];
   private readonly principals = new Map<string, { account: string; arn: string }>();
 
   private constructor(options: KmsDoubleOptions) {
+    super();
     this.defaultAccount = options.defaultAccount ?? '111122223333';
     this.defaultRegion = options.defaultRegion ?? 'us-east-1';
-  }
-
-  get endpoint(): string {
-    return this.server.endpoint;
-  }
-
-  /** Closes the listener and destroys every open (keep-alive) socket. */
-  stop(): Promise<void> {
-    return this.server.close();
-  }
-
-  /** Resolves once no request is being handled (e.g. a request whose client timed out during injected latency). */
-  idle(): Promise<void> {
-    return this.inFlight.idle();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -441,18 +420,6 @@ export class KmsDouble {
   }
 
   // -------------------------------------------------------------------------------------------
-  // Call log
-  // -------------------------------------------------------------------------------------------
-
-  callsTo(op: string): KmsCall[] {
-    return this.calls.filter((c) => c.op === op);
-  }
-
-  resetCalls(): void {
-    this.calls.length = 0;
-  }
-
-  // -------------------------------------------------------------------------------------------
   // Controls
   // -------------------------------------------------------------------------------------------
 
@@ -482,35 +449,16 @@ export class KmsDouble {
     });
   }
 
-  /** Delays the handling of `op` ('*' = any) by `ms`. The operation still runs afterwards even if the client gave up. */
-  setLatency(op: string, ms: number, opts: { times?: number } = {}): void {
-    this.faults.addLatency(op, ms, opts.times);
-  }
-
-  /**
-   * Destroys the socket of `op` ('*' = any) requests without a response.
-   * `afterHandling: true` applies the operation first (a response lost in flight).
-   */
-  dropConnections(op: string, opts: { times?: number; afterHandling?: boolean } = {}): void {
-    this.faults.addDrop(op, opts.afterHandling ? 'after' : 'before', opts.times);
-  }
-
   /** Adds an AccessDeniedException rule. Every given field must match; omitted fields match anything. */
   deny(rule: KmsDenyRule): void {
     this.denyRules.push(rule);
-  }
-
-  /** Removes all injected errors, latencies, drops and deny rules. */
-  clearFaults(): void {
-    this.faults.clear();
-    this.denyRules = [];
   }
 
   // -------------------------------------------------------------------------------------------
   // HTTP pipeline
   // -------------------------------------------------------------------------------------------
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  protected async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const at = Date.now();
     const requestId = newRequestId();
     const raw = await readBody(req);
