@@ -12,6 +12,7 @@ import {
   ATTR_KEY_ARN, ATTR_REVOKED_MATERIAL_IDS, CLOUDFORMATION_ACTIONS, CONTRACT_VERSION, KMS_ACTIONS,
   RESOURCE_TYPE, RevocationProperties,
 } from './contract';
+import { keyPolicyTrustsAccount } from './key-policy';
 
 /**
  * Which imported key materials a revocation deletes.
@@ -302,10 +303,11 @@ export class KeyMaterialRevocation extends Construct {
     if (cfnKey) {
       // S3 once the tree is complete: the Origin may be set after this construct is created.
       this.node.addValidation({ validate: () => checkOrigin(cfnKey) });
-      if (sameStack) {
-        // The key policy lets the handler act even where it does not trust the account's IAM policies.
-        // In a key policy, "*" means this key. Other stacks' keys are left alone: referencing this
-        // stack's role from there would create a dependency cycle.
+      if (sameStack && !keyPolicyTrustsAccount(cfnKey, KMS_ACTIONS)) {
+        // A key policy that does not let IAM policies grant our actions (a custom one) gets a
+        // statement for the handler's role. In a key policy, "*" means this key. Other stacks'
+        // keys are left alone: referencing this stack's role from there would create a
+        // dependency cycle.
         key.addToResourcePolicy(new iam.PolicyStatement({
           principals: [provider.role],
           actions: KMS_ACTIONS,

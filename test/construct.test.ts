@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { App, CfnParameter, Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { KeyMaterialRevocation, KeyMaterialScope } from '../lib/index';
 
@@ -190,16 +191,58 @@ describe('synth rules', () => {
     for (const s of [s1, s2, otherApp]) Template.fromStack(s).resourceCountIs('AWS::Lambda::Function', 1);
   });
 
-  test('S5: a same-stack key\'s policy lets the handler role act on it (a custom key policy need not trust IAM)', () => {
-    const stack = newStack();
-    new KeyMaterialRevocation(stack, 'R', { key: externalKey(stack, 'K') });
+  /** The key-policy statements naming the handler's role, for the one key in the stack. */
+  function keyStatementsForRole(stack: Stack): any[] {
     const template = Template.fromStack(stack);
     const role = Object.keys(template.findResources('AWS::IAM::Role'))[0];
     const [key] = Object.values(template.findResources('AWS::KMS::Key')) as any[];
-    const forRole = key.Properties.KeyPolicy.Statement.filter((s: any) => s.Principal?.AWS?.['Fn::GetAtt']?.[0] === role);
+    return key.Properties.KeyPolicy.Statement.filter((s: any) => s.Principal?.AWS?.['Fn::GetAtt']?.[0] === role);
+  }
+
+  function keyWithPolicy(stack: Stack, statements: iam.PolicyStatement[]): kms.Key {
+    const key = new kms.Key(stack, 'K', { policy: new iam.PolicyDocument({ statements }) });
+    (key.node.defaultChild as kms.CfnKey).addPropertyOverride('Origin', 'EXTERNAL');
+    return key;
+  }
+
+  const admin = (stack: Stack) => new iam.PolicyStatement({ actions: ['kms:Create*', 'kms:Put*'], principals: [new iam.ArnPrincipal(`arn:aws:iam::${stack.account}:role/Admin`)], resources: ['*'] });
+
+  test('S5: a same-stack key whose policy trusts the account (kms.Key\'s default) gets no key-policy statement: the IAM policy is enough', () => {
+    const stack = newStack();
+    new KeyMaterialRevocation(stack, 'R', { key: externalKey(stack, 'K') });
+    expect(keyStatementsForRole(stack)).toEqual([]);
+    expect([kmsStatement(Template.fromStack(stack)).Action].flat().sort()).toEqual(KMS_ACTIONS);
+  });
+
+  test('S5: a same-stack key whose policy trusts the account through wildcards (the legacy admin statement) gets no statement', () => {
+    const stack = newStack();
+    const key = keyWithPolicy(stack, [new iam.PolicyStatement({
+      actions: ['kms:Describe*', 'kms:List*', 'kms:Delete*', 'kms:Create*'], principals: [new iam.AccountRootPrincipal()], resources: ['*'],
+    })]);
+    new KeyMaterialRevocation(stack, 'R', { key });
+    expect(keyStatementsForRole(stack)).toEqual([]);
+  });
+
+  test.each([
+    ['trusts no account principal', () => []],
+    ['trusts the account for some actions only', () => [new iam.PolicyStatement({
+      actions: ['kms:Describe*', 'kms:List*'], principals: [new iam.AccountRootPrincipal()], resources: ['*'],
+    })]],
+    ['trusts the account under a condition', () => [new iam.PolicyStatement({
+      actions: ['kms:*'], principals: [new iam.AccountRootPrincipal()], resources: ['*'],
+      conditions: { StringEquals: { 'kms:CallerAccount': '111111111111' } },
+    })]],
+    ['denies, rather than allows, the account', () => [new iam.PolicyStatement({
+      effect: iam.Effect.DENY, actions: ['kms:*'], principals: [new iam.AccountRootPrincipal()], resources: ['*'],
+    })]],
+  ])('S5: a same-stack key whose custom policy %s gets a statement letting the handler role act on it', (_name, extra) => {
+    const stack = newStack();
+    new KeyMaterialRevocation(stack, 'R', { key: keyWithPolicy(stack, [admin(stack), ...extra()]) });
+    const forRole = keyStatementsForRole(stack);
     expect(forRole).toHaveLength(1);
     expect([forRole[0].Action].flat().sort()).toEqual(KMS_ACTIONS);
     expect(forRole[0]).toMatchObject({ Effect: 'Allow', Resource: '*' });
+    expect(forRole[0].Condition).toBeUndefined();
   });
 
   test('S6: each revocation depends on its same-stack key and on the policy that lets it revoke', () => {

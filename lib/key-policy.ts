@@ -1,0 +1,51 @@
+import { Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+
+/**
+ * Whether a same-stack key's policy, as it stands now, already lets the account's IAM policies
+ * grant every one of `actions`: an unconditional Allow for the account root principal on "*"
+ * whose actions cover them (the default `kms:*` statement of `kms.Key`, or its legacy admin
+ * statement, which has `kms:Describe*`, `kms:List*` and `kms:Delete*`). Then the handler's IAM
+ * policy is enough and the key policy needs no statement of ours (AWS KMS Developer Guide, "Allows
+ * access to the AWS account and enables IAM policies").
+ *
+ * Statements are only ever added to a `kms.Key`'s policy, so a trust seen now still holds at
+ * synthesis. Anything this does not recognise (a condition, a literal account ARN, a policy that
+ * is not a `PolicyDocument`) answers false, and the caller adds its own statement: the cost of a
+ * wrong "no" is a few hundred template bytes, of a wrong "yes" a handler that cannot revoke.
+ */
+export function keyPolicyTrustsAccount(cfnKey: kms.CfnKey, actions: readonly string[]): boolean {
+  const document: unknown = cfnKey.keyPolicy;
+  if (!(document instanceof iam.PolicyDocument)) return false;
+  const stack = Stack.of(cfnKey);
+  const root = JSON.stringify(stack.resolve(new iam.AccountRootPrincipal().arn));
+  const rendered = document.toJSON() as { Statement?: StatementJson[] } | undefined;
+  return (rendered?.Statement ?? []).some((statement) => trustsRoot(stack, statement, root) && coversAll(statement, actions));
+}
+
+interface StatementJson {
+  readonly Effect?: string;
+  readonly Principal?: { readonly AWS?: string | string[] } | string;
+  readonly Action?: string | string[];
+  readonly Resource?: string | string[];
+  readonly Condition?: unknown;
+  readonly NotAction?: unknown;
+  readonly NotPrincipal?: unknown;
+  readonly NotResource?: unknown;
+}
+
+const list = (value: string | string[] | undefined): string[] => (value === undefined ? [] : [value].flat());
+
+function trustsRoot(stack: Stack, s: StatementJson, root: string): boolean {
+  if (s.Effect !== 'Allow' || s.Condition || s.NotAction || s.NotPrincipal || s.NotResource) return false;
+  if (!list(s.Resource).includes('*') || typeof s.Principal !== 'object') return false;
+  return list(s.Principal.AWS).some((principal) => JSON.stringify(stack.resolve(principal)) === root);
+}
+
+/** IAM action patterns: `*` matches any run of characters, `?` one; case-insensitive. */
+function coversAll(s: StatementJson, actions: readonly string[]): boolean {
+  const patterns = list(s.Action).map((pattern) => new RegExp(
+    `^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i'));
+  return actions.every((action) => patterns.some((pattern) => pattern.test(action)));
+}
