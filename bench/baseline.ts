@@ -8,6 +8,7 @@
  *   fromSdkCalls and installLatestAwsSdk: false (the SDK of the Lambda runtime).
  */
 import { Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { AwsCustomResource, AwsCustomResourcePolicy, PhysicalResourceId } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
@@ -46,9 +47,23 @@ export interface AppOptions {
   readonly keyArns?: string[];
   /** Or: this many keys defined in the stack (kms.Key with Origin EXTERNAL). */
   readonly sameStackKeys?: number;
+  /**
+   * Same-stack keys get a custom key policy (an administrator role only, no statement trusting
+   * the account's IAM policies) instead of kms.Key's default one.
+   */
+  readonly customKeyPolicy?: boolean;
   /** Skip the revocations: the keys alone, to subtract them from a same-stack measurement. */
   readonly keysOnly?: boolean;
   readonly scope?: KeyMaterialScope;
+}
+
+/** A key policy that lets one administrator role manage the key and does not trust the account's IAM policies. */
+function adminOnlyPolicy(stack: Stack): iam.PolicyDocument {
+  return new iam.PolicyDocument({
+    statements: [new iam.PolicyStatement({
+      actions: ['kms:*'], resources: ['*'], principals: [new iam.ArnPrincipal(`arn:aws:iam::${stack.account}:role/KeyAdministrator`)],
+    })],
+  });
 }
 
 /** Builds one side's stack: a revocation per key. */
@@ -57,7 +72,7 @@ export function buildApp(o: AppOptions): (stack: Stack) => void {
     const keys: kms.IKey[] = [];
     for (const [i, arn] of (o.keyArns ?? []).entries()) keys.push(kms.Key.fromKeyArn(stack, `Key${i}`, arn));
     for (let i = 0; i < (o.sameStackKeys ?? 0); i++) {
-      const key = new kms.Key(stack, `Key${i}`);
+      const key = new kms.Key(stack, `Key${i}`, o.customKeyPolicy ? { policy: adminOnlyPolicy(stack) } : {});
       (key.node.defaultChild as kms.CfnKey).addPropertyOverride('Origin', 'EXTERNAL');
       keys.push(key);
     }

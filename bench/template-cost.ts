@@ -210,6 +210,9 @@ export interface SideCost {
   readonly sameStack: Array<{ keys: number; resources: number; bytes: number }>;
   readonly sameStackBytesPerKey: number;
   readonly sameStackResourcesPerKey: number;
+  /** The same with a custom key policy that does not trust the account (ours then adds a key-policy statement). */
+  readonly sameStackCustomPolicy?: Array<{ keys: number; resources: number; bytes: number }>;
+  readonly sameStackCustomPolicyBytesPerKey?: number;
 }
 
 export function measureTemplateCost(side: Side): SideCost {
@@ -238,15 +241,17 @@ export function measureTemplateCost(side: Side): SideCost {
   if (![1, 10, 100, maxByResources.keys].includes(maxDeployable.keys)) rows.push(at(maxDeployable.keys));
   rows.sort((a, b) => a.keys - b.keys);
 
-  const sameStack = [1, 10, 100].map((n) => {
-    const withRevocations = synthFigures({ side, sameStackKeys: n });
-    const keysOnly = synthFigures({ side, sameStackKeys: n, keysOnly: true });
+  const sameStackRows = (customKeyPolicy: boolean) => [1, 10, 100].map((n) => {
+    const withRevocations = synthFigures({ side, sameStackKeys: n, customKeyPolicy });
+    const keysOnly = synthFigures({ side, sameStackKeys: n, customKeyPolicy, keysOnly: true });
     return {
       keys: n,
       resources: withRevocations.resources - keysOnly.resources,
       bytes: withRevocations.templateBytes - keysOnly.templateBytes,
     };
   });
+  const sameStack = sameStackRows(false);
+  const sameStackCustomPolicy = sameStackRows(true);
 
   return {
     side,
@@ -266,6 +271,8 @@ export function measureTemplateCost(side: Side): SideCost {
     sameStack,
     sameStackBytesPerKey: (sameStack[2].bytes - sameStack[0].bytes) / 99,
     sameStackResourcesPerKey: (sameStack[2].resources - sameStack[0].resources) / 99,
+    sameStackCustomPolicy,
+    sameStackCustomPolicyBytesPerKey: (sameStackCustomPolicy[2].bytes - sameStackCustomPolicy[0].bytes) / 99,
   };
 }
 

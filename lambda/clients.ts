@@ -44,12 +44,21 @@ const REQUEST_HANDLER = { connectionTimeout: 3_000, requestTimeout: 15_000, thro
 const kms = new Map<string, KMSClient>();
 const cloudFormation = new Map<string, CloudFormationClient>();
 
+/**
+ * Which KMS calls a client makes. DeleteImportedKeyMaterial has its own quota (15/s per account
+ * and Region, against 2,000/s for DescribeKey and 100/s for ListKeyRotations), so it gets a client
+ * of its own: the adaptive strategy's rate limiter then paces deletes by the deletes' throttling
+ * alone, instead of also spending its tokens on reads that are never throttled.
+ */
+export type KmsUse = 'read' | 'delete';
+
 /** The KMS client for the key's Region (LIFECYCLE S4: the key may live in another Region than the stack). */
-export function kmsClient(region: string): KMSClient {
-  let client = kms.get(region);
+export function kmsClient(region: string, use: KmsUse = 'read'): KMSClient {
+  const id = `${use} ${region}`;
+  let client = kms.get(id);
   if (!client) {
     client = new KMSClient({ region, retryStrategy: retryStrategy(), requestHandler: REQUEST_HANDLER });
-    kms.set(region, client);
+    kms.set(id, client);
   }
   return client;
 }

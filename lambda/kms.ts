@@ -21,7 +21,7 @@ export interface RevocationResult {
  */
 function kmsCall<T>(action: string, keyArn: string, budget: Budget,
   send: (client: KMSClient, abortSignal: AbortSignal) => Promise<T>): Promise<T> {
-  const client = kmsClient(parseKeyArn(keyArn).region);
+  const client = kmsClient(parseKeyArn(keyArn).region, action === 'kms:DeleteImportedKeyMaterial' ? 'delete' : 'read');
   return budget.race(`${action} on ${keyArn}`, (abortSignal) => send(client, abortSignal));
 }
 

@@ -5,7 +5,7 @@ import { parseStackArn, RevocationEvent } from './event';
 import { revokeKeyMaterial, validateKey } from './kms';
 import { DecisionRecord, logLine } from './log';
 import {
-  isRollbackStatus, listStackResources, readStackStatus, readTemplateResources, TemplateResources,
+  isRollbackStatus, listStackResources, readStackStatus, readStackStatusOnDelete, readTemplateResources, TemplateResources,
 } from './stack';
 
 /*
@@ -181,8 +181,9 @@ export async function onDelete(event: RevocationEvent, budget: Budget, record: D
     decide(record, 'skipped', 'every revocation setting is off');
     return outcome;
   }
-  const status = await readStackStatus(event.StackId, budget);
+  const { status, remembered } = await readStackStatusOnDelete(event.StackId, budget);
   record.stackStatus = status;
+  if (remembered) record.stackStatusRemembered = true;
   if (isRollbackStatus(status)) {
     decide(record, 'skipped', `stack is ${status}: rollbacks never revoke${on(props.Revoked) ? `; ${REIMPORT_NOTE}` : ''}`);
     return outcome;

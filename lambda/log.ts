@@ -7,6 +7,8 @@ export interface DecisionRecord {
   requestId?: string;
   logicalResourceId?: string;
   stackStatus?: string;
+  /** Set when the status was remembered from an earlier Delete of the same stack deletion. */
+  stackStatusRemembered?: boolean;
   keyArn?: string;
   /** revoked | skipped | validated | failed */
   decision?: string;

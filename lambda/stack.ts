@@ -38,6 +38,31 @@ export async function readStackStatus(stackId: string, budget: Budget): Promise<
   return status;
 }
 
+/**
+ * DELETE_IN_PROGRESS is final for a stack ID: a stack being deleted ends DELETE_COMPLETE or
+ * DELETE_FAILED, a DELETE_FAILED stack can only be deleted again, and a stack ID (its ARN, with a
+ * unique suffix) is never reused. A warm container serving many Deletes of one stack deletion
+ * (LIFECYCLE L18) therefore reads that status once per stack and minute rather than once per key,
+ * sparing CloudFormation's read quota. Any other status is read afresh for every event.
+ */
+const DELETING_REMEMBERED_MS = 60_000;
+const deletingSince = new Map<string, number>();
+
+/** The stack's status on a Delete, and whether it was remembered from an earlier Delete. */
+export async function readStackStatusOnDelete(stackId: string, budget: Budget): Promise<{ status: string; remembered: boolean }> {
+  const seen = deletingSince.get(stackId);
+  if (seen !== undefined && Date.now() - seen < DELETING_REMEMBERED_MS) return { status: 'DELETE_IN_PROGRESS', remembered: true };
+  const status = await readStackStatus(stackId, budget);
+  if (status === 'DELETE_IN_PROGRESS') deletingSince.set(stackId, Date.now());
+  else deletingSince.delete(stackId);
+  return { status, remembered: false };
+}
+
+/** Forgets remembered statuses, as a new container would (for tests sharing one module). */
+export function forgetStackStatuses(): void {
+  deletingSince.clear();
+}
+
 /** A template's Resources section: logical ID to resource. */
 export type TemplateResources = Record<string, { Type?: unknown; Properties?: Record<string, unknown> } | undefined>;
 

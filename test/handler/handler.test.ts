@@ -13,6 +13,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { FAILED_CREATE_PHYSICAL_ID_PREFIX } from '../../lib/contract';
 import { CappedJitterBackoff, cloudFormationClient, kmsClient, MAX_BACKOFF_MS } from '../../lambda/clients';
 import { handler } from '../../lambda/index';
+import { forgetStackStatuses } from '../../lambda/stack';
 import {
   ACCOUNT, cfnEvent, context, EventOptions, KEY_A, KEY_B, LOGICAL_ID, LogCapture, physicalId, props, ResponseServer, STACK_ID,
 } from './harness';
@@ -29,6 +30,8 @@ beforeEach(() => {
   cfn.reset();
   kms.onAnyCommand().rejects(new Error('unexpected KMS call'));
   cfn.onAnyCommand().rejects(new Error('unexpected CloudFormation call'));
+  // Each test is a fresh container: nothing remembered from an earlier test's stack deletion.
+  forgetStackStatuses();
   logs.start();
 });
 afterEach(() => logs.stop());
@@ -501,6 +504,76 @@ describe('Delete', () => {
   });
 });
 
+describe('one warm container, several Deletes (L18)', () => {
+  const OTHER_STACK = STACK_ID.replace('0f9e8d7c', '1a2b3c4d');
+
+  /** Runs one Delete in the same container as the previous ones, with a log of its own. */
+  async function runAgain(options: EventOptions = {}, stackId = STACK_ID) {
+    logs.stop();
+    logs.start();
+    const url = server.newUrl();
+    const scoped = { ...options, props: options.props ?? props({ MaterialScope: 'CURRENT' }) };
+    await handler({ ...cfnEvent('Delete', url, scoped), StackId: stackId }, context());
+    return { response: server.responsesFor(url)[0].body, decision: logs.decision() };
+  }
+
+  function keysRevocable() {
+    kms.on(DescribeKeyCommand).callsFake((input) => ({ KeyMetadata: keyMeta({}, input.KeyId) }));
+    kms.on(DeleteImportedKeyMaterialCommand).callsFake((input) => ({ KeyId: input.KeyId, KeyMaterialId: 'M-CUR' }));
+  }
+
+  test('L6/L18: Deletes of one stack deletion read the status once, and every one of them revokes', async () => {
+    stackStatus('DELETE_IN_PROGRESS');
+    keysRevocable();
+    const first = await runAgain({ props: props({ MaterialScope: 'CURRENT' }) });
+    const second = await runAgain({ props: props({ MaterialScope: 'CURRENT', KeyArn: KEY_B }), physicalId: physicalId(KEY_B) });
+    expect([first.response.Status, second.response.Status]).toEqual(['SUCCESS', 'SUCCESS']);
+    expect(deletes().map((d) => d.KeyId)).toEqual([KEY_A, KEY_B]);
+    expect(cfn.commandCalls(DescribeStacksCommand)).toHaveLength(1);
+    expect(first.decision.stackStatusRemembered).toBeUndefined();
+    expect(second.decision).toMatchObject({ stackStatus: 'DELETE_IN_PROGRESS', stackStatusRemembered: true, decision: 'revoked' });
+  });
+
+  test('L20: only a deletion is remembered: a Delete after a rollback Delete reads the status again', async () => {
+    stackStatus('UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS');
+    keysRevocable();
+    expect((await runAgain()).decision.decision).toBe('skipped');
+    stackStatus('DELETE_IN_PROGRESS');
+    expect((await runAgain()).decision.decision).toBe('revoked');
+    expect(cfn.commandCalls(DescribeStacksCommand)).toHaveLength(2);
+  });
+
+  test('L4/L20: a deletion is remembered for its own stack ID only: another stack\'s rollback Delete revokes nothing', async () => {
+    stackStatus('DELETE_IN_PROGRESS');
+    cfn.on(DescribeStacksCommand, { StackName: OTHER_STACK }).resolves({
+      Stacks: [{ StackId: OTHER_STACK, StackName: 'BYOK-Stack', StackStatus: 'ROLLBACK_IN_PROGRESS', CreationTime: new Date() }],
+    });
+    keysRevocable();
+    expect((await runAgain()).decision.decision).toBe('revoked');
+    const other = await runAgain({}, OTHER_STACK);
+    expect(other.decision).toMatchObject({ decision: 'skipped', stackStatus: 'ROLLBACK_IN_PROGRESS' });
+    expect(deletes()).toHaveLength(1);
+  });
+
+  test('L18: a deletion is remembered for a minute, then read again', async () => {
+    stackStatus('DELETE_IN_PROGRESS');
+    keysRevocable();
+    const start = Date.now();
+    const now = jest.spyOn(Date, 'now');
+    try {
+      now.mockReturnValue(start);
+      await runAgain();
+      now.mockReturnValue(start + 59_000);
+      expect((await runAgain()).decision.stackStatusRemembered).toBe(true);
+      now.mockReturnValue(start + 61_000);
+      expect((await runAgain()).decision.stackStatusRemembered).toBeUndefined();
+    } finally {
+      now.mockRestore();
+    }
+    expect(cfn.commandCalls(DescribeStacksCommand)).toHaveLength(2);
+  });
+});
+
 describe('Update', () => {
   test('L8: an update of other properties keeps the physical ID and calls nothing', async () => {
     const { response, decision } = await run('Update', {
@@ -726,11 +799,32 @@ describe('time budget (L17)', () => {
   });
 
   test('L17/L18: the SDK clients use the SDK\'s adaptive retry strategy, with room for throttling storms', async () => {
-    for (const client of [kmsClient('eu-west-1'), cloudFormationClient('eu-west-1')]) {
+    for (const client of [kmsClient('eu-west-1'), kmsClient('eu-west-1', 'delete'), cloudFormationClient('eu-west-1')]) {
       const strategy = await (client.config.retryStrategy as () => Promise<any>)();
       expect(strategy.mode).toBe('adaptive');
       expect(await strategy.maxAttemptsProvider()).toBeGreaterThanOrEqual(20);
     }
+  });
+
+  test('L18: deletes are paced by a rate limiter of their own, which reads (other quotas) never feed', async () => {
+    const limiter = async (client: KMSClient) => (await (client.config.retryStrategy as () => Promise<any>)()).rateLimiter;
+    expect(kmsClient('eu-west-1', 'delete')).toBe(kmsClient('eu-west-1', 'delete'));
+    expect(kmsClient('eu-west-1', 'delete')).not.toBe(kmsClient('eu-west-1'));
+    expect(await limiter(kmsClient('eu-west-1', 'delete'))).not.toBe(await limiter(kmsClient('eu-west-1')));
+    // DescribeKey and DeleteImportedKeyMaterial on one key go through the read and the delete client.
+    stackStatus('DELETE_IN_PROGRESS');
+    kms.on(DescribeKeyCommand).resolves({ KeyMetadata: keyMeta() });
+    kms.on(DeleteImportedKeyMaterialCommand).resolves({ KeyId: KEY_A, KeyMaterialId: 'M-CUR' });
+    const clientsUsed = new Map<string, unknown>();
+    const send = jest.spyOn(KMSClient.prototype, 'send');
+    try {
+      await run('Delete', { props: props({ MaterialScope: 'CURRENT' }) });
+      for (const [i, call] of send.mock.calls.entries()) clientsUsed.set(call[0].constructor.name, send.mock.contexts[i]);
+    } finally {
+      send.mockRestore();
+    }
+    expect(clientsUsed.get('DescribeKeyCommand')).toBe(kmsClient('eu-west-1'));
+    expect(clientsUsed.get('DeleteImportedKeyMaterialCommand')).toBe(kmsClient('eu-west-1', 'delete'));
   });
 
   test('L18: the backoff keeps the SDK\'s full jitter but never waits more than 4 s', () => {
