@@ -94,6 +94,11 @@ async function main(): Promise<void> {
     throughput.push(await measureThroughput({ side: 'ours', scope: KeyMaterialScope.ALL, keys: config.throughputKeys, concurrency }));
     throughput.push(await measureThroughput({ side: 'baseline', keys: config.throughputKeys, concurrency, stacks: baselineStacks }));
   }
+  // Lambda scaled out: one sandbox per Delete (ours only: see bench/sandboxes.ts).
+  for (const scope of config.quick ? [KeyMaterialScope.CURRENT] : [KeyMaterialScope.CURRENT, KeyMaterialScope.ALL]) {
+    const keys = config.throughputKeys;
+    throughput.push(await measureThroughput({ side: 'ours', scope, keys, concurrency: keys, sandboxPerDelete: true }));
+  }
 
   const results: BenchResults = {
     date: new Date().toISOString(),

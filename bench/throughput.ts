@@ -15,10 +15,12 @@ import { KMS_DEFAULT_QUOTAS, KmsDouble } from '../test/doubles/kms-double';
 import { ACCOUNT, handlerFunction, REGION, synthesize } from '../test/lifecycle/assembly';
 import { StackEngine } from '../test/lifecycle/engine';
 import { InvocationResult, LambdaRunner } from '../test/lifecycle/lambda-runner';
+import { ResponseServer } from '../test/support/response-server';
 import { KeyMaterialScope } from '../lib/index';
 import { buildApp, Side } from './baseline';
 import { BENCH_RUNTIME } from './coldstart';
 import { HttpsResponseServer } from './https-response-server';
+import { InProcessSandboxes, withSilencedConsole } from './sandboxes';
 import { progress } from './stats';
 
 const ROOT = path.join(__dirname, '..');
@@ -32,6 +34,11 @@ export interface ThroughputOptions {
   readonly concurrency: number;
   /** Stacks the keys are spread over, deleted at the same time (default 1). */
   readonly stacks?: number;
+  /**
+   * Ours only: every Delete gets a sandbox of its own, in this process, initialised before the
+   * clock (bench/sandboxes.ts), instead of `concurrency` container processes.
+   */
+  readonly sandboxPerDelete?: boolean;
 }
 
 export interface OpCount {
@@ -48,6 +55,8 @@ export interface ThroughputResult {
   readonly keys: number;
   readonly stacks: number;
   readonly concurrency: number;
+  /** How the Lambda function was played: container processes, or one in-process sandbox per Delete. */
+  readonly model?: 'containers' | 'sandbox-per-delete';
   readonly createStatus: string;
   readonly deleteStatus: string;
   /** Wall time of the stack deletion (all N Deletes answered). */
@@ -102,6 +111,10 @@ export async function measureThroughput(o: ThroughputOptions): Promise<Throughpu
   const stacks = o.stacks ?? 1;
   const label = o.side === 'ours' ? `ours, scope ${o.scope ?? KeyMaterialScope.ALL}` : 'baseline (AwsCustomResource)';
   progress(`throughput: ${label}, N = ${o.keys} in ${stacks} stack(s), ${o.concurrency} containers`);
+  if (o.sandboxPerDelete) {
+    if (o.side !== 'ours') throw new Error('sandboxPerDelete runs our bundle only');
+    return measureWithSandboxPerDelete(o, label);
+  }
   const [kms, cfn, responses] = await Promise.all([
     KmsDouble.start({ defaultAccount: ACCOUNT, defaultRegion: REGION }),
     CloudFormationDouble.start(),
@@ -151,48 +164,133 @@ export async function measureThroughput(o: ThroughputOptions): Promise<Throughpu
     const wallMs = Date.now() - started;
 
     const deletes = deployments.flatMap((d, i) => d.engine.timeline.slice(from[i]).filter((e) => e.requestType === 'Delete'));
-    const kmsOps = countOps(kms.calls);
-    const cfnOps = countOps(cfn.calls);
-    const okAt = kms.calls.filter((c) => c.op === 'DeleteImportedKeyMaterial' && c.status === 200).map((c) => c.at - started);
-    const perSecond = (pick: (c: { status: number; errorType?: string }) => boolean) => {
-      const counts = new Array<number>(Math.ceil(wallMs / 1000)).fill(0);
-      for (const c of kms.calls) if (c.op === 'DeleteImportedKeyMaterial' && pick(c)) counts[Math.floor((c.at - started) / 1000)]++;
-      return counts;
-    };
-    const durations = deletes.map((e) => e.invocation?.durationMs ?? 0).sort((a, b) => a - b);
-    return {
-      label,
-      side: o.side,
-      scope: o.scope,
-      keys: o.keys,
-      stacks,
-      concurrency: o.concurrency,
-      createStatus: [...new Set(createStatuses)].join(', '),
-      deleteStatus: [...new Set(deleteStatuses)].join(', '),
-      wallMs,
-      lowerBoundMs: (o.keys / DELETE_QUOTA_PER_SECOND) * 1000,
-      success: deletes.filter((e) => e.responseStatus === 'SUCCESS').length,
-      failed: deletes.filter((e) => e.responseStatus === 'FAILED').length,
-      noResponse: deletes.filter((e) => e.responseStatus === 'NO RESPONSE').length,
-      timedOut: deletes.filter((e) => e.invocation?.timedOut).length,
-      crashed: deletes.filter((e) => e.invocation?.crashed).length,
-      keysRevoked: keyArns.filter((arn) => kms.key(arn)!.materials.every((m) => m.importState === 'PENDING_IMPORT')).length,
-      kms: kmsOps,
-      cfn: cfnOps,
-      callsPerKey: (sum(kmsOps, (c) => c.total) + sum(cfnOps, (c) => c.total)) / o.keys,
-      successfulCallsPerKey: (sum(kmsOps, (c) => c.ok) + sum(cfnOps, (c) => c.ok)) / o.keys,
-      firstDeleteMs: okAt.length ? Math.min(...okAt) : NaN,
-      lastDeleteMs: okAt.length ? Math.max(...okAt) : NaN,
-      p95DeleteMs: [...okAt].sort((a, b) => a - b)[Math.ceil(0.95 * o.keys) - 1] ?? NaN,
-      okPerSecond: perSecond((c) => c.status === 200),
-      throttledPerSecond: perSecond((c) => c.errorType === 'ThrottlingException'),
-      coldStarts: deployments.reduce((a, d) => a + d.holder.runner.started, 0),
-      invocationMedianMs: durations[Math.floor(durations.length / 2)] ?? NaN,
-      invocationMaxMs: durations[durations.length - 1] ?? NaN,
-      failedReasons: [...new Set(deletes.filter((e) => e.responseStatus === 'FAILED').map((e) => String(e.reason).slice(0, 300)))].slice(0, 3),
-    };
+    return summarize({
+      o, label, stacks, kms, cfn, keyArns, started, wallMs, deletes, createStatuses, deleteStatuses,
+      coldStarts: deployments.reduce((a, d) => a + d.holder.runner.started, 0), model: 'containers',
+    });
   } finally {
     await Promise.all([...deployments.map((d) => d.holder.runner.stop()), kms.stop(), cfn.stop(), responses.stop()]);
     for (const d of deployments) fs.rmSync(d.synth.assemblyDir, { recursive: true, force: true });
+  }
+}
+
+type Timeline = StackEngine['timeline'];
+
+interface SummaryInput {
+  readonly o: ThroughputOptions;
+  readonly label: string;
+  readonly stacks: number;
+  readonly kms: KmsDouble;
+  readonly cfn: CloudFormationDouble;
+  readonly keyArns: string[];
+  readonly started: number;
+  readonly wallMs: number;
+  readonly deletes: Timeline;
+  readonly createStatuses: string[];
+  readonly deleteStatuses: string[];
+  readonly coldStarts: number;
+  readonly model: 'containers' | 'sandbox-per-delete';
+}
+
+/** The figures of one deletion, from the engine's timeline and the doubles' call logs. */
+function summarize(a: SummaryInput): ThroughputResult {
+  const { o, label, stacks, kms, cfn, keyArns, started, wallMs, deletes, createStatuses, deleteStatuses } = a;
+    const kmsOps = countOps(kms.calls);
+  const cfnOps = countOps(cfn.calls);
+  const okAt = kms.calls.filter((c) => c.op === 'DeleteImportedKeyMaterial' && c.status === 200).map((c) => c.at - started);
+  const perSecond = (pick: (c: { status: number; errorType?: string }) => boolean) => {
+    const counts = new Array<number>(Math.ceil(wallMs / 1000)).fill(0);
+    for (const c of kms.calls) if (c.op === 'DeleteImportedKeyMaterial' && pick(c)) counts[Math.floor((c.at - started) / 1000)]++;
+    return counts;
+  };
+  const durations = deletes.map((e) => e.invocation?.durationMs ?? 0).sort((a, b) => a - b);
+  return {
+    label,
+    side: o.side,
+    scope: o.scope,
+    keys: o.keys,
+    stacks,
+    concurrency: o.concurrency,
+    model: a.model,
+    createStatus: [...new Set(createStatuses)].join(', '),
+    deleteStatus: [...new Set(deleteStatuses)].join(', '),
+    wallMs,
+    lowerBoundMs: (o.keys / DELETE_QUOTA_PER_SECOND) * 1000,
+    success: deletes.filter((e) => e.responseStatus === 'SUCCESS').length,
+    failed: deletes.filter((e) => e.responseStatus === 'FAILED').length,
+    noResponse: deletes.filter((e) => e.responseStatus === 'NO RESPONSE').length,
+    timedOut: deletes.filter((e) => e.invocation?.timedOut).length,
+    crashed: deletes.filter((e) => e.invocation?.crashed).length,
+    keysRevoked: keyArns.filter((arn) => kms.key(arn)!.materials.every((m) => m.importState === 'PENDING_IMPORT')).length,
+    kms: kmsOps,
+    cfn: cfnOps,
+    callsPerKey: (sum(kmsOps, (c) => c.total) + sum(cfnOps, (c) => c.total)) / o.keys,
+    successfulCallsPerKey: (sum(kmsOps, (c) => c.ok) + sum(cfnOps, (c) => c.ok)) / o.keys,
+    firstDeleteMs: okAt.length ? Math.min(...okAt) : NaN,
+    lastDeleteMs: okAt.length ? Math.max(...okAt) : NaN,
+    p95DeleteMs: [...okAt].sort((a, b) => a - b)[Math.ceil(0.95 * o.keys) - 1] ?? NaN,
+    okPerSecond: perSecond((c) => c.status === 200),
+    throttledPerSecond: perSecond((c) => c.errorType === 'ThrottlingException'),
+    coldStarts: a.coldStarts,
+    invocationMedianMs: durations[Math.floor(durations.length / 2)] ?? NaN,
+    invocationMaxMs: durations[durations.length - 1] ?? NaN,
+    failedReasons: [...new Set(deletes.filter((e) => e.responseStatus === 'FAILED').map((e) => String(e.reason).slice(0, 300)))].slice(0, 3),
+  };
+}
+
+/**
+ * The deletion with one sandbox per Delete (bench/sandboxes.ts): our bundle, loaded once per
+ * Delete before the clock, in this process, with the SDK pointed at the doubles as LambdaRunner
+ * points its containers.
+ */
+async function measureWithSandboxPerDelete(o: ThroughputOptions, label: string): Promise<ThroughputResult> {
+  progress(`throughput: ${label}, N = ${o.keys}, one sandbox per Delete`);
+  const [kms, cfn, responses] = await Promise.all([
+    KmsDouble.start({ defaultAccount: ACCOUNT, defaultRegion: REGION }),
+    CloudFormationDouble.start(),
+    ResponseServer.start(),
+  ]);
+  const keyArns = Array.from({ length: o.keys }, () => kms.addKey({ origin: 'EXTERNAL', importedMaterials: 1 }));
+  const synth = synthesize(buildApp({ side: o.side, keyArns, scope: o.scope }), 'BenchStack');
+  const spec = handlerFunction(synth);
+  const savedEnv = { ...process.env };
+  Object.assign(process.env, {
+    AWS_ENDPOINT_URL_KMS: kms.endpoint,
+    AWS_ENDPOINT_URL_CLOUDFORMATION: cfn.endpoint,
+    AWS_REGION: spec.region,
+    AWS_ACCESS_KEY_ID: 'ASIAHANDLERROLE00001',
+    AWS_SECRET_ACCESS_KEY: 'handler-role-secret',
+    AWS_SESSION_TOKEN: 'handler-role-session-token',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_CONFIG_FILE: '/nonexistent/config',
+    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
+    ...spec.environment,
+  });
+  const sandboxes = new InProcessSandboxes(spec.assetDir, spec.timeoutSeconds * 1000);
+  const engine = new StackEngine({ kms, cfn, responses, runner: sandboxes as unknown as LambdaRunner, stackName: 'BenchStack' });
+  try {
+    return await withSilencedConsole(async () => {
+      const createStatus = await engine.create(synth.template);
+      sandboxes.prepare(o.keys);
+      sandboxes.freshPerInvocation = true;
+      sandboxes.started = 0;
+      kms.resetCalls();
+      cfn.resetCalls();
+      kms.resetQuotas();
+      const from = engine.timeline.length;
+      const started = Date.now();
+      const deleteStatus = await engine.deleteStack();
+      const wallMs = Date.now() - started;
+      return summarize({
+        o, label, stacks: 1, kms, cfn, keyArns, started, wallMs,
+        deletes: engine.timeline.slice(from).filter((e) => e.requestType === 'Delete'),
+        createStatuses: [createStatus], deleteStatuses: [deleteStatus], coldStarts: sandboxes.started, model: 'sandbox-per-delete',
+      });
+    });
+  } finally {
+    for (const k of Object.keys(process.env)) if (!(k in savedEnv)) delete process.env[k];
+    Object.assign(process.env, savedEnv);
+    await Promise.all([kms.stop(), cfn.stop(), responses.stop()]);
+    fs.rmSync(synth.assemblyDir, { recursive: true, force: true });
   }
 }

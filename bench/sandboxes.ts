@@ -1,0 +1,91 @@
+/**
+ * One Lambda sandbox per invocation, as Lambda scales out when CloudFormation sends hundreds of
+ * Deletes at once: every invocation gets a module instance of the handler bundle of its own (its
+ * own SDK clients, retry state and rate limiter), loaded before the clock starts.
+ *
+ * Why in this process: this 2-CPU machine cannot start hundreds of Node.js processes at once
+ * without their cold starts queueing for the CPUs, which Lambda's sandboxes do not (each has its
+ * own); LambdaRunner (test/lifecycle) therefore runs a bounded number of containers. Here the
+ * sandboxes' init happens in parallel, as in Lambda, and is left out of the timing (§3 measures
+ * it); what is measured is how hundreds of independent handlers share the KMS quota. The handlers
+ * share this process's event loop: their CPU work (signing, parsing) is small next to the waits.
+ */
+import * as path from 'node:path';
+import { InvocationResult } from '../test/lifecycle/lambda-runner';
+
+/** The subset of LambdaRunner the StackEngine uses. */
+export interface Invoker {
+  invoke(event: unknown): Promise<InvocationResult>;
+}
+
+type Handler = (event: unknown, context: { getRemainingTimeInMillis(): number }) => Promise<void>;
+
+/** A fresh module instance of the bundle: what a new sandbox's init loads. */
+function loadInstance(file: string): Handler {
+  delete require.cache[file];
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require(file) as { handler: Handler }).handler;
+}
+
+/**
+ * Runs `fn` with the console silenced: hundreds of handlers log here, interleaved, and nothing
+ * below reads their lines (outcomes come from their answers and the doubles' call logs). One
+ * switch for the whole run: per-invocation capture cannot tell concurrent handlers apart.
+ */
+export async function withSilencedConsole<T>(fn: () => Promise<T>): Promise<T> {
+  const saved = { log: console.log, warn: console.warn, error: console.error, info: console.info };
+  const quiet = () => undefined;
+  Object.assign(console, { log: quiet, warn: quiet, error: quiet, info: quiet });
+  try {
+    return await fn();
+  } finally {
+    Object.assign(console, saved);
+  }
+}
+
+export class InProcessSandboxes implements Invoker {
+  /** Sandboxes used so far (one per invocation when fresh, else the one warm sandbox). */
+  started = 0;
+  private readonly file: string;
+  private readonly pool: Handler[] = [];
+  private warm?: Handler;
+
+  /**
+   * @param assetDir the handler's asset directory (index.js inside)
+   * @param timeoutMs the function's timeout, counted down by the context
+   */
+  constructor(assetDir: string, private readonly timeoutMs: number) {
+    this.file = path.resolve(assetDir, 'index.js');
+  }
+
+  /** Loads `n` sandboxes ahead: Lambda would initialise them in parallel when the Deletes arrive. */
+  prepare(n: number): void {
+    while (this.pool.length < n) this.pool.push(loadInstance(this.file));
+  }
+
+  /** From now on every invocation takes a fresh sandbox from the pool (Lambda scaling out). */
+  freshPerInvocation = false;
+
+  async invoke(event: unknown): Promise<InvocationResult> {
+    let handler: Handler;
+    if (this.freshPerInvocation) {
+      handler = this.pool.shift() ?? loadInstance(this.file);
+      this.started++;
+    } else {
+      if (!this.warm) {
+        this.warm = loadInstance(this.file);
+        this.started++;
+      }
+      handler = this.warm;
+    }
+    const started = Date.now();
+    const deadline = started + this.timeoutMs;
+    let error: string | undefined;
+    try {
+      await handler(event, { getRemainingTimeInMillis: () => deadline - Date.now() });
+    } catch (err) {
+      error = (err as Error).message;
+    }
+    return { logs: [], durationMs: Date.now() - started, timedOut: false, error };
+  }
+}
