@@ -11,7 +11,8 @@ import * as kms from 'aws-cdk-lib/aws-kms';
  * access to the AWS account and enables IAM policies").
  *
  * Statements are only ever added to a `kms.Key`'s policy, so a trust seen now still holds at
- * synthesis. Anything this does not recognise (a condition, a literal account ARN, a policy that
+ * synthesis (an escape-hatch override of `KeyPolicy` would replace a statement of ours just the
+ * same). Anything this does not recognise (a condition, a literal account ARN, a policy that
  * is not a `PolicyDocument`) answers false, and the caller adds its own statement: the cost of a
  * wrong "no" is a few hundred template bytes, of a wrong "yes" a handler that cannot revoke.
  */
