@@ -198,9 +198,9 @@ interface SummaryInput {
 }
 
 /** The figures of one deletion, from the engine's timeline and the doubles' call logs. */
-function summarize(a: SummaryInput): ThroughputResult {
-  const { o, label, stacks, kms, cfn, keyArns, started, wallMs, deletes, createStatuses, deleteStatuses } = a;
-    const kmsOps = countOps(kms.calls);
+function summarize(input: SummaryInput): ThroughputResult {
+  const { o, label, stacks, kms, cfn, keyArns, started, wallMs, deletes, createStatuses, deleteStatuses, model, coldStarts } = input;
+  const kmsOps = countOps(kms.calls);
   const cfnOps = countOps(cfn.calls);
   const okAt = kms.calls.filter((c) => c.op === 'DeleteImportedKeyMaterial' && c.status === 200).map((c) => c.at - started);
   const perSecond = (pick: (c: { status: number; errorType?: string }) => boolean) => {
@@ -216,7 +216,7 @@ function summarize(a: SummaryInput): ThroughputResult {
     keys: o.keys,
     stacks,
     concurrency: o.concurrency,
-    model: a.model,
+    model,
     createStatus: [...new Set(createStatuses)].join(', '),
     deleteStatus: [...new Set(deleteStatuses)].join(', '),
     wallMs,
@@ -236,7 +236,7 @@ function summarize(a: SummaryInput): ThroughputResult {
     p95DeleteMs: [...okAt].sort((a, b) => a - b)[Math.ceil(0.95 * o.keys) - 1] ?? NaN,
     okPerSecond: perSecond((c) => c.status === 200),
     throttledPerSecond: perSecond((c) => c.errorType === 'ThrottlingException'),
-    coldStarts: a.coldStarts,
+    coldStarts,
     invocationMedianMs: durations[Math.floor(durations.length / 2)] ?? NaN,
     invocationMaxMs: durations[durations.length - 1] ?? NaN,
     failedReasons: [...new Set(deletes.filter((e) => e.responseStatus === 'FAILED').map((e) => String(e.reason).slice(0, 300)))].slice(0, 3),
