@@ -7,6 +7,7 @@ import { fmt, int, kib } from './stats';
 import {
   MAX_MANAGED_POLICIES_PER_ROLE, MAX_MANAGED_POLICY_CHARS, MAX_RESOURCES, MAX_ROLE_INLINE_POLICY_CHARS, SideCost, SynthTime,
 } from './template-cost';
+import { HeadroomResult } from './retry-headroom';
 import { DELETE_QUOTA_PER_SECOND, ThroughputResult } from './throughput';
 
 export interface BenchResults {
@@ -20,6 +21,8 @@ export interface BenchResults {
   readonly synthTime: SynthTime;
   readonly coldStart: ColdStartResult;
   readonly throughput: ThroughputResult[];
+  /** Absent from results recorded before it was measured. */
+  readonly retryHeadroom?: HeadroomResult[];
 }
 
 const yes = (met: boolean) => (met ? '**met**' : '**not met**');
@@ -353,6 +356,7 @@ ${oursRuns.map((t) => `${fmt((t.wallMs - t.firstDeleteMs) / t.lowerBoundMs, 2)}�
   The reads are what let the handler tell a stack deletion from a rollback; the baseline makes one call per key and
   revokes on every Delete, rollbacks included.
 
+${renderHeadroom(r.retryHeadroom ?? [])}
 ## What the test bed does not model (read the figures with these in mind)
 
 - IAM policy-size quotas: the test bed does not check them; §1 does, on the templates. ${ours.maxDeployable.keys >= nKeys ? `Ours deploys ${nKeys} keys in one stack` : `Ours cannot deploy ${nKeys} keys in one stack (${ours.maxDeployable.keys} at most)`};
@@ -386,4 +390,26 @@ function nextText(next: string): string {
 function describeBaseline(t?: ThroughputResult): string {
   if (!t) return '';
   return `${t.failed} FAILED, ${fmt(t.wallMs / 1000, 1)} s (${t.stacks} stack${t.stacks === 1 ? '' : 's'})`;
+}
+
+/** §4b: how many attempts the unluckiest key needs when several stacks are destroyed together. */
+function renderHeadroom(runs: HeadroomResult[]): string {
+  if (runs.length === 0) return '';
+  const limit = runs[0].maxAttempts;
+  return `### Retry headroom: several full stacks destroyed together
+
+The quota is per account and Region, so \`cdk destroy --all\` on several stacks of ${runs[runs.length - 1].keys >= 980 ? '490 revocations' : 'revocations'} each sends all
+their Deletes into one 15/s queue. Here N DeleteImportedKeyMaterial calls start at once, each from a KMS client of
+its own configured exactly as the handler's (\`newKmsClient\` in lambda/clients.ts: the same retry strategy, backoff and
+attempt limit, ${limit} attempts), against the KMS double (bench/retry-headroom.ts). What ends the handler's retries is its
+time budget (by default 300 s per Delete); the attempt limit must not end them sooner.
+
+${table(['N at once', 'FAILED', 'wall time', 'lower bound', 'attempts per key: median / p99 / max', 'attempt limit'],
+    runs.map((h) => [h.keys, `**${h.failed}**`, `${s(h.wallMs)} s`, `${fmt(h.lowerBoundMs / 1000, 0)} s`, `${h.attemptsMedian} / ${h.attemptsP99} / ${h.attemptsMax}`, h.maxAttempts]))}
+
+**What it means for a user.** ${runs.every((h) => h.failed === 0) ? `Every call succeeded: the unluckiest key needed ${Math.max(...runs.map((h) => h.attemptsMax))} attempts, within the limit of ${limit}.` : '**Some calls ran out of attempts**: those stacks would stop in DELETE_FAILED.'}
+With the earlier limit of 25 attempts, 980 at once left 54 keys FAILED (measured while choosing the limit) although
+the queue drained in about 65 s. Past these sizes nothing was measured: a queue of N revocations needs about N/15 s of
+each Delete's budget (\`serviceTimeout\`, 300 s by default), and the attempts the unluckiest key needs grow with N.
+`;
 }

@@ -17,6 +17,7 @@ import * as path from 'node:path';
 import { KeyMaterialScope } from '../lib/index';
 import { measureColdStart } from './coldstart';
 import { BenchResults, renderReport } from './report';
+import { measureRetryHeadroom } from './retry-headroom';
 import { progress } from './stats';
 import { measureSynthTime, measureTemplateCost } from './template-cost';
 import { measureThroughput, ThroughputResult } from './throughput';
@@ -99,6 +100,9 @@ async function main(): Promise<void> {
     const keys = config.throughputKeys;
     throughput.push(await measureThroughput({ side: 'ours', scope, keys, concurrency: keys, sandboxPerDelete: true }));
   }
+  // Several full stacks destroyed together: 490 revocations each, one quota.
+  const retryHeadroom = [];
+  for (const keys of config.quick ? [300] : [490, 980, 1470]) retryHeadroom.push(await measureRetryHeadroom(keys));
 
   const results: BenchResults = {
     date: new Date().toISOString(),
@@ -116,6 +120,7 @@ async function main(): Promise<void> {
     synthTime,
     coldStart,
     throughput,
+    retryHeadroom,
   };
   const report = renderReport(results);
   if (quick && !out) {

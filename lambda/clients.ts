@@ -5,10 +5,14 @@ import { AdaptiveRetryStrategy } from '@smithy/core/retry';
 /**
  * Attempts per call, first one included. The SDK's adaptive retry strategy spaces them with
  * jittered exponential backoff and a client-side rate limiter that slows down after throttling.
- * The invocation's time budget ends the retries sooner when it is shorter, and a FAILED answer
- * goes out either way.
+ * What ends the retries is the invocation's time budget (LIFECYCLE L17: a FAILED answer goes out
+ * before it runs out); this count only backs it up: at the 4 s cap, 100 attempts span about three
+ * minutes, and the SDK's own retry quota (500 tokens, 5 per throttled retry) allows about as many.
+ * A count low enough to end first would fail revocations the budget could still finish: with 25,
+ * 980 Deletes at once (two full stacks destroyed together, one 15/s quota) left 54 keys FAILED
+ * after 25 throttled attempts, while the queue drained in about 65 s of a 300 s budget.
  */
-export const MAX_ATTEMPTS = 25;
+export const MAX_ATTEMPTS = 100;
 
 /** The longest wait between two attempts. */
 export const MAX_BACKOFF_MS = 4_000;
@@ -57,10 +61,15 @@ export function kmsClient(region: string, use: KmsUse = 'read'): KMSClient {
   const id = `${use} ${region}`;
   let client = kms.get(id);
   if (!client) {
-    client = new KMSClient({ region, retryStrategy: retryStrategy(), requestHandler: REQUEST_HANDLER });
+    client = newKmsClient(region);
     kms.set(id, client);
   }
   return client;
+}
+
+/** A KMS client configured as the handler's (retries, backoff, socket limits), not cached. */
+export function newKmsClient(region: string): KMSClient {
+  return new KMSClient({ region, retryStrategy: retryStrategy(), requestHandler: REQUEST_HANDLER });
 }
 
 export function cloudFormationClient(region: string): CloudFormationClient {

@@ -802,7 +802,10 @@ describe('time budget (L17)', () => {
     for (const client of [kmsClient('eu-west-1'), kmsClient('eu-west-1', 'delete'), cloudFormationClient('eu-west-1')]) {
       const strategy = await (client.config.retryStrategy as () => Promise<any>)();
       expect(strategy.mode).toBe('adaptive');
-      expect(await strategy.maxAttemptsProvider()).toBeGreaterThanOrEqual(20);
+      // Room for the time budget to end the retries rather than an attempt count: the unluckiest
+      // of 980 revocations sharing the 15/s quota needed 30 attempts, of 1,470 (three full stacks
+      // destroyed together) 44, all within the default 300 s budget (bench, throughput at scale).
+      expect(await strategy.maxAttemptsProvider()).toBeGreaterThanOrEqual(60);
     }
   });
 
