@@ -9,6 +9,7 @@ import { DeleteImportedKeyMaterialCommand } from '@aws-sdk/client-kms';
 import { MAX_ATTEMPTS, newKmsClient } from '../lambda/clients';
 import { ACCOUNT, REGION } from '../test/lifecycle/assembly';
 import { KmsDouble } from '../test/doubles/kms-double';
+import { withSandboxEnvironment } from './sandboxes';
 import { progress } from './stats';
 import { DELETE_QUOTA_PER_SECOND } from './throughput';
 
@@ -26,29 +27,25 @@ export interface HeadroomResult {
 export async function measureRetryHeadroom(keys: number): Promise<HeadroomResult> {
   progress(`retry headroom: ${keys} deletes at once, one client each`);
   const kms = await KmsDouble.start({ defaultAccount: ACCOUNT, defaultRegion: REGION });
-  const saved = { ...process.env };
-  Object.assign(process.env, {
-    AWS_ENDPOINT_URL_KMS: kms.endpoint, AWS_ACCESS_KEY_ID: 'ASIAHANDLERROLE00001', AWS_SECRET_ACCESS_KEY: 'handler-role-secret',
-    AWS_SESSION_TOKEN: 'handler-role-session-token', AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_CONFIG_FILE: '/nonexistent/config', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
-  });
   try {
-    const arns = Array.from({ length: keys }, () => kms.addKey({ origin: 'EXTERNAL' }));
-    const clients = arns.map(() => newKmsClient(REGION));
-    let failed = 0;
-    const started = Date.now();
-    await Promise.all(arns.map((arn, i) => clients[i].send(new DeleteImportedKeyMaterialCommand({ KeyId: arn })).catch(() => { failed++; })));
-    const wallMs = Date.now() - started;
-    const perKey = new Map<string, number>();
-    for (const c of kms.calls) if (c.op === 'DeleteImportedKeyMaterial') perKey.set(c.request.KeyId, (perKey.get(c.request.KeyId) ?? 0) + 1);
-    const counts = [...perKey.values()].sort((a, b) => a - b);
-    return {
-      keys, failed, wallMs, lowerBoundMs: (keys / DELETE_QUOTA_PER_SECOND) * 1000, maxAttempts: MAX_ATTEMPTS,
-      attemptsMedian: counts[Math.floor(counts.length / 2)], attemptsP99: counts[Math.floor(counts.length * 0.99)], attemptsMax: counts[counts.length - 1],
-    };
+    return await withSandboxEnvironment({ AWS_ENDPOINT_URL_KMS: kms.endpoint }, () => deleteAtOnce(kms, keys));
   } finally {
-    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-    Object.assign(process.env, saved);
     await kms.stop();
   }
+}
+
+async function deleteAtOnce(kms: KmsDouble, keys: number): Promise<HeadroomResult> {
+  const arns = Array.from({ length: keys }, () => kms.addKey({ origin: 'EXTERNAL' }));
+  const clients = arns.map(() => newKmsClient(REGION));
+  let failed = 0;
+  const started = Date.now();
+  await Promise.all(arns.map((arn, i) => clients[i].send(new DeleteImportedKeyMaterialCommand({ KeyId: arn })).catch(() => { failed++; })));
+  const wallMs = Date.now() - started;
+  const perKey = new Map<string, number>();
+  for (const c of kms.calls) if (c.op === 'DeleteImportedKeyMaterial') perKey.set(c.request.KeyId, (perKey.get(c.request.KeyId) ?? 0) + 1);
+  const counts = [...perKey.values()].sort((a, b) => a - b);
+  return {
+    keys, failed, wallMs, lowerBoundMs: (keys / DELETE_QUOTA_PER_SECOND) * 1000, maxAttempts: MAX_ATTEMPTS,
+    attemptsMedian: counts[Math.floor(counts.length / 2)], attemptsP99: counts[Math.floor(counts.length * 0.99)], attemptsMax: counts[counts.length - 1],
+  };
 }

@@ -11,7 +11,7 @@
  * share this process's event loop: their CPU work (signing, parsing) is small next to the waits.
  */
 import * as path from 'node:path';
-import { InvocationResult } from '../test/lifecycle/lambda-runner';
+import { InvocationResult, ROLE_CREDENTIALS } from '../test/lifecycle/lambda-runner';
 
 /** The subset of LambdaRunner the StackEngine uses. */
 export interface Invoker {
@@ -25,6 +25,28 @@ function loadInstance(file: string): Handler {
   delete require.cache[file];
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return (require(file) as { handler: Handler }).handler;
+}
+
+/**
+ * Runs `fn` with this process's environment set up as Lambda sets up a sandbox's for the SDK (the
+ * role's temporary credentials, no shared config files, no instance metadata) plus `extra` (the
+ * doubles' endpoints, the Region, the function's variables), and restores it afterwards.
+ */
+export async function withSandboxEnvironment<T>(extra: Record<string, string>, fn: () => Promise<T>): Promise<T> {
+  const saved = { ...process.env };
+  Object.assign(process.env, {
+    ...ROLE_CREDENTIALS,
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_CONFIG_FILE: '/nonexistent/config',
+    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
+    ...extra,
+  });
+  try {
+    return await fn();
+  } finally {
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    Object.assign(process.env, saved);
+  }
 }
 
 /**

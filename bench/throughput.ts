@@ -22,7 +22,7 @@ import { KeyMaterialScope } from '../lib/index';
 import { buildApp, Side } from './baseline';
 import { BENCH_RUNTIME } from './coldstart';
 import { HttpsResponseServer } from './https-response-server';
-import { InProcessSandboxes, withSilencedConsole } from './sandboxes';
+import { InProcessSandboxes, withSandboxEnvironment, withSilencedConsole } from './sandboxes';
 import { progress } from './stats';
 
 const ROOT = path.join(__dirname, '..');
@@ -258,23 +258,13 @@ async function measureWithSandboxPerDelete(o: ThroughputOptions, label: string):
   const keyArns = Array.from({ length: o.keys }, () => kms.addKey({ origin: 'EXTERNAL', importedMaterials: 1 }));
   const synth = synthesize(buildApp({ side: o.side, keyArns, scope: o.scope }), 'BenchStack');
   const spec = handlerFunction(synth);
-  const savedEnv = { ...process.env };
-  Object.assign(process.env, {
-    AWS_ENDPOINT_URL_KMS: kms.endpoint,
-    AWS_ENDPOINT_URL_CLOUDFORMATION: cfn.endpoint,
-    AWS_REGION: spec.region,
-    AWS_ACCESS_KEY_ID: 'ASIAHANDLERROLE00001',
-    AWS_SECRET_ACCESS_KEY: 'handler-role-secret',
-    AWS_SESSION_TOKEN: 'handler-role-session-token',
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_CONFIG_FILE: '/nonexistent/config',
-    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
-    ...spec.environment,
-  });
   const sandboxes = new InProcessSandboxes(spec.assetDir, spec.timeoutSeconds * 1000);
   const engine = new StackEngine({ kms, cfn, responses, runner: sandboxes as unknown as LambdaRunner, stackName: 'BenchStack' });
+  const environment = {
+    AWS_ENDPOINT_URL_KMS: kms.endpoint, AWS_ENDPOINT_URL_CLOUDFORMATION: cfn.endpoint, AWS_REGION: spec.region, ...spec.environment,
+  };
   try {
-    return await withSilencedConsole(async () => {
+    return await withSandboxEnvironment(environment, () => withSilencedConsole(async () => {
       const createStatus = await engine.create(synth.template);
       sandboxes.prepare(o.keys);
       sandboxes.freshPerInvocation = true;
@@ -291,10 +281,8 @@ async function measureWithSandboxPerDelete(o: ThroughputOptions, label: string):
         deletes: engine.timeline.slice(from).filter((e) => e.requestType === 'Delete'),
         createStatuses: [createStatus], deleteStatuses: [deleteStatus], coldStarts: sandboxes.started, model: 'sandbox-per-delete',
       });
-    });
+    }));
   } finally {
-    for (const k of Object.keys(process.env)) if (!(k in savedEnv)) delete process.env[k];
-    Object.assign(process.env, savedEnv);
     await Promise.all([kms.stop(), cfn.stop(), responses.stop()]);
     fs.rmSync(synth.assemblyDir, { recursive: true, force: true });
   }

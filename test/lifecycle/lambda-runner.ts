@@ -22,6 +22,13 @@ export interface FunctionSpec {
   readonly environment: Record<string, string>;
 }
 
+/** The role's temporary credentials, as Lambda provides them to a sandbox. */
+export const ROLE_CREDENTIALS = {
+  AWS_ACCESS_KEY_ID: 'ASIAHANDLERROLE00001',
+  AWS_SECRET_ACCESS_KEY: 'handler-role-secret',
+  AWS_SESSION_TOKEN: 'handler-role-session-token',
+} as const;
+
 export interface InvocationResult {
   /** What the handler threw (Lambda would report a function error), if it did. */
   readonly error?: string;
@@ -164,10 +171,7 @@ export class LambdaRunner {
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(this.spec.memorySize),
       AWS_REGION: this.spec.region,
       AWS_DEFAULT_REGION: this.spec.region,
-      // The role's temporary credentials, as Lambda provides them.
-      AWS_ACCESS_KEY_ID: 'ASIAHANDLERROLE00001',
-      AWS_SECRET_ACCESS_KEY: 'handler-role-secret',
-      AWS_SESSION_TOKEN: 'handler-role-session-token',
+      ...ROLE_CREDENTIALS,
       // No shared config or instance metadata: only what Lambda gives.
       AWS_CONFIG_FILE: path.join(this.home, 'no-config'),
       AWS_SHARED_CREDENTIALS_FILE: path.join(this.home, 'no-credentials'),
