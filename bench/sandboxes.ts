@@ -13,11 +13,6 @@
 import * as path from 'node:path';
 import { InvocationResult, ROLE_CREDENTIALS } from '../test/lifecycle/lambda-runner';
 
-/** The subset of LambdaRunner the StackEngine uses. */
-export interface Invoker {
-  invoke(event: unknown): Promise<InvocationResult>;
-}
-
 type Handler = (event: unknown, context: { getRemainingTimeInMillis(): number }) => Promise<void>;
 
 /** A fresh module instance of the bundle: what a new sandbox's init loads. */
@@ -65,7 +60,8 @@ export async function withSilencedConsole<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-export class InProcessSandboxes implements Invoker {
+/** Plays the function for the StackEngine in place of a LambdaRunner. */
+export class InProcessSandboxes {
   /** Sandboxes used so far (one per invocation when fresh, else the one warm sandbox). */
   started = 0;
   private readonly file: string;

@@ -144,7 +144,7 @@ export async function measureThroughput(o: ThroughputOptions): Promise<Throughpu
     const spec = { ...handlerFunction(synth), runtime: BENCH_RUNTIME };
     // The engine keeps its runner; this one forwards to whichever runner is current.
     const holder = { runner: new LambdaRunner(spec, runnerOptions) };
-    const forwarding = { invoke: (event: unknown): Promise<InvocationResult> => holder.runner.invoke(event) } as unknown as LambdaRunner;
+    const forwarding = { invoke: (event: unknown): Promise<InvocationResult> => holder.runner.invoke(event) };
     const engine = new StackEngine({
       kms, cfn, responses, runner: forwarding, stackName,
     });
@@ -259,7 +259,7 @@ async function measureWithSandboxPerDelete(o: ThroughputOptions, label: string):
   const synth = synthesize(buildApp({ side: o.side, keyArns, scope: o.scope }), 'BenchStack');
   const spec = handlerFunction(synth);
   const sandboxes = new InProcessSandboxes(spec.assetDir, spec.timeoutSeconds * 1000);
-  const engine = new StackEngine({ kms, cfn, responses, runner: sandboxes as unknown as LambdaRunner, stackName: 'BenchStack' });
+  const engine = new StackEngine({ kms, cfn, responses, runner: sandboxes, stackName: 'BenchStack' });
   const environment = {
     AWS_ENDPOINT_URL_KMS: kms.endpoint, AWS_ENDPOINT_URL_CLOUDFORMATION: cfn.endpoint, AWS_REGION: spec.region, ...spec.environment,
   };

@@ -508,13 +508,10 @@ describe('one warm container, several Deletes (L18)', () => {
   const OTHER_STACK = STACK_ID.replace('0f9e8d7c', '1a2b3c4d');
 
   /** Runs one Delete in the same container as the previous ones, with a log of its own. */
-  async function runAgain(options: EventOptions = {}, stackId = STACK_ID) {
+  async function runAgain(options: EventOptions = {}) {
     logs.stop();
     logs.start();
-    const url = server.newUrl();
-    const scoped = { ...options, props: options.props ?? props({ MaterialScope: 'CURRENT' }) };
-    await handler({ ...cfnEvent('Delete', url, scoped), StackId: stackId }, context());
-    return { response: server.responsesFor(url)[0].body, decision: logs.decision() };
+    return run('Delete', { ...options, props: options.props ?? props({ MaterialScope: 'CURRENT' }) });
   }
 
   function keysRevocable() {
@@ -550,7 +547,7 @@ describe('one warm container, several Deletes (L18)', () => {
     });
     keysRevocable();
     expect((await runAgain()).decision.decision).toBe('revoked');
-    const other = await runAgain({}, OTHER_STACK);
+    const other = await runAgain({ stackId: OTHER_STACK });
     expect(other.decision).toMatchObject({ decision: 'skipped', stackStatus: 'ROLLBACK_IN_PROGRESS' });
     expect(deletes()).toHaveLength(1);
   });

@@ -36,6 +36,8 @@ export interface EventOptions {
   readonly props?: Record<string, unknown>;
   readonly oldProps?: Record<string, unknown>;
   readonly logicalId?: string;
+  /** Another stack than STACK_ID. */
+  readonly stackId?: string;
 }
 
 export function cfnEvent(requestType: 'Create' | 'Update' | 'Delete', responseUrl: string, o: EventOptions = {}): Record<string, unknown> {
@@ -43,7 +45,7 @@ export function cfnEvent(requestType: 'Create' | 'Update' | 'Delete', responseUr
     RequestType: requestType,
     ServiceToken: 'arn:aws:lambda:eu-west-1:111111111111:function:handler',
     ResponseURL: responseUrl,
-    StackId: STACK_ID,
+    StackId: o.stackId ?? STACK_ID,
     RequestId: `req-${Math.random().toString(16).slice(2)}`,
     LogicalResourceId: o.logicalId ?? LOGICAL_ID,
     ResourceType: 'Custom::KmsKeyMaterialRevocation',

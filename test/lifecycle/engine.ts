@@ -67,7 +67,8 @@ export interface EngineOptions {
   readonly kms: KmsDouble;
   readonly cfn: CloudFormationDouble;
   readonly responses: ResponseRecorder;
-  readonly runner: LambdaRunner;
+  /** Runs the function: a LambdaRunner, or anything that invokes like one (the benchmarks' sandboxes). */
+  readonly runner: Pick<LambdaRunner, 'invoke'>;
   readonly stackName: string;
   readonly parameters?: Record<string, string>;
   /** Called when an AWS::KMS::Key is created: import material here, as a user would after deploy. */
