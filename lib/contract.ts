@@ -48,6 +48,15 @@ export const ATTR_REVOKED_MATERIAL_IDS = 'RevokedMaterialIds';
  */
 export const PHYSICAL_ID_PREFIX = 'kms-key-material-revocation:';
 
+/**
+ * Physical ID prefix of a resource whose `Revoked` switch is on (followed by the key ARN). The
+ * physical ID changes when the switch turns on or off, so CloudFormation sends the previous one a
+ * Delete in the cleanup after the update has succeeded: that is when the switch revokes
+ * (LIFECYCLE L14), never while the update can still roll back. Resources deployed with the switch
+ * on before this prefix existed keep their physical ID until their key or switch changes.
+ */
+export const REVOKED_PHYSICAL_ID_PREFIX = 'kms-key-material-revocation-revoked:';
+
 /** Physical ID answered when Create fails: the Delete that follows must recognise it and do nothing. */
 export const FAILED_CREATE_PHYSICAL_ID_PREFIX = 'kms-key-material-revocation-failed-create:';
 
