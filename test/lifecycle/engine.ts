@@ -92,6 +92,8 @@ export class StackEngine {
   readonly keysCreated = new Map<string, string>();
   /** Key ARNs scheduled for deletion, in order, with when: L13 checks revocation came first. */
   readonly scheduledKeyDeletions: Array<{ arn: string; at: number }> = [];
+  /** Called after every change to the deployed resources (iam-state.ts pushes the IAM and key policies in force to KMS). */
+  readonly resourceListeners: Array<(resources: ReadonlyMap<string, DeployedResource>) => void> = [];
 
   constructor(private readonly o: EngineOptions) {
     this.stackId = `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/${o.stackName}/${randomUUID()}`;
@@ -168,6 +170,7 @@ export class StackEngine {
         await this.updateOne(current, before.properties, rollbackReplaced, 'update');
       } else {
         Object.assign(current, before);
+        this.syncResources();
       }
     }
     for (const old of replacedOld) this.resources.set(old.logicalId, old);
@@ -239,6 +242,8 @@ export class StackEngine {
       resource.arn = def.Type === 'AWS::Lambda::Function'
         ? `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${resource.physicalId}`
         : `arn:aws:iam::${ACCOUNT}:role/${resource.physicalId}`;
+      // A customer managed policy's physical ID (and so its Ref) is its ARN.
+      if (def.Type === 'AWS::IAM::ManagedPolicy') resource.physicalId = resource.arn = `arn:aws:iam::${ACCOUNT}:policy/${resource.physicalId}`;
     }
     resource.status = 'CREATE_COMPLETE';
     this.syncResources();
@@ -249,6 +254,7 @@ export class StackEngine {
     replaced: DeployedResource[], step: Step = 'update'): Promise<boolean> {
     if (!isCustomResourceType(resource.type)) {
       resource.properties = props;
+      this.syncResources();
       return true;
     }
     resource.status = 'UPDATE_IN_PROGRESS';
@@ -376,6 +382,7 @@ export class StackEngine {
 
   private syncResources(): void {
     this.o.cfn.setResources(this.stackId, this.resourceList());
+    for (const listener of this.resourceListeners) listener(this.resources);
   }
 
   private resourceList() {
