@@ -3,9 +3,11 @@ import {
   CloudFormationClient,
   CloudFormationClientConfig,
   CloudFormationServiceException,
+  DescribeStackEventsCommand,
   DescribeStacksCommand,
   GetTemplateCommand,
   ListStackResourcesCommand,
+  paginateDescribeStackEvents,
   paginateListStackResources,
 } from '@aws-sdk/client-cloudformation';
 import { CloudFormationDouble } from './cloudformation-double';
@@ -125,6 +127,108 @@ describe('CloudFormationDouble, driven by the real @aws-sdk/client-cloudformatio
       const us = cfnClient({ region: 'us-east-1' });
       const err = await rejection(us.send(new DescribeStacksCommand({ StackName: STACK_ID })));
       expect(err.message).toBe(`Stack with id ${STACK_ID} does not exist`);
+    });
+  });
+
+  describe('nested stacks and DisableRollback', () => {
+    const NESTED_ID = `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/KeyStack-InnerNestedStackResource-1ABCDEFGHIJKL/5a1b2c3d-3333-11ef-8d2b-0a1b2c3d4e5f`;
+    const DEEPER_ID = `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/KeyStack-InnerNestedStackResource-1ABCDEFGHIJKL-DeeperNestedStackResource-2MNOPQRSTUVW/6a1b2c3d-4444-11ef-8d2b-0a1b2c3d4e5f`;
+
+    it('describes ParentId and RootId for nested stacks (both absent for the root), and DisableRollback', async () => {
+      double.putStack(NESTED_ID, { status: 'CREATE_COMPLETE', template: {}, parentId: STACK_ID, rootId: STACK_ID, disableRollback: true });
+      double.putStack(DEEPER_ID, { status: 'CREATE_COMPLETE', template: {}, parentId: NESTED_ID, rootId: STACK_ID });
+      const root = (await cfn.send(new DescribeStacksCommand({ StackName: STACK_ID }))).Stacks![0];
+      expect(root.ParentId).toBeUndefined();
+      expect(root.RootId).toBeUndefined();
+      expect(root.DisableRollback).toBe(false);
+      const nested = (await cfn.send(new DescribeStacksCommand({ StackName: NESTED_ID }))).Stacks![0];
+      expect(nested).toMatchObject({ ParentId: STACK_ID, RootId: STACK_ID, DisableRollback: true });
+      const deeper = (await cfn.send(new DescribeStacksCommand({ StackName: DEEPER_ID }))).Stacks![0];
+      expect(deeper).toMatchObject({ ParentId: NESTED_ID, RootId: STACK_ID });
+    });
+
+    it('refuses a nested stack without its root', () => {
+      expect(() => double.putStack(NESTED_ID, { status: 'CREATE_COMPLETE', template: {}, parentId: STACK_ID })).toThrow(/rootId/);
+    });
+  });
+
+  describe('DescribeStackEvents', () => {
+    const stackEvent = (status: string, reason?: string) =>
+      double.addStackEvent(STACK_ID, { logicalId: 'KeyStack', physicalId: STACK_ID, type: 'AWS::CloudFormation::Stack', status, statusReason: reason });
+
+    it('returns the events newest first with typed fields', async () => {
+      stackEvent('CREATE_IN_PROGRESS', 'User Initiated');
+      double.addStackEvent(STACK_ID, { logicalId: 'Revoker', type: 'Custom::KeyMaterialRevoker', status: 'CREATE_IN_PROGRESS' });
+      double.addStackEvent(STACK_ID, { logicalId: 'Revoker', physicalId: 'revoker-1', type: 'Custom::KeyMaterialRevoker', status: 'CREATE_FAILED', statusReason: 'a <b> & "c"' });
+      stackEvent('ROLLBACK_IN_PROGRESS');
+      const out = await cfn.send(new DescribeStackEventsCommand({ StackName: 'KeyStack' }));
+      expect(out.NextToken).toBeUndefined();
+      expect(out.StackEvents!.map((e) => [e.LogicalResourceId, e.ResourceStatus])).toEqual([
+        ['KeyStack', 'ROLLBACK_IN_PROGRESS'],
+        ['Revoker', 'CREATE_FAILED'],
+        ['Revoker', 'CREATE_IN_PROGRESS'],
+        ['KeyStack', 'CREATE_IN_PROGRESS'],
+      ]);
+      expect(out.StackEvents![1]).toMatchObject({
+        StackId: STACK_ID, StackName: 'KeyStack', PhysicalResourceId: 'revoker-1', ResourceType: 'Custom::KeyMaterialRevoker',
+        ResourceStatusReason: 'a <b> & "c"',
+      });
+      expect(out.StackEvents![3]).toMatchObject({ PhysicalResourceId: STACK_ID, ResourceType: 'AWS::CloudFormation::Stack', ResourceStatusReason: 'User Initiated' });
+      expect(out.StackEvents![2].PhysicalResourceId).toBeUndefined();
+      const times = out.StackEvents!.map((e) => e.Timestamp!.getTime());
+      expect(times).toEqual([...times].sort((a, b) => b - a));
+      expect(new Set(out.StackEvents!.map((e) => e.EventId)).size).toBe(4);
+      expect(double.stackEvents(STACK_ID).map((e) => e.status)[0]).toBe('CREATE_IN_PROGRESS');
+    });
+
+    it('paginates 250 events as 100/100/50; a token pins the history, so later events do not shift its pages', async () => {
+      for (let i = 0; i < 250; i++) double.addStackEvent(STACK_ID, { logicalId: `R${i}`, type: 'AWS::SNS::Topic', status: 'CREATE_COMPLETE' });
+      const first = await cfn.send(new DescribeStackEventsCommand({ StackName: STACK_ID }));
+      expect(first.StackEvents).toHaveLength(100);
+      expect(first.StackEvents![0].LogicalResourceId).toBe('R249');
+      stackEvent('UPDATE_IN_PROGRESS');
+      const second = await cfn.send(new DescribeStackEventsCommand({ StackName: STACK_ID, NextToken: first.NextToken }));
+      expect(second.StackEvents![0].LogicalResourceId).toBe('R149');
+      const sizes: number[] = [];
+      for await (const page of paginateDescribeStackEvents({ client: cfn }, { StackName: STACK_ID })) sizes.push(page.StackEvents!.length);
+      expect(sizes).toEqual([100, 100, 51]);
+      double.setEventsPageSize(200);
+      expect((await cfn.send(new DescribeStackEventsCommand({ StackName: STACK_ID }))).StackEvents).toHaveLength(200);
+    });
+
+    it('a deleted stack by its stack ID only; a forged token or one of another stack is a ValidationError', async () => {
+      stackEvent('DELETE_COMPLETE');
+      double.setStatus(STACK_ID, 'DELETE_COMPLETE');
+      expect((await cfn.send(new DescribeStackEventsCommand({ StackName: STACK_ID }))).StackEvents![0].ResourceStatus).toBe('DELETE_COMPLETE');
+      expect((await rejection(cfn.send(new DescribeStackEventsCommand({ StackName: 'KeyStack' })))).name).toBe('ValidationError');
+      expect((await rejection(cfn.send(new DescribeStackEventsCommand({ StackName: STACK_ID, NextToken: 'forged' })))).name).toBe('ValidationError');
+      double.setPageSize(1);
+      const listToken = (await cfn.send(new ListStackResourcesCommand({ StackName: STACK_ID }))).NextToken;
+      expect((await rejection(cfn.send(new DescribeStackEventsCommand({ StackName: STACK_ID, NextToken: listToken })))).name).toBe('ValidationError');
+    });
+
+    it('events survive putStack (the engine re-puts a stack) and go with removeStack', async () => {
+      stackEvent('CREATE_COMPLETE');
+      double.putStack(STACK_ID, { status: 'UPDATE_IN_PROGRESS', template: TEMPLATE });
+      expect(double.stackEvents(STACK_ID)).toHaveLength(1);
+      double.removeStack(STACK_ID);
+      expect(double.stackEvents(STACK_ID)).toHaveLength(0);
+    });
+  });
+
+  describe('read quotas', () => {
+    it('off by default; once set, calls beyond the rate answer Throttling "Rate exceeded"', async () => {
+      const once = cfnClient({ maxAttempts: 1 });
+      for (let i = 0; i < 5; i++) await once.send(new DescribeStacksCommand({ StackName: STACK_ID }));
+      double.setReadQuota('DescribeStackEvents', 2);
+      await once.send(new DescribeStackEventsCommand({ StackName: STACK_ID }));
+      await once.send(new DescribeStackEventsCommand({ StackName: STACK_ID }));
+      const err = await rejection(once.send(new DescribeStackEventsCommand({ StackName: STACK_ID })));
+      expect(err.name).toBe('Throttling');
+      expect(err.message).toBe('Rate exceeded');
+      await once.send(new DescribeStacksCommand({ StackName: STACK_ID }));
+      double.setReadQuota('DescribeStackEvents', undefined);
+      await once.send(new DescribeStackEventsCommand({ StackName: STACK_ID }));
     });
   });
 

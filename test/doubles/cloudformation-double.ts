@@ -12,11 +12,22 @@
  * `<ErrorResponse><Error><Type>Sender|Receiver</Type><Code/><Message/></Error><RequestId/></ErrorResponse>`;
  * the SDK takes `err.name` from `<Code>`.
  *
- * Modelled on the CloudFormation API Reference (DescribeStacks, GetTemplate, ListStackResources,
- * Common Errors). Signatures are not verified; only the SigV4 credential scope (access key ID,
- * Region) is read.
+ * Modelled on the CloudFormation API Reference (DescribeStacks, DescribeStackEvents, GetTemplate,
+ * ListStackResources, Common Errors). Signatures are not verified; only the SigV4 credential scope
+ * (access key ID, Region) is read.
+ *
+ * Nested stacks: a stack put with `parentId`/`rootId` is described with `ParentId` and `RootId`
+ * ("For nested stacks, the stack ID of the direct parent of this stack. For the first level of
+ * nested stacks, the root stack is also the parent stack" / "the stack ID of the top-level stack
+ * to which the nested stack ultimately belongs"; both absent for a top-level stack:
+ * https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_Stack.html).
+ *
+ * Stack events are recorded by whoever drives the double (the test bed's StackEngine records one
+ * for every stack and resource status change, `addStackEvent`) and are kept per stack ID, across
+ * `putStack`, so that a deleted stack's history stays readable by its ID.
  */
 import type * as http from 'node:http';
+import { randomUUID } from 'node:crypto';
 import {
   AwsDouble,
   dropConnection,
@@ -25,6 +36,7 @@ import {
   readBody,
   send,
   sleep,
+  SlidingWindowLimiter,
   xmlEscape,
 } from './http-util';
 
@@ -52,6 +64,29 @@ export interface StackStateInput {
   parameters?: Record<string, string>;
   outputs?: Array<{ key: string; value: string; description?: string; exportName?: string }>;
   tags?: Record<string, string>;
+  /** For a nested stack: the stack ID (ARN) of its direct parent (DescribeStacks `ParentId`). */
+  parentId?: string;
+  /** For a nested stack: the stack ID of its top-level stack (DescribeStacks `RootId`). */
+  rootId?: string;
+  /** The stack was created with rollback disabled (CreateStack DisableRollback / `cdk deploy --no-rollback`). */
+  disableRollback?: boolean;
+}
+
+/** One entry of a stack's event history (DescribeStackEvents `StackEvents` member). */
+export interface StackEventInput {
+  logicalId: string;
+  physicalId?: string;
+  type: string;
+  status: string;
+  statusReason?: string;
+  timestamp?: Date;
+}
+
+export interface StackEvent extends StackEventInput {
+  readonly eventId: string;
+  readonly stackId: string;
+  readonly stackName: string;
+  readonly timestamp: Date;
 }
 
 export interface CfnCall {
@@ -85,6 +120,9 @@ interface Stack {
   parameters: Record<string, string>;
   outputs: Array<{ key: string; value: string; description?: string; exportName?: string }>;
   tags: Record<string, string>;
+  parentId?: string;
+  rootId?: string;
+  disableRollback: boolean;
 }
 
 interface Ctx {
@@ -96,7 +134,7 @@ interface Ctx {
 
 const XMLNS = 'http://cloudformation.amazonaws.com/doc/2010-05-15/';
 const STACK_ARN_RE = /^arn:(aws[a-z-]*):cloudformation:([a-z0-9-]+):(\d{12}):stack\/([A-Za-z][A-Za-z0-9-]*)\/([A-Za-z0-9-]+)$/;
-const SUPPORTED_OPS = ['DescribeStacks', 'GetTemplate', 'ListStackResources'] as const;
+const SUPPORTED_OPS = ['DescribeStacks', 'DescribeStackEvents', 'GetTemplate', 'ListStackResources'] as const;
 type SupportedOp = (typeof SUPPORTED_OPS)[number];
 
 /**
@@ -145,6 +183,17 @@ export class CloudFormationDouble extends AwsDouble<CfnCall, { op: string; acces
   }
 
   private readonly stacks = new Map<string, Stack>();
+  /** Event history per stack ID, oldest first; kept when a stack is put again. */
+  private readonly events = new Map<string, StackEvent[]>();
+  /** Read quotas per operation (requests per second), off unless set. */
+  private readonly quotas = new Map<string, number>();
+  private readonly limiter = new SlidingWindowLimiter();
+  /**
+   * DescribeStackEvents page size. GUESS: the API Reference documents NextToken but no page size
+   * for DescribeStackEvents (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeStackEvents.html);
+   * 100 events a page is what the service is commonly observed to return. Configurable.
+   */
+  private eventsPageSize = 100;
   /**
    * ListStackResources page size. The API Reference only says NextToken appears "If the output
    * exceeds 1 MB"; pages of 100 summaries are what the service is commonly observed to return, and a
@@ -183,8 +232,67 @@ export class CloudFormationDouble extends AwsDouble<CfnCall, { op: string; acces
       parameters: { ...(state.parameters ?? {}) },
       outputs: [...(state.outputs ?? [])],
       tags: { ...(state.tags ?? {}) },
+      parentId: state.parentId,
+      rootId: state.rootId,
+      disableRollback: state.disableRollback ?? false,
     };
+    if (state.parentId && !state.rootId) throw new Error('CloudFormationDouble.putStack: a nested stack (parentId) needs its rootId too');
     this.stacks.set(stackId, stack);
+  }
+
+  /**
+   * Records a stack event (newest last here; DescribeStackEvents answers newest first). A
+   * stack-level event has the stack name as LogicalResourceId, the stack ID as PhysicalResourceId
+   * and ResourceType AWS::CloudFormation::Stack.
+   */
+  addStackEvent(stackId: string, event: StackEventInput): StackEvent {
+    const s = this.mustGet(stackId);
+    const list = this.events.get(stackId) ?? [];
+    const last = list[list.length - 1]?.timestamp.getTime() ?? 0;
+    // Timestamps strictly increase within a stack, so that "newest first" is well defined.
+    const timestamp = event.timestamp ?? new Date(Math.max(Date.now(), last + 1));
+    // GUESS (format observed in consoles, not documented): resource events are
+    // "<LogicalId>-<STATUS>-<ISO time>", stack-level events a UUID.
+    const stackLevel = event.type === 'AWS::CloudFormation::Stack' && event.physicalId === stackId;
+    const eventId = stackLevel ? randomUUID() : `${event.logicalId}-${event.status}-${timestamp.toISOString()}`;
+    const recorded: StackEvent = { ...event, eventId, stackId, stackName: s.stackName, timestamp };
+    list.push(recorded);
+    this.events.set(stackId, list);
+    return recorded;
+  }
+
+  /** A stack's events, oldest first (for tests; the API answers newest first). */
+  stackEvents(stackId: string): StackEvent[] {
+    return [...(this.events.get(stackId) ?? [])];
+  }
+
+  setOutputs(stackId: string, outputs: Array<{ key: string; value: string; description?: string; exportName?: string }>): void {
+    this.mustGet(stackId).outputs = [...outputs];
+  }
+
+  setParameters(stackId: string, parameters: Record<string, string>): void {
+    this.mustGet(stackId).parameters = { ...parameters };
+  }
+
+  /** Whether a stack ID is known to the double. */
+  has(stackId: string): boolean {
+    return this.stacks.has(stackId);
+  }
+
+  /**
+   * A read quota for `op` (requests per second, per Region and account -- here per double):
+   * beyond it the call answers `Throttling` (400, "Rate exceeded"). Off unless set; `undefined`
+   * removes it. GUESS: CloudFormation documents no per-operation read quotas; pick per test.
+   */
+  setReadQuota(op: string, perSecond: number | undefined): void {
+    if (perSecond === undefined) this.quotas.delete(op);
+    else this.quotas.set(op, perSecond);
+    this.limiter.reset();
+  }
+
+  setEventsPageSize(n: number): void {
+    if (!Number.isInteger(n) || n < 1) throw new Error('CloudFormationDouble.setEventsPageSize: positive integer expected');
+    this.eventsPageSize = n;
   }
 
   setStatus(stackId: string, status: string, statusReason?: string): void {
@@ -207,6 +315,7 @@ export class CloudFormationDouble extends AwsDouble<CfnCall, { op: string; acces
 
   removeStack(stackId: string): void {
     this.stacks.delete(stackId);
+    this.events.delete(stackId);
   }
 
   setPageSize(n: number): void {
@@ -261,6 +370,8 @@ export class CloudFormationDouble extends AwsDouble<CfnCall, { op: string; acces
         throw new CfnError('InvalidAction', `Could not find operation ${op} for version ${params.Version ?? '(none)'}`, 400);
       }
       this.checkDenied(ctx);
+      const quota = this.quotas.get(op);
+      if (quota !== undefined && !this.limiter.tryAcquire(op, quota)) throw new CfnError('Throttling', 'Rate exceeded', 400);
       const result = this.dispatch(op as SupportedOp, ctx);
       if (this.faults.takeDrop(op, 'after')) {
         call.errorType = 'ConnectionDroppedAfterHandling';
@@ -297,6 +408,7 @@ export class CloudFormationDouble extends AwsDouble<CfnCall, { op: string; acces
   private dispatch(op: SupportedOp, ctx: Ctx): string {
     switch (op) {
       case 'DescribeStacks': return this.describeStacks(ctx);
+      case 'DescribeStackEvents': return this.describeStackEvents(ctx);
       case 'GetTemplate': return this.getTemplate(ctx);
       case 'ListStackResources': return this.listStackResources(ctx);
     }
@@ -371,15 +483,58 @@ export class CloudFormationDouble extends AwsDouble<CfnCall, { op: string; acces
       el('LastUpdatedTime', s.lastUpdatedTime?.toISOString()) +
       el('StackStatus', s.status) +
       el('StackStatusReason', s.statusReason) +
-      el('DisableRollback', 'false') +
+      el('DisableRollback', String(s.disableRollback)) +
       members(
         'Outputs',
         s.outputs.map((o) => el('OutputKey', o.key) + el('OutputValue', o.value) + el('Description', o.description) + el('ExportName', o.exportName)),
       ) +
       members('Tags', Object.entries(s.tags).map(([k, v]) => el('Key', k) + el('Value', v))) +
       el('EnableTerminationProtection', 'false') +
+      el('ParentId', s.parentId) +
+      el('RootId', s.rootId) +
       `<DriftInformation>${el('StackDriftStatus', 'NOT_CHECKED')}</DriftInformation>`
     );
+  }
+
+  /**
+   * DescribeStackEvents: "Returns all stack related events for a specified stack in reverse
+   * chronological order" (newest first), paginated with NextToken
+   * (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeStackEvents.html).
+   * A deleted stack by its unique stack ID only, as for the other reads. A token pins the history
+   * as it was at the first page, so events recorded meanwhile do not shift later pages.
+   */
+  private describeStackEvents(ctx: Ctx): string {
+    const s = this.mustFind(ctx);
+    const all = this.events.get(s.stackId) ?? [];
+    let offset = 0;
+    let count = all.length;
+    if (ctx.params.NextToken !== undefined) {
+      try {
+        const parsed = JSON.parse(Buffer.from(ctx.params.NextToken, 'base64').toString('utf8'));
+        if (parsed.s !== s.stackId || parsed.e !== true || !Number.isInteger(parsed.o) || !Number.isInteger(parsed.n) ||
+          parsed.o < 0 || parsed.n > all.length) throw new Error('mismatch');
+        offset = parsed.o;
+        count = parsed.n;
+      } catch {
+        // GUESS: the message; the API Reference documents no operation-specific error for a bad token.
+        throw new CfnError('ValidationError', 'Invalid NextToken');
+      }
+    }
+    const newestFirst = all.slice(0, count).reverse();
+    const page = newestFirst.slice(offset, offset + this.eventsPageSize);
+    const next = offset + this.eventsPageSize < newestFirst.length
+      ? Buffer.from(JSON.stringify({ s: s.stackId, e: true, o: offset + this.eventsPageSize, n: count })).toString('base64')
+      : undefined;
+    return members('StackEvents', page.map((e) =>
+      el('StackId', e.stackId) +
+      el('EventId', e.eventId) +
+      el('StackName', e.stackName) +
+      el('LogicalResourceId', e.logicalId) +
+      el('PhysicalResourceId', e.physicalId) +
+      el('ResourceType', e.type) +
+      el('Timestamp', e.timestamp.toISOString()) +
+      el('ResourceStatus', e.status) +
+      el('ResourceStatusReason', e.statusReason))) + el('NextToken', next);
   }
 
   /**
