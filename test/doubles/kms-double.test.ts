@@ -603,6 +603,163 @@ describe('KmsDouble, driven by the real @aws-sdk/client-kms', () => {
     });
   });
 
+  describe('policy evaluation (enforcePolicies)', () => {
+    // Modelled on the AWS KMS Developer Guide ("KMS key access and permissions", "Key policies in
+    // AWS KMS", "Default key policy", "Determining access to an AWS KMS key") and the IAM User
+    // Guide ("Troubleshoot access denied error messages"), not on any client of the double.
+    const ROLE = `arn:aws:iam::${ACCOUNT}:role/RevocationHandler`;
+    const ROOT = `arn:aws:iam::${ACCOUNT}:root`;
+    const DELETE = 'kms:DeleteImportedKeyMaterial';
+    let role: KMSClient;
+
+    const allow = (actions: string | string[], resources: string | string[], extra: object = {}) =>
+      ({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: actions, Resource: resources, ...extra }] });
+    const keyPolicy = (...statements: object[]) => ({ Version: '2012-10-17', Statement: statements });
+    const rootTrust = { Sid: 'Enable IAM User Permissions', Effect: 'Allow', Principal: { AWS: ROOT }, Action: 'kms:*', Resource: '*' };
+    const externalKey = (policy?: object) => double.addKey({ origin: 'EXTERNAL', importedMaterials: 1, keyPolicy: policy as any });
+    const revoke = (client: KMSClient, arn: string) => client.send(new DeleteImportedKeyMaterialCommand({ KeyId: arn }));
+    const denial = (arn: string, action: string, why: string) =>
+      `User: ${ROLE} is not authorized to perform: ${action} on resource: ${arn} ${why}`;
+
+    beforeEach(() => {
+      double.setPrincipal('AKIDROLE', { arn: ROLE });
+      double.enforcePolicies();
+      role = kmsClient({ credentials: { accessKeyId: 'AKIDROLE', secretAccessKey: 'r' } });
+    });
+
+    it('a key policy that allows the principal directly is enough, without any IAM policy', async () => {
+      const arn = externalKey(keyPolicy({ Effect: 'Allow', Principal: { AWS: ROLE }, Action: DELETE, Resource: '*' }));
+      await revoke(role, arn);
+      expect(double.key(arn)!.state).toBe('PendingImport');
+      // Only the actions it names: DescribeKey is not allowed by the key policy, and IAM cannot help (no root trust).
+      const err = await rejection(role.send(new DescribeKeyCommand({ KeyId: arn })));
+      expect(err.name).toBe('AccessDeniedException');
+      expect(err.message).toBe(denial(arn, 'kms:DescribeKey', 'because no resource-based policy allows the kms:DescribeKey action'));
+    });
+
+    it('keys without a key policy get the default one (root trust, kms:*): an IAM policy on the key ARN allows', async () => {
+      const arn = externalKey();
+      expect(double.keyPolicy(arn)).toEqual(keyPolicy(rootTrust));
+      double.setIdentityPolicies(ROLE, [allow([DELETE, 'kms:DescribeKey'], arn)]);
+      await role.send(new DescribeKeyCommand({ KeyId: arn }));
+      await revoke(role, arn);
+      expect(double.key(arn)!.state).toBe('PendingImport');
+      expect(double.evaluateAccess(ROLE, DELETE, arn)).toMatchObject({ allowed: true, via: 'iam' });
+    });
+
+    it('root trust as the bare account ID also enables IAM policies', async () => {
+      const arn = externalKey(keyPolicy({ Effect: 'Allow', Principal: { AWS: ACCOUNT }, Action: 'kms:*', Resource: '*' }));
+      double.setIdentityPolicies(ROLE, [allow(DELETE, arn)]);
+      await revoke(role, arn);
+    });
+
+    it('root trust without an IAM policy that allows the action on this key is denied (identity-based)', async () => {
+      const arn = externalKey();
+      const other = externalKey();
+      double.setIdentityPolicies(ROLE, [allow(DELETE, other), allow('kms:DescribeKey', arn)]);
+      const err = await rejection(revoke(role, arn));
+      expect(err.name).toBe('AccessDeniedException');
+      expect(err.$metadata.httpStatusCode).toBe(400);
+      expect(err.message).toBe(denial(arn, DELETE, `because no identity-based policy allows the ${DELETE} action`));
+      expect(double.key(arn)!.state).toBe('Enabled');
+      await revoke(role, other);
+    });
+
+    it('an IAM allow has no effect when the key policy neither trusts the account nor names the principal', async () => {
+      const arn = externalKey(keyPolicy({ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:role/Admin` }, Action: 'kms:*', Resource: '*' }));
+      double.setIdentityPolicies(ROLE, [allow('kms:*', '*')]);
+      const err = await rejection(revoke(role, arn));
+      expect(err.message).toBe(denial(arn, DELETE, `because no resource-based policy allows the ${DELETE} action`));
+      // Root trust limited to other actions does not enable IAM for this one either.
+      const limited = externalKey(keyPolicy({ ...rootTrust, Action: ['kms:Describe*', 'kms:List*'] }));
+      await role.send(new DescribeKeyCommand({ KeyId: limited }));
+      expect((await rejection(revoke(role, limited))).message).toContain('because no resource-based policy allows');
+    });
+
+    it('an explicit deny wins over every allow: in an identity policy, in the key policy, or naming the account', async () => {
+      const direct = { Effect: 'Allow', Principal: { AWS: ROLE }, Action: 'kms:*', Resource: '*' };
+      const a = externalKey(keyPolicy(rootTrust, direct));
+      double.setIdentityPolicies(ROLE, [allow('kms:*', '*'), { Statement: { Effect: 'Deny', Action: DELETE, Resource: a } }]);
+      expect((await rejection(revoke(role, a))).message).toBe(denial(a, DELETE, 'with an explicit deny in an identity-based policy'));
+
+      double.setIdentityPolicies(ROLE, [allow('kms:*', '*')]);
+      const b = externalKey(keyPolicy(rootTrust, direct, { Effect: 'Deny', Principal: { AWS: ROLE }, Action: 'kms:Delete*', Resource: '*' }));
+      expect((await rejection(revoke(role, b))).message).toBe(denial(b, DELETE, 'with an explicit deny in a resource-based policy'));
+
+      const c = externalKey(keyPolicy(rootTrust, { Effect: 'Deny', Principal: { AWS: ROOT }, Action: DELETE, Resource: '*' }));
+      expect((await rejection(revoke(role, c))).message).toBe(denial(c, DELETE, 'with an explicit deny in a resource-based policy'));
+
+      const d = externalKey(keyPolicy(rootTrust, { Effect: 'Deny', Principal: '*', Action: '*', Resource: '*' }));
+      expect((await rejection(role.send(new DescribeKeyCommand({ KeyId: d })))).message).toContain('with an explicit deny in a resource-based policy');
+      for (const arn of [a, b, c, d]) expect(double.key(arn)!.state).toBe('Enabled');
+    });
+
+    it('actions match case-insensitively with * and ? wildcards; resources with wildcards, case-sensitively', async () => {
+      const arn = externalKey();
+      const keyId = arn.split('/')[1];
+      const decide = (policies: object[]) => {
+        double.setIdentityPolicies(ROLE, policies as any);
+        return double.evaluateAccess(ROLE, DELETE, arn).allowed;
+      };
+      expect(decide([allow('KMS:deleteimported*', `arn:aws:kms:*:${ACCOUNT}:key/*`)])).toBe(true);
+      expect(decide([allow('kms:DeleteImportedKeyMateria?', `arn:aws:kms:${REGION}:${ACCOUNT}:key/${keyId.slice(0, 8)}*`)])).toBe(true);
+      expect(decide([allow('kms:*', 'arn:aws:kms:*')])).toBe(true);
+      expect(decide([allow('*', '*')])).toBe(true);
+      expect(decide([{ Statement: [{ Effect: 'Allow', NotAction: 'kms:Encrypt', Resource: arn }] }])).toBe(true);
+      expect(decide([{ Statement: [{ Effect: 'Allow', NotAction: 'kms:Delete*', Resource: arn }] }])).toBe(false);
+      expect(decide([allow('kms:Delete', arn)])).toBe(false);
+      expect(decide([allow('kms:DeleteImportedKeyMaterial?', arn)])).toBe(false);
+      expect(decide([allow(DELETE, 'arn:aws:kms:*:999999999999:key/*')])).toBe(false);
+      expect(decide([allow(DELETE, arn.toUpperCase())])).toBe(false);
+      expect(decide([allow(DELETE, `arn:aws:kms:us-east-1:${ACCOUNT}:key/${keyId}`)])).toBe(false);
+      // Over HTTP too.
+      double.setIdentityPolicies(ROLE, [allow('kms:Delete*', `arn:aws:kms:${REGION}:${ACCOUNT}:key/*`)]);
+      await revoke(role, arn);
+    });
+
+    it('GUESS: a statement with a Condition is treated as not matching (no condition keys are modelled)', async () => {
+      const arn = externalKey();
+      double.setIdentityPolicies(ROLE, [allow(DELETE, arn, { Condition: { StringEquals: { 'aws:PrincipalTag/team': 'x' } } })]);
+      expect((await rejection(revoke(role, arn))).message).toContain('because no identity-based policy allows');
+    });
+
+    it('an assumed-role session is covered by its role ARN, in the key policy and for the role\'s IAM policies', async () => {
+      double.setPrincipal('ASIASESSION', { arn: `arn:aws:sts::${ACCOUNT}:assumed-role/RevocationHandler/my-function` });
+      const session = kmsClient({ credentials: { accessKeyId: 'ASIASESSION', secretAccessKey: 's', sessionToken: 't' } });
+      const direct = externalKey(keyPolicy({ Effect: 'Allow', Principal: { AWS: ROLE }, Action: DELETE, Resource: '*' }));
+      await revoke(session, direct);
+      const viaIam = externalKey();
+      double.setIdentityPolicies(ROLE, [allow(DELETE, viaIam)]);
+      await revoke(session, viaIam);
+      const other = externalKey();
+      const err = await rejection(revoke(session, other));
+      expect(err.message).toBe(
+        `User: arn:aws:sts::${ACCOUNT}:assumed-role/RevocationHandler/my-function is not authorized to perform: ${DELETE} on resource: ${other} because no identity-based policy allows the ${DELETE} action`,
+      );
+    });
+
+    it('unmapped principals are unaffected, and nothing is evaluated while enforcement is off', async () => {
+      const arn = externalKey(keyPolicy({ Effect: 'Deny', Principal: '*', Action: '*', Resource: '*' }));
+      await kms.send(new DescribeKeyCommand({ KeyId: arn })); // AKIDTEST is not mapped
+      double.enforcePolicies(false);
+      await role.send(new DescribeKeyCommand({ KeyId: arn }));
+      double.enforcePolicies(true);
+      expect((await rejection(role.send(new DescribeKeyCommand({ KeyId: arn })))).name).toBe('AccessDeniedException');
+      // Deny rules still apply to unmapped principals.
+      double.deny({ op: 'DescribeKey', accessKeyId: 'AKIDTEST' });
+      expect((await rejection(kms.send(new DescribeKeyCommand({ KeyId: arn })))).name).toBe('AccessDeniedException');
+    });
+
+    it('a key that does not exist is NotFoundException, not AccessDenied; CreateKey keeps the Policy it was given', async () => {
+      const missing = `arn:aws:kms:${REGION}:${ACCOUNT}:key/00000000-0000-4000-8000-000000000000`;
+      expect((await rejection(revoke(role, missing))).name).toBe('NotFoundException');
+      const policy = keyPolicy({ Effect: 'Allow', Principal: { AWS: ROLE }, Action: 'kms:DescribeKey', Resource: '*' });
+      const created = await kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL', Policy: JSON.stringify(policy) }));
+      expect(double.keyPolicy(created.KeyMetadata!.Arn!)).toEqual(policy);
+      await role.send(new DescribeKeyCommand({ KeyId: created.KeyMetadata!.KeyId }));
+    });
+  });
+
   describe('wire level', () => {
     const post = (target: string, body: object, auth = true): Promise<Response> =>
       fetch(double.endpoint, {

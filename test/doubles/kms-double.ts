@@ -11,8 +11,14 @@
  * Behaviour is modelled on the AWS KMS API Reference and Developer Guide (pages cited inline),
  * not on any particular client. Where the documentation is silent the choice is marked GUESS.
  *
+ * Access control: off by default (every request is allowed unless a `deny()` rule matches). With
+ * `enforcePolicies()` the double decides AccessDenied from key policies and identity-based (IAM)
+ * policies the way KMS does, for principals mapped with `setPrincipal()` (see "Policy
+ * evaluation" below; grants, SCPs/RCPs, permissions boundaries, session policies and condition
+ * keys are not modelled).
+ *
  * What the double does not do: verify SigV4 signatures (it only reads the credential scope:
- * access key ID and Region), evaluate key policies/IAM (use `deny()`), cryptography (import
+ * access key ID and Region), grants, cryptography (import
  * tokens and public keys are random bytes; "encrypted key material" is treated as an opaque
  * fingerprint of the material), multi-Region replication, custom key stores, the "hot key"
  * throttling condition, or eventual consistency.
@@ -59,6 +65,8 @@ export interface AddKeySpec {
   description?: string;
   /** Alias names (`alias/...`) pointing at this key. Only DescribeKey resolves aliases; DeleteImportedKeyMaterial does not. */
   aliases?: string[];
+  /** The key policy. Default: KMS's default key policy (the account root principal allowed `kms:*`). */
+  keyPolicy?: PolicyDocument;
 }
 
 export interface KeyMaterialView {
@@ -228,6 +236,8 @@ interface Key {
   aliases: Set<string>;
   materials: Material[];
   deletedMaterialIds: string[];
+  /** Undefined: the default key policy. */
+  keyPolicy?: PolicyDocument;
 }
 
 interface Ctx {
@@ -265,6 +275,9 @@ export class KmsDouble extends AwsDouble<KmsCall, KmsDenyRule> {
   private readonly quotas = new Map<string, number>(Object.entries(KMS_DEFAULT_QUOTAS));
   private readonly limiter = new SlidingWindowLimiter();
   private readonly principals = new Map<string, { account: string; arn: string }>();
+  private enforcing = false;
+  /** Identity-based policies in force, by IAM identity ARN (a role's or user's ARN). */
+  private identityPolicies = new Map<string, PolicyDocument[]>();
 
   private constructor(options: KmsDoubleOptions) {
     super();
@@ -306,6 +319,7 @@ export class KmsDouble extends AwsDouble<KmsCall, KmsDenyRule> {
       aliases: new Set(),
       materials: [],
       deletedMaterialIds: [],
+      keyPolicy: spec.keyPolicy === undefined ? undefined : normalizeDocument(spec.keyPolicy),
     };
     if (origin === 'AWS_KMS') {
       key.materials.push({ id: hex(32), state: 'CURRENT', importState: 'IMPORTED' });
@@ -454,6 +468,59 @@ export class KmsDouble extends AwsDouble<KmsCall, KmsDenyRule> {
     this.denyRules.push(rule);
   }
 
+  /**
+   * Turns policy evaluation on (or off): requests by an access key mapped with `setPrincipal()`
+   * are then allowed or denied from the key's policy and the identity's IAM policies, as
+   * `evaluateAccess` describes. Requests by unmapped access keys stay allowed (deny rules still
+   * apply), so set-up and operator calls are unaffected.
+   */
+  enforcePolicies(on = true): void {
+    this.enforcing = on;
+  }
+
+  get enforcingPolicies(): boolean {
+    return this.enforcing;
+  }
+
+  /** Replaces a key's policy (PutKeyPolicy); `undefined` restores the default key policy. */
+  setKeyPolicy(keyArn: string, policy: PolicyDocument | undefined): void {
+    this.mustGetKey(keyArn).keyPolicy = policy === undefined ? undefined : normalizeDocument(policy);
+  }
+
+  /** The key policy in force (the default key policy when none was set). */
+  keyPolicy(keyArn: string): PolicyDocument {
+    const key = this.mustGetKey(keyArn);
+    return key.keyPolicy ?? defaultKeyPolicy(key.account, partitionOf(key.arn));
+  }
+
+  /** Sets the identity-based policies of one IAM identity (role or user ARN); an empty list detaches all. */
+  setIdentityPolicies(identityArn: string, policies: PolicyDocument[]): void {
+    if (policies.length === 0) this.identityPolicies.delete(identityArn);
+    else this.identityPolicies.set(identityArn, policies.map(normalizeDocument));
+  }
+
+  /** Replaces every identity-based policy at once (what a resync from a stack's resources does). */
+  replaceIdentityPolicies(byIdentity: ReadonlyMap<string, readonly PolicyDocument[]>): void {
+    this.identityPolicies = new Map([...byIdentity].filter(([, docs]) => docs.length > 0).map(([arn, docs]) => [arn, docs.map(normalizeDocument)]));
+  }
+
+  /**
+   * What KMS would decide for `principalArn` calling `action` (e.g. 'kms:DeleteImportedKeyMaterial')
+   * on `keyArn`, with the policies in force now; independent of `enforcePolicies()`.
+   */
+  evaluateAccess(principalArn: string, action: string, keyArn: string): AccessDecision {
+    const key = this.mustGetKey(keyArn);
+    const account = /^arn:[^:]+:(?:iam|sts)::(\d{12}):/.exec(principalArn)?.[1] ?? this.defaultAccount;
+    return evaluateKmsAccess({
+      principalArn,
+      principalAccount: account,
+      action,
+      keyArn: key.arn,
+      keyPolicy: this.keyPolicy(key.arn),
+      identityPolicies: this.identityPoliciesOf(principalArn),
+    });
+  }
+
   // -------------------------------------------------------------------------------------------
   // HTTP pipeline
   // -------------------------------------------------------------------------------------------
@@ -519,6 +586,7 @@ export class KmsDouble extends AwsDouble<KmsCall, KmsDenyRule> {
       if (bodyError) throw bodyError;
       this.throttle(ctx);
       this.checkDenied(ctx);
+      this.checkPolicies(ctx);
       this.expireMaterials();
       const result = this.dispatch(op as SupportedOp, ctx);
       call.applied = true;
@@ -592,6 +660,41 @@ export class KmsDouble extends AwsDouble<KmsCall, KmsDenyRule> {
           : `because no identity-based policy allows the ${action} action`;
       throw new KmsError('AccessDeniedException', rule.message ?? `User: ${ctx.principalArn} is not authorized to perform: ${action} on resource: ${res} ${why}`, 400);
     }
+  }
+
+  /**
+   * Policy evaluation for mapped principals (see `enforcePolicies`). Requests without a key (CreateKey)
+   * and requests whose key does not resolve are left to the operation (NotFoundException etc.).
+   */
+  private checkPolicies(ctx: Ctx): void {
+    if (!this.enforcing || !this.principals.has(ctx.accessKeyId) || ctx.op === 'CreateKey') return;
+    let key: Key;
+    try {
+      key = this.resolveKey(ctx, ctx.body.KeyId, { allowAlias: ctx.op === 'DescribeKey' });
+    } catch {
+      return;
+    }
+    const decision = evaluateKmsAccess({
+      principalArn: ctx.principalArn,
+      principalAccount: ctx.account,
+      action: `kms:${ctx.op}`,
+      keyArn: key.arn,
+      keyPolicy: key.keyPolicy ?? defaultKeyPolicy(key.account, partitionOf(key.arn)),
+      identityPolicies: this.identityPoliciesOf(ctx.principalArn),
+    });
+    if (!decision.allowed) throw new KmsError('AccessDeniedException', decision.message, 400);
+  }
+
+  /** The identity policies of a principal: a role or user ARN, or an assumed-role session of the role. */
+  private identityPoliciesOf(principalArn: string): PolicyDocument[] {
+    const direct = this.identityPolicies.get(principalArn);
+    if (direct) return direct;
+    const session = parseAssumedRole(principalArn);
+    if (!session) return [];
+    for (const [arn, docs] of this.identityPolicies) {
+      if (roleMatchesSession(arn, session)) return docs;
+    }
+    return [];
   }
 
   /** Best-effort key ARN of the request's KeyId (used by deny rules and keyArn-scoped faults); never throws. */
@@ -824,7 +927,17 @@ export class KmsDouble extends AwsDouble<KmsCall, KmsDenyRule> {
       if (typeof t.TagKey !== 'string') throw new KmsError('TagException', 'Tag keys must be strings.');
       tags[t.TagKey] = String(t.TagValue ?? '');
     }
+    let keyPolicy: PolicyDocument | undefined;
+    if (b.Policy !== undefined) {
+      // API_CreateKey: "If you do not specify a key policy, AWS KMS attaches a default key policy".
+      try {
+        keyPolicy = JSON.parse(String(b.Policy));
+      } catch {
+        throw new KmsError('MalformedPolicyDocumentException', 'The new key policy is not valid JSON.');
+      }
+    }
     const arn = this.addKey({
+      keyPolicy,
       origin: origin as KeyOrigin,
       keySpec,
       keyUsage: typeof b.KeyUsage === 'string' ? b.KeyUsage : undefined,
@@ -1190,4 +1303,213 @@ function injectedMessage(errorType: string): string {
     default:
       return `Injected ${errorType}`;
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Policy evaluation
+// ---------------------------------------------------------------------------------------------
+//
+// Modelled on the AWS KMS Developer Guide:
+// - "KMS key access and permissions" (control-access.html): "No AWS principal has any permissions
+//   to a KMS key unless that permission is provided explicitly and never denied."; "To use an IAM
+//   policy to allow access to a KMS key, the key policy must explicitly allow it."
+// - "Key policies in AWS KMS" (key-policies.html): "Unless the key policy explicitly allows it,
+//   you cannot use IAM policies to allow access to a KMS key. Without permission from the key
+//   policy, IAM policies that allow permissions have no effect. (You can use an IAM policy to deny
+//   a permission to a KMS key without permission from a key policy.)"
+// - "Determining access to an AWS KMS key" (determining-access.html): an explicit deny in any
+//   policy wins; else the key policy either allows the principal directly, or allows the account
+//   (the root principal) and thereby lets IAM policies in that account grant access.
+// - "Default key policy" (key-policy-default.html), "Allows access to the AWS account and enables
+//   IAM policies": `{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+//   "Action": "kms:*", "Resource": "*"}`; it "does not give the AWS account root user permission";
+//   it lets IAM policies grant access. In a key policy "Resource": "*" means "this KMS key".
+// And on the IAM User Guide for the rest of the policy language:
+// - "The difference between explicit and implicit denies" and "Troubleshoot access denied error
+//   messages" (troubleshoot_access-denied.html): messages are "User: <principal> is not authorized
+//   to perform: <action> on resource: <resource> because no <type> policy allows the <action>
+//   action" (implicit) or "... with an explicit deny in a(n) <type> policy" (explicit), where
+//   <type> is "identity-based" or "resource-based" (a key policy is a resource-based policy).
+// - Action matching is case-insensitive with `*` and `?` wildcards; Resource ARNs match
+//   case-sensitively with the same wildcards (IAM JSON policy elements: Action, Resource).
+//
+// Not modelled: grants, SCPs/RCPs (use deny({ policy: 'scp' })), permissions boundaries, session
+// policies, VPC endpoint policies, cross-account evaluation, and condition keys.
+// GUESS: a statement with a `Condition` block is treated as not matching the request (for an
+// Allow that is the strict reading; for a Deny it is the lenient one). Nothing here evaluates
+// conditions, so a test that needs a conditional deny must use deny() instead.
+
+/** An IAM policy statement in JSON form (values as CloudFormation resolved them). */
+export interface PolicyStatement {
+  Sid?: string;
+  Effect?: string;
+  Principal?: '*' | Record<string, string | string[]>;
+  NotPrincipal?: '*' | Record<string, string | string[]>;
+  Action?: string | string[];
+  NotAction?: string | string[];
+  Resource?: string | string[];
+  NotResource?: string | string[];
+  Condition?: Record<string, unknown>;
+}
+
+export interface PolicyDocument {
+  Version?: string;
+  Statement?: PolicyStatement | PolicyStatement[];
+}
+
+export interface AccessDecision {
+  allowed: boolean;
+  /** 'key-policy': the key policy allows the principal itself; 'iam': the key policy trusts the account and an IAM policy allows. */
+  via?: 'key-policy' | 'iam';
+  /** For a denial: the explicit deny's policy type, or the policy type that failed to allow. */
+  deniedBy?: 'explicit-key-policy' | 'explicit-identity' | 'key-policy' | 'identity';
+  /** The AccessDeniedException message KMS would send (empty when allowed). */
+  message: string;
+}
+
+export interface KmsAccessRequest {
+  principalArn: string;
+  principalAccount: string;
+  /** e.g. 'kms:DeleteImportedKeyMaterial'. */
+  action: string;
+  keyArn: string;
+  keyPolicy: PolicyDocument;
+  identityPolicies: readonly PolicyDocument[];
+}
+
+/** KMS's default key policy for keys created without one (key-policy-default.html). */
+export function defaultKeyPolicy(account: string, partition = 'aws'): PolicyDocument {
+  return {
+    Version: '2012-10-17',
+    Statement: [{
+      Sid: 'Enable IAM User Permissions',
+      Effect: 'Allow',
+      Principal: { AWS: `arn:${partition}:iam::${account}:root` },
+      Action: 'kms:*',
+      Resource: '*',
+    }],
+  };
+}
+
+/** Decides a request on a KMS key the way KMS does (see the section comment above). */
+export function evaluateKmsAccess(req: KmsAccessRequest): AccessDecision {
+  const keyStatements = statementsOf(req.keyPolicy);
+  const idStatements = req.identityPolicies.flatMap(statementsOf);
+  const who = `User: ${req.principalArn} is not authorized to perform: ${req.action} on resource: ${req.keyArn}`;
+  const onKey = (s: PolicyStatement) => !s.Condition && actionMatches(s, req.action) && keyPolicyResourceMatches(s, req.keyArn);
+  const onIdentity = (s: PolicyStatement) => !s.Condition && actionMatches(s, req.action) && resourceMatches(s, req.keyArn);
+
+  // 1. An explicit deny anywhere wins. In a resource-based policy a Deny naming the account denies
+  //    every principal of the account.
+  if (keyStatements.some((s) => isEffect(s, 'Deny') && onKey(s) && principalMatches(s, req, 'deny'))) {
+    return { allowed: false, deniedBy: 'explicit-key-policy', message: `${who} with an explicit deny in a resource-based policy` };
+  }
+  if (idStatements.some((s) => isEffect(s, 'Deny') && onIdentity(s))) {
+    return { allowed: false, deniedBy: 'explicit-identity', message: `${who} with an explicit deny in an identity-based policy` };
+  }
+  // 2. The key policy allows the principal itself (its ARN, its role for a session, or "*").
+  if (keyStatements.some((s) => isEffect(s, 'Allow') && onKey(s) && principalMatches(s, req, 'direct'))) {
+    return { allowed: true, via: 'key-policy', message: '' };
+  }
+  // 3. The key policy trusts the account for this action: IAM policies decide.
+  if (!keyStatements.some((s) => isEffect(s, 'Allow') && onKey(s) && principalMatches(s, req, 'account'))) {
+    return { allowed: false, deniedBy: 'key-policy', message: `${who} because no resource-based policy allows the ${req.action} action` };
+  }
+  if (idStatements.some((s) => isEffect(s, 'Allow') && onIdentity(s))) {
+    return { allowed: true, via: 'iam', message: '' };
+  }
+  return { allowed: false, deniedBy: 'identity', message: `${who} because no identity-based policy allows the ${req.action} action` };
+}
+
+/** Accepts a document given as a JSON string (as CloudFormation and the API may), and copies it. */
+function normalizeDocument(doc: PolicyDocument | string): PolicyDocument {
+  const parsed = typeof doc === 'string' ? JSON.parse(doc) : doc;
+  return JSON.parse(JSON.stringify(parsed ?? {}));
+}
+
+function statementsOf(doc: PolicyDocument): PolicyStatement[] {
+  const s = doc?.Statement;
+  return s === undefined ? [] : [s].flat().filter((x): x is PolicyStatement => typeof x === 'object' && x !== null);
+}
+
+function isEffect(s: PolicyStatement, effect: 'Allow' | 'Deny'): boolean {
+  return s.Effect === effect;
+}
+
+const asList = (v: string | string[] | undefined): string[] => (v === undefined ? [] : [v].flat().map(String));
+
+/** IAM wildcards: `*` any run of characters (including none), `?` exactly one. */
+function wildcard(pattern: string, flags: string): RegExp {
+  return new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, flags);
+}
+
+function actionMatches(s: PolicyStatement, action: string): boolean {
+  const hit = (patterns: string[]) => patterns.some((p) => wildcard(p, 'i').test(action));
+  if (s.Action !== undefined) return hit(asList(s.Action));
+  if (s.NotAction !== undefined) return !hit(asList(s.NotAction));
+  return false;
+}
+
+function resourceMatches(s: PolicyStatement, arn: string): boolean {
+  const hit = (patterns: string[]) => patterns.some((p) => wildcard(p, '').test(arn));
+  if (s.Resource !== undefined) return hit(asList(s.Resource));
+  if (s.NotResource !== undefined) return !hit(asList(s.NotResource));
+  return false;
+}
+
+/** In a key policy "*" means this key; a pattern naming the key's ARN matches it too. */
+function keyPolicyResourceMatches(s: PolicyStatement, keyArn: string): boolean {
+  return resourceMatches(s, keyArn);
+}
+
+/**
+ * Whether a key-policy statement's principal covers the request's principal:
+ * - 'direct': "*" / {"AWS": "*"}, the principal's own ARN, or (for an assumed-role session) its role's ARN;
+ * - 'account': the principal's account, as `arn:<partition>:iam::<account>:root` or the bare account ID
+ *   (in an Allow this only enables IAM policies; it grants nothing by itself);
+ * - 'deny': either of the above (a Deny naming the account applies to all of its principals).
+ * NotPrincipal matches every principal that none of its entries covers.
+ */
+function principalMatches(s: PolicyStatement, req: KmsAccessRequest, mode: 'direct' | 'account' | 'deny'): boolean {
+  const covers = (principal: '*' | Record<string, string | string[]>): boolean => {
+    if (principal === '*') return mode !== 'account';
+    return asList(principal.AWS).some((p) => {
+      if (p === '*') return mode !== 'account';
+      const account = p === req.principalAccount || p === `arn:${partitionOf(req.keyArn)}:iam::${req.principalAccount}:root`;
+      const self = p === req.principalArn || isRoleOfSession(p, req.principalArn);
+      if (mode === 'account') return account;
+      if (mode === 'direct') return self;
+      return self || account;
+    });
+  };
+  if (s.Principal !== undefined) return covers(s.Principal);
+  if (s.NotPrincipal !== undefined) return !covers(s.NotPrincipal);
+  return false;
+}
+
+function partitionOf(arn: string): string {
+  return /^arn:([^:]+):/.exec(arn)?.[1] ?? 'aws';
+}
+
+interface AssumedRole {
+  partition: string;
+  account: string;
+  roleName: string;
+}
+
+/** `arn:aws:sts::111122223333:assumed-role/RoleName/session` (the principal of a Lambda function's calls). */
+function parseAssumedRole(arn: string): AssumedRole | undefined {
+  const m = /^arn:([^:]+):sts::(\d{12}):assumed-role\/([^/]+)\/.+$/.exec(arn);
+  return m ? { partition: m[1], account: m[2], roleName: m[3] } : undefined;
+}
+
+/** A role ARN (`arn:aws:iam::ACCOUNT:role/[path/]Name`) is the role of a session whose role name is Name. */
+function roleMatchesSession(roleArn: string, session: AssumedRole): boolean {
+  const m = /^arn:([^:]+):iam::(\d{12}):role\/(?:.*\/)?([^/]+)$/.exec(roleArn);
+  return !!m && m[1] === session.partition && m[2] === session.account && m[3] === session.roleName;
+}
+
+function isRoleOfSession(roleArn: string, principalArn: string): boolean {
+  const session = parseAssumedRole(principalArn);
+  return !!session && roleMatchesSession(roleArn, session);
 }
