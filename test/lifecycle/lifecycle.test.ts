@@ -4,9 +4,10 @@
  * checks the keys' state in the KMS double afterwards; a failure prints the scenario's timeline.
  */
 import { playScenario, SCENARIOS, ScenarioContext } from './scenarios';
+import { PERMISSION_SCENARIOS } from './scenarios-permissions';
 import { formatTimeline } from './timeline';
 
-describe.each(SCENARIOS.map((s) => [s.rows.join('/'), s.name, s] as const))('%s %s', (_rows, _name, scenario) => {
+describe.each([...SCENARIOS, ...PERMISSION_SCENARIOS].map((s) => [s.rows.join('/'), s.name, s] as const))('%s %s', (_rows, _name, scenario) => {
   let ctx: ScenarioContext | undefined;
   afterAll(async () => { await ctx?.bed.stop(); });
 

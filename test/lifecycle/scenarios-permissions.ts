@@ -1,0 +1,225 @@
+/**
+ * Lifecycle scenarios played with real policy evaluation (iam-state.ts): the KMS double decides
+ * AccessDenied for the handler's role from the IAM policies and key policies the engine has in
+ * force at that moment, instead of allowing everything.
+ *
+ * The bug class they catch: CloudFormation updates the handler's IAM policy in place during the
+ * update phase, so a cleanup Delete (UPDATE_COMPLETE_CLEANUP_IN_PROGRESS) that must revoke a key
+ * the new template no longer names runs with a policy that may no longer grant that key. A
+ * same-stack `kms.Key` with its default key policy only trusts the account, so there IAM is the
+ * handler's only grant too. Each cleanup scenario keeps the provider in the stack (another
+ * revocation stays, or the revocation itself stays pointed at another key): when the last
+ * revocation goes, the whole provider goes with it and its policy is deleted after the Delete,
+ * which hides the bug.
+ */
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import { KeyMaterialRevocation } from '../../lib/index';
+import { enforceIamPolicies } from './iam-state';
+import { ROLE_CREDENTIALS } from './lambda-runner';
+import {
+  allRevoked, deletesOn, Expect, externalKey, keyOf, noneRevoked, Scenario, ScenarioContext,
+} from './scenarios';
+
+// ---- helpers -----------------------------------------------------------------------------------
+
+/** Enforcement on from the start of the play: every event of the scenario is evaluated. */
+function enforced(play: (ctx: ScenarioContext) => Promise<void>): (ctx: ScenarioContext) => Promise<void> {
+  return async (ctx) => {
+    enforceIamPolicies(ctx.bed);
+    await play(ctx);
+  };
+}
+
+function answersOf(ctx: ScenarioContext, requestType: string) {
+  return ctx.bed.engine.answers.filter((a) => a.requestType === requestType);
+}
+
+function update(ctx: ScenarioContext, name: string, build: (stack: Stack) => void): Promise<string> {
+  return ctx.step(name, async () => ctx.bed.engine.update(ctx.bed.synth(build)));
+}
+
+/** KMS requests of the handler's role that KMS denied. */
+function deniedHandlerCalls(ctx: ScenarioContext) {
+  return ctx.bed.kms.calls.filter((c) => c.accessKeyId === ROLE_CREDENTIALS.AWS_ACCESS_KEY_ID && c.errorType === 'AccessDeniedException');
+}
+
+/** No request of the handler was denied, and no answer reports a denial. */
+function expectNoDenial(ctx: ScenarioContext, expect: Expect): void {
+  expect(deniedHandlerCalls(ctx).map((c) => `${c.op}: ${c.errorMessage}`)).toEqual([]);
+  expect(ctx.bed.engine.answers.filter((a) => a.responseStatus !== 'SUCCESS').map((a) => `${a.requestType} ${a.logicalId}: ${a.reason}`)).toEqual([]);
+}
+
+const byArn = (stack: Stack, id: string, arn: string) => kms.Key.fromKeyArn(stack, id, arn);
+
+/** The revocation handler's role (one per stack, S5), wherever the construct puts it. */
+function handlerRole(stack: Stack): iam.IRole {
+  const roles = stack.node.findAll().filter((c): c is iam.Role => c instanceof iam.Role);
+  if (roles.length !== 1) throw new Error(`expected the revocation handler's role to be the only role in ${stack.stackName}, found ${roles.length}`);
+  return roles[0];
+}
+
+// ---- the scenarios -----------------------------------------------------------------------------
+
+export const PERMISSION_SCENARIOS: Scenario[] = [
+  {
+    name: 'permission-stack-delete-allowed',
+    rows: ['L6'],
+    description: 'Control: with policies enforced, stack deletion revokes a same-stack key (default key policy, IAM grant in force until after the Delete).',
+    app: (stack) => { new KeyMaterialRevocation(stack, 'Revocation', { key: externalKey(stack, 'KeyA') }); },
+    play: enforced(async (ctx) => {
+      await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
+      await ctx.step('delete the stack', () => ctx.bed.engine.deleteStack());
+    }),
+    check: (ctx, expect) => {
+      expect(ctx.bed.kms.enforcingPolicies).toBe(true);
+      expect(ctx.bed.engine.status).toBe('DELETE_COMPLETE');
+      expect(allRevoked(ctx, keyOf(ctx, 'KeyA'))).toBe(true);
+      // The role was really evaluated: its requests were signed by a mapped principal.
+      expect(ctx.bed.kms.callsTo('DeleteImportedKeyMaterial').every((c) => c.accessKeyId === ROLE_CREDENTIALS.AWS_ACCESS_KEY_ID)).toBe(true);
+      expectNoDenial(ctx, expect);
+    },
+  },
+  {
+    name: 'cleanup-permission-key-replaced-imported',
+    rows: ['L9'],
+    description: 'A revocation of a key imported by ARN is pointed at another imported key: the old key is revoked in cleanup although the updated IAM policy is already in force; the new key is untouched.',
+    preexistingKeys: { Old: { materials: 2 }, New: { materials: 2 } },
+    app: (stack, keys) => { new KeyMaterialRevocation(stack, 'Revocation', { key: byArn(stack, 'Imported', keys.Old) }); },
+    play: enforced(async (ctx) => {
+      await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
+      await update(ctx, 'point the revocation at the New key', (stack) => {
+        new KeyMaterialRevocation(stack, 'Revocation', { key: byArn(stack, 'Imported', ctx.keys.New) });
+      });
+    }),
+    check: (ctx, expect) => {
+      expect(ctx.bed.engine.status).toBe('UPDATE_COMPLETE');
+      const [del] = answersOf(ctx, 'Delete');
+      expect(del?.stackStatus).toBe('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
+      expect(del?.responseStatus).toBe('SUCCESS');
+      expect(allRevoked(ctx, ctx.keys.Old)).toBe(true);
+      expect(ctx.bed.kms.key(ctx.keys.Old)!.state).toBe('PendingImport');
+      expect(noneRevoked(ctx, ctx.keys.New)).toBe(true);
+      expect(deletesOn(ctx, ctx.keys.New)).toHaveLength(0);
+      expectNoDenial(ctx, expect);
+    },
+  },
+  {
+    name: 'cleanup-permission-key-replaced-default-policy',
+    rows: ['L9'],
+    description: 'A revocation of a same-stack key (default key policy: only IAM grants the handler) is pointed at another same-stack key, the old key staying in the template: the old key is revoked in cleanup, the new one untouched.',
+    app: (stack) => {
+      externalKey(stack, 'KeyB');
+      new KeyMaterialRevocation(stack, 'Revocation', { key: externalKey(stack, 'KeyA') });
+    },
+    play: enforced(async (ctx) => {
+      await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
+      await update(ctx, 'point the revocation at KeyB', (stack) => {
+        externalKey(stack, 'KeyA');
+        new KeyMaterialRevocation(stack, 'Revocation', { key: externalKey(stack, 'KeyB') });
+      });
+    }),
+    check: (ctx, expect) => {
+      const oldKey = keyOf(ctx, 'KeyA');
+      const newKey = keyOf(ctx, 'KeyB');
+      expect(ctx.bed.engine.status).toBe('UPDATE_COMPLETE');
+      const [del] = answersOf(ctx, 'Delete');
+      expect(del?.stackStatus).toBe('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
+      expect(del?.responseStatus).toBe('SUCCESS');
+      expect(allRevoked(ctx, oldKey)).toBe(true);
+      expect(noneRevoked(ctx, newKey)).toBe(true);
+      expect(deletesOn(ctx, newKey)).toHaveLength(0);
+      expectNoDenial(ctx, expect);
+    },
+  },
+  {
+    name: 'cleanup-permission-removed-revoke-on-removal',
+    rows: ['L12'],
+    description: 'A revocation with revokeOnRemoval is removed while its key (imported by ARN) stays and another revocation keeps the handler: the key is revoked in cleanup.',
+    preexistingKeys: { Byok: { materials: 2 }, Other: { materials: 2 } },
+    app: (stack, keys) => {
+      new KeyMaterialRevocation(stack, 'Revocation', { key: byArn(stack, 'Imported', keys.Byok), revokeOnRemoval: true });
+      new KeyMaterialRevocation(stack, 'Keeper', { key: byArn(stack, 'OtherKey', keys.Other) });
+    },
+    play: enforced(async (ctx) => {
+      await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
+      await update(ctx, 'remove the revocation of Byok', (stack) => {
+        new KeyMaterialRevocation(stack, 'Keeper', { key: byArn(stack, 'OtherKey', ctx.keys.Other) });
+      });
+    }),
+    check: (ctx, expect) => {
+      expect(ctx.bed.engine.status).toBe('UPDATE_COMPLETE');
+      const [del] = answersOf(ctx, 'Delete');
+      expect(del?.stackStatus).toBe('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
+      expect(del?.responseStatus).toBe('SUCCESS');
+      expect(allRevoked(ctx, ctx.keys.Byok)).toBe(true);
+      expect(ctx.bed.kms.key(ctx.keys.Byok)!.state).toBe('PendingImport');
+      expect(noneRevoked(ctx, ctx.keys.Other)).toBe(true);
+      expectNoDenial(ctx, expect);
+    },
+  },
+  {
+    name: 'cleanup-permission-removed-with-key',
+    rows: ['L13'],
+    description: 'A revocation and its same-stack key (default key policy, RemovalPolicy.DESTROY) are removed together while another revocation keeps the handler: revoked before the key is scheduled for deletion.',
+    preexistingKeys: { Other: { materials: 2 } },
+    app: (stack, keys) => {
+      new KeyMaterialRevocation(stack, 'Revocation', { key: externalKey(stack, 'KeyA', RemovalPolicy.DESTROY) });
+      new KeyMaterialRevocation(stack, 'Keeper', { key: byArn(stack, 'OtherKey', keys.Other) });
+    },
+    play: enforced(async (ctx) => {
+      await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
+      await update(ctx, 'remove KeyA and its revocation', (stack) => {
+        new KeyMaterialRevocation(stack, 'Keeper', { key: byArn(stack, 'OtherKey', ctx.keys.Other) });
+      });
+    }),
+    check: (ctx, expect) => {
+      const arn = keyOf(ctx, 'KeyA');
+      expect(ctx.bed.engine.status).toBe('UPDATE_COMPLETE');
+      expect(allRevoked(ctx, arn)).toBe(true);
+      const scheduled = ctx.bed.engine.scheduledKeyDeletions.find((s) => s.arn === arn);
+      expect(scheduled).toBeDefined();
+      expect(deletesOn(ctx, arn).length).toBeGreaterThan(0);
+      expect(Math.max(...deletesOn(ctx, arn).map((c) => c.at))).toBeLessThanOrEqual(scheduled!.at);
+      expect(ctx.bed.kms.key(arn)!.state).toBe('PendingDeletion');
+      expect(noneRevoked(ctx, ctx.keys.Other)).toBe(true);
+      expectNoDenial(ctx, expect);
+    },
+  },
+  {
+    name: 'permission-denied-is-loud',
+    rows: ['L16'],
+    description: 'Negative control: an update adds an explicit Deny of kms:DeleteImportedKeyMaterial for the handler role to the key policy; stack deletion then stops in DELETE_FAILED with a reason naming the action, and the key is untouched.',
+    app: (stack) => { new KeyMaterialRevocation(stack, 'Revocation', { key: externalKey(stack, 'KeyA') }); },
+    play: enforced(async (ctx) => {
+      await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
+      await update(ctx, 'deny the handler role in the key policy', (stack) => {
+        const key = externalKey(stack, 'KeyA');
+        new KeyMaterialRevocation(stack, 'Revocation', { key });
+        key.addToResourcePolicy(new iam.PolicyStatement({
+          sid: 'DenyRevocation',
+          effect: iam.Effect.DENY,
+          principals: [new iam.ArnPrincipal(handlerRole(stack).roleArn)],
+          actions: ['kms:DeleteImportedKeyMaterial'],
+          resources: ['*'],
+        }));
+      });
+      await ctx.step('delete the stack', () => ctx.bed.engine.deleteStack());
+    }),
+    check: (ctx, expect) => {
+      const arn = keyOf(ctx, 'KeyA');
+      expect(ctx.bed.engine.status).toBe('DELETE_FAILED');
+      const [del] = answersOf(ctx, 'Delete');
+      expect(del?.stackStatus).toBe('DELETE_IN_PROGRESS');
+      expect(del?.responseStatus).toBe('FAILED');
+      expect(del?.reason).toContain('kms:DeleteImportedKeyMaterial');
+      expect(del?.reason).toContain(arn);
+      expect(noneRevoked(ctx, arn)).toBe(true);
+      expect(ctx.bed.kms.key(arn)!.state).toBe('Enabled');
+      // Denied by the policy evaluation (no deny rule is set up), as KMS words it.
+      expect(deniedHandlerCalls(ctx).some((c) => c.op === 'DeleteImportedKeyMaterial' && !!c.errorMessage?.endsWith('with an explicit deny in a resource-based policy'))).toBe(true);
+      expect(deletesOn(ctx, arn)).toHaveLength(0);
+    },
+  },
+];
