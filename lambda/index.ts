@@ -8,18 +8,10 @@ import {
 } from '../lib/contract';
 import { Budget, LambdaContextLike } from './budget';
 import { errorMessage, HandlerError } from './errors';
-import { parseEvent, readResponseTarget, readServiceTimeoutSeconds, ResponseTarget, RevocationEvent } from './event';
-import { onCreate, onDelete, onUpdate, Outcome } from './lifecycle';
+import { parseEvent, readResponseTarget, readServiceTimeoutSeconds, ResponseTarget } from './event';
+import { handleRequest } from './lifecycle';
 import { DecisionRecord, logDecision, logLine } from './log';
 import { CfnResponse, formatMaterialIds, responseBody, sendResponse } from './respond';
-
-function dispatch(event: RevocationEvent, budget: Budget, record: DecisionRecord): Promise<Outcome> {
-  switch (event.RequestType) {
-    case 'Create': return onCreate(event, budget, record);
-    case 'Update': return onUpdate(event, budget, record);
-    case 'Delete': return onDelete(event, budget, record);
-  }
-}
 
 /**
  * The physical ID of a FAILED answer: the existing one for Update and Delete; for Create a marker
@@ -42,7 +34,7 @@ export async function handler(rawEvent: unknown, context?: LambdaContextLike): P
   try {
     const event = parseEvent(rawEvent);
     record.keyArn = event.ResourceProperties.KeyArn;
-    const outcome = await budget.race(`the ${event.RequestType} request`, () => dispatch(event, budget, record));
+    const outcome = await budget.race(`the ${event.RequestType} request`, () => handleRequest(event, budget, record));
     response = {
       Status: 'SUCCESS',
       PhysicalResourceId: outcome.physicalId,

@@ -7,6 +7,12 @@ export interface DecisionRecord {
   requestId?: string;
   logicalResourceId?: string;
   stackStatus?: string;
+  /** For a nested stack: the statuses of its parent and each ancestor up to the root. */
+  ancestorStatuses?: string[];
+  /** Whether the (root) stack's history shows it once reached a stable state, when that was read. */
+  everStable?: boolean;
+  /** The keys revoked, when a request revoked more than one (a key change with the switch on). */
+  revokedKeys?: string[];
   /** Set when the status was remembered from an earlier Delete of the same stack deletion. */
   stackStatusRemembered?: boolean;
   keyArn?: string;

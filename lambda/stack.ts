@@ -1,22 +1,15 @@
 import {
-  CloudFormationClient, DescribeStacksCommand, GetTemplateCommand, ListStackResourcesCommand, StackResourceSummary,
+  CloudFormationClient, DescribeStackEventsCommand, DescribeStacksCommand, GetTemplateCommand, ListStackResourcesCommand,
+  StackEvent, StackResourceSummary,
 } from '@aws-sdk/client-cloudformation';
+import { TemplateResources } from './decide';
 import { Budget } from './budget';
 import { cloudFormationClient } from './clients';
 import { explainCloudFormationError, HandlerError } from './errors';
 import { parseStackArn } from './event';
 
 /**
- * Statuses in which CloudFormation is undoing a change. Nothing is ever revoked in them
- * (LIFECYCLE L4, L10, L11, L20): ROLLBACK_IN_PROGRESS (create rollback), UPDATE_ROLLBACK_*,
- * IMPORT_ROLLBACK_*, and the rollback-complete cleanup statuses.
- */
-export function isRollbackStatus(status: string): boolean {
-  return status.includes('ROLLBACK');
-}
-
-/**
- * One CloudFormation read on the handler's own stack, in the stack's Region, within the time
+ * One CloudFormation read on the handler's own stack or an ancestor, in the stack's Region, within the time
  * budget; any failure is explained, and the handler does not guess past it.
  */
 async function cfnCall<T>(action: string, stackId: string, budget: Budget,
@@ -29,42 +22,40 @@ async function cfnCall<T>(action: string, stackId: string, budget: Budget,
   }
 }
 
-/** DescribeStacks on the event's StackId (its ARN, so a stack being deleted is still found). */
-export async function readStackStatus(stackId: string, budget: Budget): Promise<string> {
+/** What DescribeStacks says of one stack. */
+export interface StackDescription {
+  readonly stackId: string;
+  readonly stackName: string;
+  readonly status: string;
+  /** For a nested stack: its parent's and its root's stack IDs. */
+  readonly parentId?: string;
+  readonly rootId?: string;
+}
+
+/** DescribeStacks on a stack ARN (so a stack being deleted is still found). */
+export async function describeStack(stackId: string, budget: Budget): Promise<StackDescription> {
   const out = await cfnCall('cloudformation:DescribeStacks', stackId, budget,
     (client, abortSignal) => client.send(new DescribeStacksCommand({ StackName: stackId }), { abortSignal }));
-  const status = out.Stacks?.[0]?.StackStatus;
-  if (!status) throw new HandlerError(`cloudformation:DescribeStacks on ${stackId} returned no stack status`);
-  return status;
+  const stack = out.Stacks?.[0];
+  if (!stack?.StackStatus) throw new HandlerError(`cloudformation:DescribeStacks on ${stackId} returned no stack status`);
+  return {
+    stackId: stack.StackId ?? stackId,
+    stackName: stack.StackName ?? '',
+    status: stack.StackStatus,
+    parentId: stack.ParentId || undefined,
+    rootId: stack.RootId || undefined,
+  };
 }
 
-/**
- * DELETE_IN_PROGRESS is final for a stack ID: a stack being deleted ends DELETE_COMPLETE or
- * DELETE_FAILED, a DELETE_FAILED stack can only be deleted again, and a stack ID (its ARN, with a
- * unique suffix) is never reused. A warm container serving many Deletes of one stack deletion
- * (LIFECYCLE L18) therefore reads that status once per stack and minute rather than once per key,
- * sparing CloudFormation's read quota. Any other status is read afresh for every event.
- */
-const DELETING_REMEMBERED_MS = 60_000;
-const deletingSince = new Map<string, number>();
-
-/** The stack's status on a Delete, and whether it was remembered from an earlier Delete. */
-export async function readStackStatusOnDelete(stackId: string, budget: Budget): Promise<{ status: string; remembered: boolean }> {
-  const seen = deletingSince.get(stackId);
-  if (seen !== undefined && Date.now() - seen < DELETING_REMEMBERED_MS) return { status: 'DELETE_IN_PROGRESS', remembered: true };
-  const status = await readStackStatus(stackId, budget);
-  if (status === 'DELETE_IN_PROGRESS') deletingSince.set(stackId, Date.now());
-  else deletingSince.delete(stackId);
-  return { status, remembered: false };
+/** One page of DescribeStackEvents (newest first). */
+export async function readStackEventsPage(stackId: string, nextToken: string | undefined, budget: Budget): Promise<{
+  events: StackEvent[]; nextToken?: string;
+}> {
+  const out = await cfnCall('cloudformation:DescribeStackEvents', stackId, budget, (client, abortSignal) =>
+    client.send(new DescribeStackEventsCommand({ StackName: stackId, NextToken: nextToken }), { abortSignal }));
+  return { events: out.StackEvents ?? [], nextToken: out.NextToken };
 }
 
-/** Forgets remembered statuses, as a new container would (for tests sharing one module). */
-export function forgetStackStatuses(): void {
-  deletingSince.clear();
-}
-
-/** A template's Resources section: logical ID to resource. */
-export type TemplateResources = Record<string, { Type?: unknown; Properties?: Record<string, unknown> } | undefined>;
 
 /**
  * The stack's current template. After a successful update (UPDATE_COMPLETE_CLEANUP_IN_PROGRESS)

@@ -4,16 +4,16 @@
  * the test. Responses go to a real local HTTP server standing in for the presigned ResponseURL.
  */
 import {
-  CloudFormationClient, DescribeStacksCommand, GetTemplateCommand, ListStackResourcesCommand,
+  CloudFormationClient, DescribeStackEventsCommand, DescribeStacksCommand, GetTemplateCommand, ListStackResourcesCommand,
 } from '@aws-sdk/client-cloudformation';
 import {
   DeleteImportedKeyMaterialCommand, DescribeKeyCommand, KeyMetadata, KMSClient, ListKeyRotationsCommand,
 } from '@aws-sdk/client-kms';
 import { mockClient } from 'aws-sdk-client-mock';
-import { FAILED_CREATE_PHYSICAL_ID_PREFIX } from '../../lib/contract';
+import { FAILED_CREATE_PHYSICAL_ID_PREFIX, REVOKED_PHYSICAL_ID_PREFIX } from '../../lib/contract';
 import { CappedJitterBackoff, cloudFormationClient, kmsClient, MAX_BACKOFF_MS } from '../../lambda/clients';
 import { handler } from '../../lambda/index';
-import { forgetStackStatuses } from '../../lambda/stack';
+import { forgetStackStatuses } from '../../lambda/facts';
 import {
   ACCOUNT, cfnEvent, context, EventOptions, KEY_A, KEY_B, LOGICAL_ID, LogCapture, physicalId, props, ResponseServer, STACK_ID,
 } from './harness';
@@ -47,9 +47,20 @@ function keyMeta(overrides: Partial<KeyMetadata> = {}, arn = KEY_A): KeyMetadata
   };
 }
 
-function stackStatus(status: string) {
+function stackStatus(status: string, history: string[] = ['UPDATE_COMPLETE', 'CREATE_COMPLETE', 'CREATE_IN_PROGRESS']) {
   cfn.on(DescribeStacksCommand, { StackName: STACK_ID }).resolves({
     Stacks: [{ StackId: STACK_ID, StackName: 'BYOK-Stack', StackStatus: status as any, CreationTime: new Date() }],
+  });
+  stackHistory([status, ...history]);
+}
+
+/** The stack's own events, newest first (DescribeStackEvents), one page. */
+function stackHistory(statuses: string[], stackId = STACK_ID) {
+  cfn.on(DescribeStackEventsCommand, { StackName: stackId }).resolves({
+    StackEvents: statuses.map((status, i) => ({
+      StackId: stackId, StackName: 'BYOK-Stack', EventId: `e${i}`, LogicalResourceId: 'BYOK-Stack', PhysicalResourceId: stackId,
+      ResourceType: 'AWS::CloudFormation::Stack', ResourceStatus: status as any, Timestamp: new Date(Date.now() - i * 1000),
+    })),
   });
 }
 
@@ -230,8 +241,10 @@ describe('Delete', () => {
     expect(response.Status).toBe('SUCCESS');
     expect(deletes()).toEqual([{ KeyId: KEY_A }]);
     expect(kms.commandCalls(ListKeyRotationsCommand)).toHaveLength(0);
-    // DescribeStacks, DescribeKey, DeleteImportedKeyMaterial: three calls for scope CURRENT.
-    expect(kms.calls().length + cfn.calls().length).toBe(3);
+    // DescribeStacks, DescribeStackEvents (was the stack ever stable, L25), DescribeKey,
+    // DeleteImportedKeyMaterial: four calls for scope CURRENT in a cold container.
+    expect(cfn.calls().map((c) => c.args[0].constructor.name)).toEqual(['DescribeStacksCommand', 'DescribeStackEventsCommand']);
+    expect(kms.calls().length).toBe(2);
   });
 
   test('L6: scope ALL on an asymmetric key deletes its single (current) material without listing', async () => {
@@ -261,12 +274,16 @@ describe('Delete', () => {
     expect(decision.decision).toBe('skipped');
   });
 
-  test('L7: with every revocation setting off, a Delete makes no call at all', async () => {
+  test('L7: with every revocation setting off, a stack deletion reads only the stack status and never KMS', async () => {
+    // The settings of the old properties cannot rule out the switch of the new template (L14),
+    // so the status is read; a stack deletion then needs nothing more.
+    stackStatus('DELETE_IN_PROGRESS');
     const { response } = await run('Delete', {
       props: props({ RevokeOnStackDelete: 'false', RevokeOnKeyReplacement: 'false', RevokeOnRemoval: 'false' }),
     });
     expect(response.Status).toBe('SUCCESS');
-    expect(kms.calls().length + cfn.calls().length).toBe(0);
+    expect(kms.calls()).toHaveLength(0);
+    expect(cfn.calls().map((c) => c.args[0].constructor.name)).toEqual(['DescribeStacksCommand']);
   });
 
   test('L9: cleanup after a key replacement revokes the old key (from the Delete\'s properties) and never the new one', async () => {
@@ -285,20 +302,21 @@ describe('Delete', () => {
   test('L9: the new template\'s revokeOnKeyReplacement off wins over the old properties', async () => {
     stackStatus('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
     template({ [LOGICAL_ID]: { Type: 'Custom::KmsKeyMaterialRevocation', Properties: props({ KeyArn: KEY_B, RevokeOnKeyReplacement: 'false' }) } });
+    stackResources([{ logicalId: LOGICAL_ID, physicalId: physicalId(KEY_B) }]);
     const { response, decision } = await run('Delete', { physicalId: physicalId(KEY_A) });
     expect(response.Status).toBe('SUCCESS');
     expect(kms.calls()).toHaveLength(0);
     expect(decision.decision).toBe('skipped');
   });
 
-  test('L9: a replacement whose new resource still names the same key (a physical ID format change) revokes nothing', async () => {
+  test('L9/L30: a Delete for a physical ID of another format (none this handler makes) names no key and revokes nothing', async () => {
     stackStatus('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
     template({ [LOGICAL_ID]: { Type: 'Custom::KmsKeyMaterialRevocation', Properties: props() } });
     stackResources([{ logicalId: LOGICAL_ID, physicalId: physicalId(KEY_A) }]);
     const { response, decision } = await run('Delete', { physicalId: 'an-older-physical-id-format' });
     expect(response.Status).toBe('SUCCESS');
     expect(kms.calls()).toHaveLength(0);
-    expect(decision.reason).toContain('still manages the same key');
+    expect(decision.reason).toContain('not made by this handler');
   });
 
   test.each([
@@ -348,17 +366,21 @@ describe('Delete', () => {
   test('L13: removing the construct together with its same-stack key revokes', async () => {
     stackStatus('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
     template({ SomethingElse: { Type: 'AWS::SNS::Topic' } });
+    // The key is still listed under its own (removed) logical ID until CloudFormation deletes it.
+    stackResources([{ logicalId: 'ByokKeyD50A60B7', physicalId: KEY_A.split('/')[1], type: 'AWS::KMS::Key', status: 'UPDATE_COMPLETE' }]);
     keyWithMaterials();
     const { response, decision } = await run('Delete');
     expect(response.Status).toBe('SUCCESS');
     expect(deletes().map((d) => d.KeyMaterialId)).toEqual(['M-OLD', 'M-CUR']);
     expect(decision.reason).toContain('together with its key');
-    expect(cfn.commandCalls(ListStackResourcesCommand)).toHaveLength(0);
+    // One listing, to tell a removed key from one a refactor renamed (L27).
+    expect(cfn.commandCalls(ListStackResourcesCommand)).toHaveLength(1);
   });
 
   test('L13: construct and key removed together with revokeOnStackDelete off revokes nothing', async () => {
     stackStatus('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
     template({});
+    stackResources([]);
     const { response } = await run('Delete', { props: props({ RevokeOnStackDelete: 'false' }) });
     expect(response.Status).toBe('SUCCESS');
     expect(kms.calls()).toHaveLength(0);
@@ -504,6 +526,114 @@ describe('Delete', () => {
   });
 });
 
+describe('nested stacks and stack history (L22-L25)', () => {
+  const PARENT = 'arn:aws:cloudformation:eu-west-1:111111111111:stack/BYOK-Stack-Inner-1AB2/aaaaaaaa-0000-0000-0000-000000000001';
+  const CHILD = 'arn:aws:cloudformation:eu-west-1:111111111111:stack/BYOK-Stack-Inner-1AB2-Deep-3CD4/aaaaaaaa-0000-0000-0000-000000000002';
+  const RENAMED = 'arn:aws:cloudformation:eu-west-1:111111111111:stack/BYOK-Stack-Renamed-5EF6/aaaaaaaa-0000-0000-0000-000000000003';
+
+  function describes(stacks: Record<string, { status: string; parent?: string }>) {
+    for (const [id, s] of Object.entries(stacks)) {
+      cfn.on(DescribeStacksCommand, { StackName: id }).resolves({
+        Stacks: [{ StackId: id, StackName: id.split('/')[1], StackStatus: s.status as any, CreationTime: new Date(), ParentId: s.parent, RootId: s.parent ? STACK_ID : undefined }],
+      });
+    }
+  }
+
+  test('L22/S11: a nested stack two levels down reads every ancestor and the root\'s history, then revokes with the root\'s deletion', async () => {
+    describes({ [CHILD]: { status: 'DELETE_IN_PROGRESS', parent: PARENT }, [PARENT]: { status: 'DELETE_IN_PROGRESS', parent: STACK_ID }, [STACK_ID]: { status: 'DELETE_IN_PROGRESS' } });
+    stackHistory(['DELETE_IN_PROGRESS', 'UPDATE_COMPLETE', 'CREATE_COMPLETE', 'CREATE_IN_PROGRESS']);
+    keyWithMaterials();
+    const { response, decision } = await run('Delete', { stackId: CHILD });
+    expect(response.Status).toBe('SUCCESS');
+    expect(deletes()).toHaveLength(2);
+    expect(cfn.commandCalls(DescribeStacksCommand).map((c) => c.args[0].input.StackName)).toEqual([CHILD, PARENT, STACK_ID]);
+    expect(cfn.commandCalls(DescribeStackEventsCommand).map((c) => c.args[0].input.StackName)).toEqual([STACK_ID]);
+    expect(decision).toMatchObject({ stackStatus: 'DELETE_IN_PROGRESS', ancestorStatuses: ['DELETE_IN_PROGRESS', 'DELETE_IN_PROGRESS'], everStable: true });
+  });
+
+  test('L23: a nested stack deleted while its root rolls back revokes nothing and reads no history', async () => {
+    describes({ [PARENT]: { status: 'DELETE_IN_PROGRESS', parent: STACK_ID }, [STACK_ID]: { status: 'UPDATE_ROLLBACK_IN_PROGRESS' } });
+    const { response, decision } = await run('Delete', { stackId: PARENT });
+    expect(response.Status).toBe('SUCCESS');
+    expect(kms.calls()).toHaveLength(0);
+    expect(cfn.commandCalls(DescribeStackEventsCommand)).toHaveLength(0);
+    expect(decision.decision).toBe('skipped');
+  });
+
+  test.each([
+    ['OnFailure=DELETE', ['DELETE_IN_PROGRESS', 'CREATE_FAILED', 'CREATE_IN_PROGRESS']],
+    ['the CDK CLI deleting a ROLLBACK_COMPLETE stack', ['DELETE_IN_PROGRESS', 'ROLLBACK_COMPLETE', 'ROLLBACK_IN_PROGRESS', 'CREATE_IN_PROGRESS']],
+    ['a ROLLBACK_FAILED stack deleted twice', ['DELETE_IN_PROGRESS', 'DELETE_FAILED', 'DELETE_IN_PROGRESS', 'ROLLBACK_FAILED', 'ROLLBACK_IN_PROGRESS', 'REVIEW_IN_PROGRESS']],
+    ['a --no-rollback create repaired by an update that rolled back', ['DELETE_IN_PROGRESS', 'UPDATE_ROLLBACK_COMPLETE', 'UPDATE_ROLLBACK_IN_PROGRESS', 'UPDATE_IN_PROGRESS', 'CREATE_FAILED', 'CREATE_IN_PROGRESS']],
+  ])('L25: deleting a stack that never reached a stable state (%s) revokes nothing', async (_name, history) => {
+    stackStatus('DELETE_IN_PROGRESS', []);
+    stackHistory(history);
+    const { response, decision } = await run('Delete');
+    expect(response.Status).toBe('SUCCESS');
+    expect(kms.calls()).toHaveLength(0);
+    expect(decision).toMatchObject({ decision: 'skipped', everStable: false });
+  });
+
+  test('L25/L21: a history that does not reach back to the stack\'s creation fails rather than guess', async () => {
+    stackStatus('DELETE_IN_PROGRESS', []);
+    stackHistory(['DELETE_IN_PROGRESS', 'UPDATE_IN_PROGRESS']);
+    const { response } = await run('Delete');
+    expect(response.Status).toBe('FAILED');
+    expect(response.Reason).toContain('does not reach back to its creation');
+    expect(kms.calls()).toHaveLength(0);
+  });
+
+  test('L25: the history is followed across pages, only the stack\'s own events count', async () => {
+    stackStatus('DELETE_IN_PROGRESS', []);
+    const resourceEvent = (i: number) => ({ StackId: STACK_ID, StackName: 'BYOK-Stack', EventId: `r${i}`, LogicalResourceId: `R${i}`, PhysicalResourceId: `p${i}`,
+      ResourceType: 'Custom::KmsKeyMaterialRevocation', ResourceStatus: 'CREATE_COMPLETE' as any, Timestamp: new Date() });
+    cfn.on(DescribeStackEventsCommand, { StackName: STACK_ID, NextToken: undefined }).resolves({ StackEvents: [resourceEvent(1), resourceEvent(2)], NextToken: 'p2' });
+    cfn.on(DescribeStackEventsCommand, { StackName: STACK_ID, NextToken: 'p2' }).resolves({
+      StackEvents: [{ StackId: STACK_ID, StackName: 'BYOK-Stack', EventId: 's', LogicalResourceId: 'BYOK-Stack', PhysicalResourceId: STACK_ID, ResourceType: 'AWS::CloudFormation::Stack', ResourceStatus: 'CREATE_COMPLETE', Timestamp: new Date() }],
+    });
+    keyWithMaterials();
+    const { response } = await run('Delete');
+    expect(response.Status).toBe('SUCCESS');
+    expect(cfn.commandCalls(DescribeStackEventsCommand)).toHaveLength(2);
+    expect(deletes()).toHaveLength(2);
+  });
+
+  test('L24: a nested stack renamed by a successful parent update, key from outside, revokeOnRemoval on: the root\'s tree shows the copy, nothing revoked', async () => {
+    describes({ [PARENT]: { status: 'DELETE_IN_PROGRESS', parent: STACK_ID }, [STACK_ID]: { status: 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS' } });
+    const summary = (logicalId: string, physical: string, type: string, status: string) =>
+      ({ LogicalResourceId: logicalId, PhysicalResourceId: physical, ResourceType: type, ResourceStatus: status as any, LastUpdatedTimestamp: new Date() });
+    cfn.on(ListStackResourcesCommand, { StackName: STACK_ID }).resolves({ StackResourceSummaries: [
+      summary('Inner', PARENT, 'AWS::CloudFormation::Stack', 'UPDATE_COMPLETE'),
+      summary('Renamed', RENAMED, 'AWS::CloudFormation::Stack', 'CREATE_COMPLETE'),
+    ] });
+    cfn.on(ListStackResourcesCommand, { StackName: PARENT }).resolves({ StackResourceSummaries: [summary(LOGICAL_ID, physicalId(KEY_A), 'Custom::KmsKeyMaterialRevocation', 'DELETE_IN_PROGRESS')] });
+    cfn.on(ListStackResourcesCommand, { StackName: RENAMED }).resolves({ StackResourceSummaries: [summary(LOGICAL_ID, physicalId(KEY_A), 'Custom::KmsKeyMaterialRevocation', 'CREATE_COMPLETE')] });
+    const { response, decision } = await run('Delete', { stackId: PARENT, props: props({ RevokeOnRemoval: 'true', KeyLogicalId: '' }) });
+    expect(response.Status).toBe('SUCCESS');
+    expect(kms.calls()).toHaveLength(0);
+    expect(decision.reason).toContain(RENAMED);
+  });
+
+  test('L24: a nested stack removed by a successful parent update, with the key defined in it: revoked', async () => {
+    describes({ [PARENT]: { status: 'DELETE_IN_PROGRESS', parent: STACK_ID }, [STACK_ID]: { status: 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS' } });
+    keyWithMaterials();
+    const { response, decision } = await run('Delete', { stackId: PARENT });
+    expect(response.Status).toBe('SUCCESS');
+    expect(deletes()).toHaveLength(2);
+    expect(decision.reason).toContain('together with its key');
+  });
+
+  test('L21: a lineage whose parents do not end at the RootId fails', async () => {
+    cfn.on(DescribeStacksCommand, { StackName: PARENT }).resolves({
+      Stacks: [{ StackId: PARENT, StackName: 'x', StackStatus: 'DELETE_IN_PROGRESS', CreationTime: new Date(), RootId: RENAMED }],
+    });
+    const { response } = await run('Delete', { stackId: PARENT });
+    expect(response.Status).toBe('FAILED');
+    expect(response.Reason).toContain('RootId');
+    expect(kms.calls()).toHaveLength(0);
+  });
+});
+
 describe('one warm container, several Deletes (L18)', () => {
   const OTHER_STACK = STACK_ID.replace('0f9e8d7c', '1a2b3c4d');
 
@@ -631,19 +761,32 @@ describe('Update', () => {
       props: props({ Revoked: 'true' }), oldProps: props({ Revoked: 'false' }),
     });
     expect(response.Status).toBe('SUCCESS');
-    expect(response.PhysicalResourceId).toBe(physicalId(KEY_A));
+    // Back to the switch's own physical ID; its Delete comes in the rollback cleanup, which never revokes.
+    expect(response.PhysicalResourceId).toBe(REVOKED_PHYSICAL_ID_PREFIX + KEY_A);
     expect(kms.calls()).toHaveLength(0);
-    expect(decision.stackStatus).toBe('UPDATE_ROLLBACK_IN_PROGRESS');
+    expect(cfn.calls()).toHaveLength(0);
+    expect(decision.decision).toBe('skipped');
   });
 
-  test('L14: revoked switching on in a forward update revokes during that deployment', async () => {
-    stackStatus('UPDATE_IN_PROGRESS');
-    keyWithMaterials();
+  test('L14: revoked switching on in an update revokes nothing while the update can roll back, and answers a new physical ID', async () => {
     const { response, decision } = await run('Update', { props: props({ Revoked: 'true' }), oldProps: props() });
     expect(response.Status).toBe('SUCCESS');
-    expect(response.PhysicalResourceId).toBe(physicalId(KEY_A));
-    expect(response.Data.RevokedMaterialIds).toBe('M-OLD,M-CUR');
-    expect(decision.decision).toBe('revoked');
+    expect(response.PhysicalResourceId).toBe(REVOKED_PHYSICAL_ID_PREFIX + KEY_A);
+    expect(response.Data.RevokedMaterialIds).toBe('');
+    expect(kms.calls()).toHaveLength(0);
+    expect(decision.reason).toContain('revoked in the cleanup once the update has succeeded');
+  });
+
+  test('L14: the cleanup after the switch turned on revokes the key the new properties name', async () => {
+    stackStatus('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
+    template({ [LOGICAL_ID]: { Type: 'Custom::KmsKeyMaterialRevocation', Properties: props({ Revoked: 'true' }) } });
+    stackResources([{ logicalId: LOGICAL_ID, physicalId: REVOKED_PHYSICAL_ID_PREFIX + KEY_A }]);
+    keyWithMaterials();
+    const { response, decision } = await run('Delete', { physicalId: physicalId(KEY_A) });
+    expect(response.Status).toBe('SUCCESS');
+    expect(deletes().map((d) => d.KeyMaterialId)).toEqual(['M-OLD', 'M-CUR']);
+    expect(decision).toMatchObject({ decision: 'revoked', materialIds: ['M-OLD', 'M-CUR'] });
+    expect(decision.reason).toContain('revoked switched on');
   });
 
   test('L14: revoked staying on in a later update does not revoke again', async () => {
@@ -660,10 +803,13 @@ describe('Update', () => {
     expect(decision.reason).toContain('re-import');
   });
 
-  test('L14/L21: revoked switching on when the stack status cannot be read fails instead of guessing', async () => {
-    cfn.on(DescribeStacksCommand).rejects(awsError('AccessDenied'));
-    const { response } = await run('Update', { props: props({ Revoked: 'true' }), oldProps: props() });
+  test('L14/L21: the cleanup after the switch turned on fails when the stack resources cannot be read', async () => {
+    stackStatus('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
+    template({ [LOGICAL_ID]: { Type: 'Custom::KmsKeyMaterialRevocation', Properties: props({ Revoked: 'true' }) } });
+    cfn.on(ListStackResourcesCommand).rejects(awsError('AccessDenied'));
+    const { response } = await run('Delete', { physicalId: physicalId(KEY_A) });
     expect(response.Status).toBe('FAILED');
+    expect(response.Reason).toContain('cloudformation:ListStackResources was denied');
     expect(kms.calls()).toHaveLength(0);
   });
 

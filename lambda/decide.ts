@@ -1,0 +1,396 @@
+/**
+ * The decision rules of Custom::KmsKeyMaterialRevocation (../shared/LIFECYCLE.md) as one pure
+ * function: observed facts in, a decision and its reason out. No I/O, no SDK, no Lambda runtime:
+ * the handler gathers the facts the function asks for (lambda/facts.ts), and the plan command
+ * feeds it the facts knowable before a deployment.
+ *
+ * The function is called repeatedly: while it lacks a fact it answers `{ kind: 'need', fact }`,
+ * the caller reads that fact (or records why it could not) and calls again. So the handler reads
+ * only what the event at hand needs: a stack deletion never lists resources, an in-place update
+ * reads nothing.
+ *
+ * CloudFormation behaviour relied on (AWS CloudFormation User Guide):
+ * - "Delete" request reference (crpg-ref-requesttypes-delete.html) and "Update" request reference
+ *   (crpg-ref-requesttypes-update.html): a PhysicalResourceId returned on Update that differs from
+ *   the old one is a replacement, and CloudFormation sends the old one a Delete in the cleanup
+ *   after the update succeeded (UPDATE_COMPLETE_CLEANUP_IN_PROGRESS), or after a rollback; a
+ *   removed resource gets its Delete in the same cleanup phases.
+ * - Every resource is created or updated in the update phase, before any cleanup Delete, and the
+ *   update can no longer roll back once the cleanup has begun ("Stack status codes").
+ * - Nested stacks: DescribeStacks gives ParentId and RootId; a nested stack is DELETE_IN_PROGRESS
+ *   whenever it is deleted, so only its ancestors tell why (AWS::CloudFormation::Stack, "Working
+ *   with nested stacks").
+ * - Stack refactoring moves or renames resources without sending them any event.
+ */
+import {
+  FAILED_CREATE_PHYSICAL_ID_PREFIX, MaterialScopeValue, PHYSICAL_ID_PREFIX, RESOURCE_TYPE, REVOKED_PHYSICAL_ID_PREFIX,
+  RevocationProperties,
+} from '../lib/contract';
+import { isCommittedUpdate, isDeleting, isRollback, isUpdateCleanup } from './status';
+
+export type RequestType = 'Create' | 'Update' | 'Delete';
+
+/** One stack of the lineage: the handler's own stack first, then each parent up to the root. */
+export interface StackFacts {
+  readonly stackId: string;
+  readonly status: string;
+}
+
+/** A resource of a stack as ListStackResources shows it. */
+export interface LiveResource {
+  readonly stackId: string;
+  readonly logicalId: string;
+  readonly physicalId?: string;
+  readonly type: string;
+  readonly status: string;
+}
+
+/** A template's Resources section: logical ID to resource. */
+export type TemplateResources = Record<string, { Type?: unknown; Properties?: Record<string, unknown> } | undefined>;
+
+/** Facts the rules may ask for, in the order they usually do. */
+export type FactName = 'lineage' | 'history' | 'template' | 'ownResources' | 'treeRevocations';
+
+/** What is known about one request. Absent facts are asked for when a rule needs them. */
+export interface Facts {
+  readonly requestType: RequestType;
+  readonly logicalId: string;
+  /** Absent on Create. */
+  readonly physicalId?: string;
+  /** The request's properties (the old resource's, on a Delete). */
+  readonly props: RevocationProperties;
+  /** On Update: the properties before the update. */
+  readonly oldProps?: RevocationProperties;
+  /** The own stack first, then its ancestors up to the root (one entry for a stack that is not nested). */
+  readonly lineage?: readonly StackFacts[];
+  /** Whether the root (the stack itself, when not nested) ever reached a stable state, from its history. */
+  readonly everStable?: boolean;
+  /** The own stack's current template (the new one, once an update has succeeded). */
+  readonly template?: TemplateResources;
+  /** The own stack's live resources. */
+  readonly ownResources?: readonly LiveResource[];
+  /** The revocation resources of every stack in the root's tree (the own stack's, when not nested). */
+  readonly treeRevocations?: readonly LiveResource[];
+  /** Facts that could not be read, with why: a rule that needs one of them fails rather than guess (L21). */
+  readonly unreadable?: Partial<Record<FactName, string>>;
+}
+
+/** A key to revoke and why. */
+export interface RevocationTarget {
+  readonly keyArn: string;
+  readonly scope: MaterialScopeValue;
+  readonly why: string;
+}
+
+export type Decision =
+  | { readonly kind: 'need'; readonly fact: FactName }
+  /** Answer SUCCESS with `physicalId`, after validating `validate` (a key ARN) and revoking `revoke`, in that order. */
+  | {
+    readonly kind: 'answer';
+    readonly physicalId: string;
+    readonly validate?: string;
+    readonly revoke: readonly RevocationTarget[];
+    readonly decision: 'revoked' | 'skipped' | 'validated';
+    readonly reason: string;
+  }
+  | { readonly kind: 'fail'; readonly reason: string };
+
+export const REIMPORT_NOTE = 'material revoked earlier stays revoked: re-importing it is the only way back';
+
+const on = (value: string | undefined) => value === 'true';
+
+/** A key's physical ID: derived from the key ARN and the switch alone (L1, L8, L9, L14). */
+export function physicalIdFor(keyArn: string, revoked: boolean): string {
+  return (revoked ? REVOKED_PHYSICAL_ID_PREFIX : PHYSICAL_ID_PREFIX) + keyArn;
+}
+
+/** What a physical ID of ours says: the key it manages and whether the switch was on. */
+export type ParsedPhysicalId =
+  | { readonly kind: 'key'; readonly keyArn: string; readonly revoked: boolean }
+  | { readonly kind: 'failed-create' }
+  | { readonly kind: 'foreign' };
+
+export function parsePhysicalId(physicalId: string | undefined): ParsedPhysicalId {
+  if (!physicalId) return { kind: 'foreign' };
+  if (physicalId.startsWith(FAILED_CREATE_PHYSICAL_ID_PREFIX)) return { kind: 'failed-create' };
+  if (physicalId.startsWith(REVOKED_PHYSICAL_ID_PREFIX)) {
+    return { kind: 'key', keyArn: physicalId.slice(REVOKED_PHYSICAL_ID_PREFIX.length), revoked: true };
+  }
+  // Also the ID of a resource deployed with the switch on before the revoked prefix existed: it
+  // revoked at the time, and is treated as "off" so that nothing revokes it again by itself.
+  if (physicalId.startsWith(PHYSICAL_ID_PREFIX)) return { kind: 'key', keyArn: physicalId.slice(PHYSICAL_ID_PREFIX.length), revoked: false };
+  return { kind: 'foreign' };
+}
+
+/** Own properties only: a logical ID such as `constructor` must not find Object.prototype's member (L30). */
+function own<T>(record: Record<string, T> | undefined, key: string): T | undefined {
+  return record && Object.prototype.hasOwnProperty.call(record, key) ? record[key] : undefined;
+}
+
+/** The material scope of the new template's properties when it is a literal, else `fallback`. */
+function scopeOf(properties: Record<string, unknown> | undefined, fallback: MaterialScopeValue): MaterialScopeValue {
+  const scope = properties?.MaterialScope;
+  return scope === 'ALL' || scope === 'CURRENT' ? scope : fallback;
+}
+
+function literalBool(value: unknown): boolean | undefined {
+  if (value === true || value === 'true') return true;
+  if (value === false || value === 'false') return false;
+  return undefined;
+}
+
+const isLive = (r: LiveResource) => !r.status.startsWith('DELETE');
+
+/** The key ID part of a key ARN: what a live AWS::KMS::Key resource has as its physical ID. */
+function keyIdOf(keyArn: string): string {
+  return keyArn.slice(keyArn.lastIndexOf('/') + 1);
+}
+
+function answer(physicalId: string, decision: 'revoked' | 'skipped' | 'validated', reason: string,
+  revoke: readonly RevocationTarget[] = [], validate?: string): Decision {
+  return { kind: 'answer', physicalId, decision, reason, revoke, validate };
+}
+
+const need = (fact: FactName): Decision => ({ kind: 'need', fact });
+const fail = (reason: string): Decision => ({ kind: 'fail', reason });
+
+/** The decision for one request. */
+export function decide(facts: Facts): Decision {
+  switch (facts.requestType) {
+    case 'Create': return decideCreate(facts);
+    case 'Update': return decideUpdate(facts);
+    case 'Delete': return decideDelete(facts);
+  }
+}
+
+/** A fact that could not be read, as a failure naming what it was needed for. */
+function unreadable(facts: Facts, fact: FactName, neededFor: string): Decision | undefined {
+  const why = facts.unreadable?.[fact];
+  return why === undefined ? undefined : fail(`${why}; it is needed to tell ${neededFor}, and the handler does not guess`);
+}
+
+function rollbackIn(lineage: readonly StackFacts[]): StackFacts | undefined {
+  return lineage.find((s) => isRollback(s.status));
+}
+
+function describeLineage(lineage: readonly StackFacts[]): string {
+  if (lineage.length === 1) return `the stack is ${lineage[0].status}`;
+  return `the stack is ${lineage[0].status} and its ancestors ${lineage.slice(1).map((s) => s.status).join(' < ')}`;
+}
+
+// ---- Create: L1-L3, L14 -------------------------------------------------------------------------
+
+function decideCreate(facts: Facts): Decision {
+  const props = facts.props;
+  if (!on(props.Revoked)) {
+    return answer(physicalIdFor(props.KeyArn, false), 'validated',
+      'key exists, has Origin EXTERNAL and is in the stack\'s account; nothing revoked on create', [], props.KeyArn);
+  }
+  // A create has no later phase to revoke in: the switch revokes now, unless CloudFormation is undoing something.
+  if (!facts.lineage) return unreadable(facts, 'lineage', 'whether this create is part of a rollback') ?? need('lineage');
+  const rollback = rollbackIn(facts.lineage);
+  const physicalId = physicalIdFor(props.KeyArn, true);
+  if (rollback) {
+    return answer(physicalId, 'skipped', `revoked is on, but a stack is ${rollback.status}: rollbacks never revoke`, [], props.KeyArn);
+  }
+  return answer(physicalId, 'revoked', 'revoked is on at create', [{ keyArn: props.KeyArn, scope: props.MaterialScope, why: 'revoked is on at create' }], props.KeyArn);
+}
+
+// ---- Update: L8-L11, L14 (the update phase never revokes) ---------------------------------------
+
+function decideUpdate(facts: Facts): Decision {
+  const props = facts.props;
+  const old = facts.oldProps!;
+  const keyChanged = props.KeyArn !== old.KeyArn;
+  const switchChanged = on(props.Revoked) !== on(old.Revoked);
+  if (!keyChanged && !switchChanged) {
+    return answer(facts.physicalId!, 'skipped', 'in-place update of the same key: nothing revoked');
+  }
+  // A new physical ID makes CloudFormation send the old one a Delete in the cleanup, once the
+  // update has succeeded: the old key's replacement (L9) and the switch (L14) act there.
+  const physicalId = physicalIdFor(props.KeyArn, on(props.Revoked));
+  const switchNote = on(props.Revoked)
+    ? `revoked is on: ${props.KeyArn} is revoked in the cleanup once the update has succeeded, never if it rolls back`
+    : (on(old.Revoked) ? `revoked switched off; ${REIMPORT_NOTE}` : '');
+  if (!keyChanged) return answer(physicalId, 'skipped', `in-place update of the same key; ${switchNote}`);
+  // Validating the new key must not fail a rollback (whose "new" key is the original one), so an
+  // unreadable status is read as a forward update: validation is read-only.
+  if (!facts.lineage && !facts.unreadable?.lineage) return need('lineage');
+  const rollback = facts.lineage && rollbackIn(facts.lineage);
+  if (rollback) {
+    return answer(physicalId, 'skipped', `a stack is ${rollback.status}: rollbacks never revoke${switchNote ? `; ${switchNote}` : ''}`);
+  }
+  return answer(physicalId, 'validated',
+    `key changed from ${old.KeyArn}: new physical ID; the old key is dealt with in the cleanup if the update succeeds${switchNote ? `; ${switchNote}` : ''}`,
+    [], props.KeyArn);
+}
+
+// ---- Delete: L4-L7, L9, L12, L13, L20-L25, L27, L30 ---------------------------------------------
+
+function decideDelete(facts: Facts): Decision {
+  const props = facts.props;
+  const physical = facts.physicalId!;
+  const parsed = parsePhysicalId(physical);
+  if (parsed.kind === 'failed-create') return answer(physical, 'skipped', 'this resource\'s own create failed: there is nothing to clean up');
+  if (parsed.kind === 'foreign') {
+    return answer(physical, 'skipped', `physical ID ${physical} was not made by this handler: it names no key this resource manages`);
+  }
+  if (parsed.keyArn !== props.KeyArn) {
+    // The physical ID is CloudFormation's record of what this resource manages (L30).
+    return fail(`the physical ID names key ${parsed.keyArn} but KeyArn is ${props.KeyArn}: the request contradicts itself, and neither key is revoked on a guess`);
+  }
+  if (!facts.lineage) return unreadable(facts, 'lineage', 'a stack deletion from an update cleanup or a rollback') ?? need('lineage');
+  const lineage = facts.lineage;
+  const rollback = rollbackIn(lineage);
+  if (rollback) {
+    return answer(physical, 'skipped',
+      `${describeLineage(lineage)}: rollbacks never revoke${on(props.Revoked) || parsed.revoked ? `; ${REIMPORT_NOTE}` : ''}`);
+  }
+  const own = lineage[0];
+  if (isDeleting(own.status)) {
+    const survivor = lineage.find((s) => !isDeleting(s.status));
+    if (!survivor) return stackDeletion(facts, physical);
+    if (isUpdateCleanup(survivor.status)) return nestedStackRemoved(facts, physical);
+    return fail(`${describeLineage(lineage)}, which is neither a stack deletion, the removal of a nested stack by a ` +
+      'successful update nor a rollback; the handler neither revokes nor skips on a guess');
+  }
+  if (isUpdateCleanup(own.status)) {
+    const uncommitted = lineage.slice(1).find((s) => !isCommittedUpdate(s.status));
+    if (uncommitted) {
+      return fail(`${describeLineage(lineage)}: a cleanup Delete while an ancestor's update has not succeeded yet; ` +
+        'the handler neither revokes nor skips on a guess');
+    }
+    return updateCleanup(facts, physical);
+  }
+  return fail(`a Delete arrived while ${describeLineage(lineage)}, which is neither a stack deletion, an update cleanup nor a rollback; ` +
+    'the handler neither revokes nor skips on a guess');
+}
+
+/** L6, L7, L22, L25: the stack (and, for a nested stack, its root) is being deleted. */
+function stackDeletion(facts: Facts, physical: string): Decision {
+  const props = facts.props;
+  const nested = facts.lineage!.length > 1;
+  const what = nested ? 'deletion of the root stack' : 'stack deletion';
+  if (!on(props.RevokeOnStackDelete)) return answer(physical, 'skipped', `${what}, revokeOnStackDelete is off`);
+  if (facts.everStable === undefined) {
+    return unreadable(facts, 'history', 'a stack deletion from the cleanup of a failed create') ?? need('history');
+  }
+  if (!facts.everStable) {
+    return answer(physical, 'skipped', `${what} of a stack that never reached a stable state: the cleanup of a failed create never revokes`);
+  }
+  return answer(physical, 'revoked', what, [{ keyArn: props.KeyArn, scope: props.MaterialScope, why: what }]);
+}
+
+/** L24: a nested stack deleted by a successful update of an ancestor (removed or renamed). */
+function nestedStackRemoved(facts: Facts, physical: string): Decision {
+  const props = facts.props;
+  if (props.KeyLogicalId) {
+    // The key is defined in this nested stack, which goes away with everything in it (L13).
+    if (!on(props.RevokeOnStackDelete)) {
+      return answer(physical, 'skipped', 'nested stack removed by an update, with the key defined in it; revokeOnStackDelete is off');
+    }
+    const why = `nested stack removed by a successful update, together with its key ${props.KeyLogicalId}`;
+    return answer(physical, 'revoked', why, [{ keyArn: props.KeyArn, scope: props.MaterialScope, why }]);
+  }
+  return removalOfConstruct(facts, physical, 'nested stack removed or renamed by a successful update while the key stays');
+}
+
+/** L9, L12, L13, L14, L27: a Delete in the cleanup after a successful update of the own stack. */
+function updateCleanup(facts: Facts, physical: string): Decision {
+  if (!facts.template) return unreadable(facts, 'template', 'a replacement from a removal') ?? need('template');
+  const current = own(facts.template, facts.logicalId);
+  if (current && current.Type === RESOURCE_TYPE) return replaced(facts, physical, current.Properties);
+  const props = facts.props;
+  if (!props.KeyLogicalId || own(facts.template, props.KeyLogicalId)) {
+    return removalOfConstruct(facts, physical, 'construct removed while the key stays');
+  }
+  // The key's logical ID left the template: removed with the construct, unless a refactor only
+  // renamed it and it is still a live resource of the stack (L27).
+  if (!facts.ownResources) return unreadable(facts, 'ownResources', 'a removed key from a renamed one') ?? need('ownResources');
+  const keyId = keyIdOf(props.KeyArn);
+  const renamed = facts.ownResources.find((r) => r.type === 'AWS::KMS::Key' && r.physicalId === keyId &&
+    r.logicalId !== props.KeyLogicalId && isLive(r));
+  if (renamed) {
+    return removalOfConstruct(facts, physical, `construct removed while the key stays (now ${renamed.logicalId}, renamed by a refactor)`);
+  }
+  if (!on(props.RevokeOnStackDelete)) {
+    return answer(physical, 'skipped', 'construct and key removed together, revokeOnStackDelete is off: the key keeps its material until deleted');
+  }
+  const why = `construct removed together with its key ${props.KeyLogicalId}`;
+  return answer(physical, 'revoked', why, [{ keyArn: props.KeyArn, scope: props.MaterialScope, why }]);
+}
+
+/**
+ * L9, L14: this logical ID is still in the new template, so its old physical ID was replaced. The
+ * live resource's physical ID says which key it manages now and whether the switch is on.
+ */
+function replaced(facts: Facts, physical: string, newProperties: Record<string, unknown> | undefined): Decision {
+  if (!facts.ownResources) return unreadable(facts, 'ownResources', 'what replaced this resource') ?? need('ownResources');
+  const props = facts.props;
+  const live = facts.ownResources.find((r) => r.logicalId === facts.logicalId && r.type === RESOURCE_TYPE && r.physicalId !== physical && isLive(r));
+  const now = parsePhysicalId(live?.physicalId);
+  if (now.kind !== 'key') {
+    return fail(`${facts.logicalId} is in the new template but the stack shows no live replacement of this handler's making ` +
+      `(found ${live?.physicalId ?? 'none'}); the handler does not guess which key it manages now`);
+  }
+  const targets: RevocationTarget[] = [];
+  const notes: string[] = [];
+  if (now.keyArn !== props.KeyArn) {
+    // The new template's setting wins: it is what the user deployed with the change.
+    const setting = literalBool(newProperties?.RevokeOnKeyReplacement) ?? on(props.RevokeOnKeyReplacement);
+    if (!setting) notes.push(`key replaced by ${now.keyArn}, revokeOnKeyReplacement is off: the old key keeps its material`);
+    else {
+      const guard = guardedElsewhere(facts, props.KeyArn);
+      if (guard === 'need') return need('treeRevocations');
+      if (typeof guard === 'object') return guard;
+      if (guard) notes.push(`key replaced, but ${guard} still manages ${props.KeyArn} (a refactor, not a removal)`);
+      else targets.push({ keyArn: props.KeyArn, scope: props.MaterialScope, why: `key replaced by ${now.keyArn} after a successful update` });
+    }
+  }
+  // The switch acts on the key the new properties name, once: when it turned on, or stays on
+  // while the construct moved to another key. (An old-style physical ID with the switch on had
+  // revoked at the time it turned on.)
+  const old = parsePhysicalId(physical);
+  const wasOn = on(props.Revoked) || (old.kind === 'key' && old.revoked);
+  if (now.revoked && (now.keyArn !== props.KeyArn || !wasOn)) {
+    const why = now.keyArn === props.KeyArn ? 'revoked switched on, and the update has succeeded'
+      : `revoked is on for the new key ${now.keyArn}, and the update has succeeded`;
+    targets.push({ keyArn: now.keyArn, scope: scopeOf(newProperties, props.MaterialScope), why });
+  } else if (now.keyArn === props.KeyArn) {
+    notes.push(now.revoked ? 'the same key with the switch still on: nothing more to revoke' : `revoked switched off; ${REIMPORT_NOTE}`);
+  }
+  if (targets.length === 0) return answer(physical, 'skipped', notes.join('; ') || 'nothing to revoke');
+  return answer(physical, 'revoked', [...targets.map((t) => t.why), ...notes].join('; '), targets);
+}
+
+/** L12, L24: the construct (or the nested stack holding it) went away while the key stays. */
+function removalOfConstruct(facts: Facts, physical: string, what: string): Decision {
+  const props = facts.props;
+  if (!on(props.RevokeOnRemoval)) return answer(physical, 'skipped', `${what}, revokeOnRemoval is off`);
+  const guard = guardedElsewhere(facts, props.KeyArn);
+  if (guard === 'need') return need('treeRevocations');
+  if (typeof guard === 'object') return guard;
+  if (guard) return answer(physical, 'skipped', `${what}, revokeOnRemoval is on, but ${guard} still manages the same key (a refactor, not a removal)`);
+  const why = `${what}, revokeOnRemoval is on`;
+  return answer(physical, 'revoked', why, [{ keyArn: props.KeyArn, scope: props.MaterialScope, why }]);
+}
+
+/**
+ * Another live revocation resource in the root's tree for the same key (e.g. after a rename or a
+ * move to another nested stack): then the key is still managed and this Delete must not revoke
+ * it. Answers its logical ID, '' when there is none, or what to do first.
+ */
+function guardedElsewhere(facts: Facts, keyArn: string): string | 'need' | Decision {
+  if (!facts.treeRevocations) {
+    return unreadable(facts, 'treeRevocations', 'whether another revocation still manages the key') ?? 'need';
+  }
+  const self = facts.lineage![0].stackId;
+  const other = facts.treeRevocations.find((r) => {
+    if (r.type !== RESOURCE_TYPE || !isLive(r)) return false;
+    if (r.stackId === self && r.logicalId === facts.logicalId && r.physicalId === facts.physicalId) return false;
+    const p = parsePhysicalId(r.physicalId);
+    return p.kind === 'key' && p.keyArn === keyArn;
+  });
+  if (!other) return '';
+  return other.stackId === self ? other.logicalId : `${other.logicalId} (in ${other.stackId})`;
+}

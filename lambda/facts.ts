@@ -1,0 +1,171 @@
+/**
+ * Gathers the facts the decision rules ask for (lambda/decide.ts), with the CloudFormation reads
+ * they take. The rules stay pure; this file is the I/O around them.
+ */
+import { RESOURCE_TYPE } from '../lib/contract';
+import { Budget } from './budget';
+import { Decision, decide, FactName, Facts, LiveResource, StackFacts } from './decide';
+import { errorMessage } from './errors';
+import { describeStack, listStackResources, readStackEventsPage, readTemplateResources } from './stack';
+import { isDeleting, provesStable } from './status';
+
+/** Nested stacks nest a few levels deep in practice; a longer chain of parents is not believed. */
+const MAX_LINEAGE = 16;
+/** Stacks of one tree walked at the most for the rename guard. */
+const MAX_TREE_STACKS = 200;
+/** Events read at the most while looking for a stable state (a stack deleting hundreds of resources adds as many). */
+const MAX_EVENT_PAGES = 50;
+
+/**
+ * Facts that are final for a stack ID, remembered while a container is warm (LIFECYCLE L18: one
+ * stack deletion sends hundreds of Deletes). A stack whose whole lineage is DELETE_IN_PROGRESS
+ * stays so until it is gone (a stack being deleted ends DELETE_COMPLETE or DELETE_FAILED, and a
+ * DELETE_FAILED stack can only be deleted again; stack IDs are never reused), and its history
+ * before the deletion no longer changes. Nothing else is remembered.
+ */
+const REMEMBERED_MS = 60_000;
+interface Remembered { readonly at: number; readonly lineage: readonly StackFacts[]; everStable?: boolean }
+const remembered = new Map<string, Remembered>();
+
+/** Forgets remembered facts, as a new container would (for tests sharing one module). */
+export function forgetStackStatuses(): void {
+  remembered.clear();
+}
+
+/** What was read to decide, for the decision log line. */
+export interface FactsLog {
+  lineage?: string[];
+  remembered?: boolean;
+  everStable?: boolean;
+  read: FactName[];
+}
+
+/**
+ * Runs the rules, reading each fact they ask for, until they decide. A read that fails is
+ * recorded as unreadable, and the rules decide what that means (mostly: fail, L21).
+ */
+export async function decideWithFacts(initial: Facts, stackId: string, budget: Budget, log: FactsLog): Promise<Decision> {
+  let facts: Facts = initial;
+  const cached = remembered.get(stackId);
+  if (cached && Date.now() - cached.at < REMEMBERED_MS && initial.requestType === 'Delete') {
+    facts = { ...facts, lineage: cached.lineage, everStable: cached.everStable };
+    log.remembered = true;
+    log.lineage = cached.lineage.map((s) => s.status);
+  }
+  for (;;) {
+    const decision = decide(facts);
+    if (decision.kind !== 'need') return decision;
+    log.read.push(decision.fact);
+    try {
+      facts = { ...facts, ...await read(decision.fact, facts, stackId, budget) };
+    } catch (err) {
+      if ((err as Error).name === 'BudgetExhaustedError') throw err;
+      facts = { ...facts, unreadable: { ...facts.unreadable, [decision.fact]: errorMessage(err) } };
+    }
+    if (facts.lineage) log.lineage = facts.lineage.map((s) => s.status);
+    if (facts.everStable !== undefined) log.everStable = facts.everStable;
+  }
+}
+
+async function read(fact: FactName, facts: Facts, stackId: string, budget: Budget): Promise<Partial<Facts>> {
+  switch (fact) {
+    case 'lineage': return { lineage: await readLineage(stackId, budget) };
+    case 'history': return { everStable: await readEverStable(facts.lineage!, budget) };
+    case 'template': return { template: await readTemplateResources(stackId, budget) };
+    case 'ownResources': return { ownResources: await readResources(stackId, budget) };
+    case 'treeRevocations': return readTreeRevocations(facts, stackId, budget);
+  }
+}
+
+/** The stack and each parent up to the root (DescribeStacks ParentId / RootId). */
+async function readLineage(stackId: string, budget: Budget): Promise<StackFacts[]> {
+  const lineage: StackFacts[] = [];
+  let next: string | undefined = stackId;
+  let rootId: string | undefined;
+  while (next) {
+    if (lineage.length >= MAX_LINEAGE) throw new Error(`stack ${stackId} has more than ${MAX_LINEAGE} ancestors`);
+    const stack = await describeStack(next, budget);
+    if (lineage.length === 0) rootId = stack.rootId;
+    lineage.push({ stackId: stack.stackId, status: stack.status });
+    next = stack.parentId;
+  }
+  const root = lineage[lineage.length - 1].stackId;
+  if (rootId && rootId !== root) {
+    throw new Error(`the parents of stack ${stackId} end at ${root}, but its RootId is ${rootId}`);
+  }
+  if (lineage.every((s) => isDeleting(s.status))) remembered.set(stackId, { at: Date.now(), lineage });
+  return lineage;
+}
+
+/**
+ * Whether the root (the stack itself when not nested) once reached a stable state: a stack-level
+ * event CREATE_COMPLETE, UPDATE_COMPLETE or IMPORT_COMPLETE in its history (DescribeStackEvents,
+ * newest first). A history read to its start without one proves the opposite (a failed create
+ * deleted without rollback: OnFailure=DELETE, a --no-rollback create, the CDK CLI deleting a
+ * ROLLBACK_COMPLETE stack); a history whose start is not reached proves nothing.
+ */
+async function readEverStable(lineage: readonly StackFacts[], budget: Budget): Promise<boolean> {
+  const rootId = lineage[lineage.length - 1].stackId;
+  let nextToken: string | undefined;
+  let oldestStackStatus: string | undefined;
+  for (let page = 0; page < MAX_EVENT_PAGES; page++) {
+    const out = await readStackEventsPage(rootId, nextToken, budget);
+    for (const event of out.events) {
+      if (event.ResourceType !== 'AWS::CloudFormation::Stack' || event.PhysicalResourceId !== rootId) continue;
+      const status = event.ResourceStatus ?? '';
+      if (provesStable(status)) return remember(lineage, true);
+      oldestStackStatus = status;
+    }
+    nextToken = out.nextToken;
+    if (!nextToken) {
+      // A stack's history starts with REVIEW_IN_PROGRESS (change sets) or CREATE_IN_PROGRESS.
+      if (oldestStackStatus === 'CREATE_IN_PROGRESS' || oldestStackStatus === 'REVIEW_IN_PROGRESS') return remember(lineage, false);
+      throw new Error(`the history of stack ${rootId} (DescribeStackEvents) does not reach back to its creation`);
+    }
+  }
+  throw new Error(`the history of stack ${rootId} has more than ${MAX_EVENT_PAGES} pages of events without a stable state`);
+}
+
+function remember(lineage: readonly StackFacts[], everStable: boolean): boolean {
+  const entry = remembered.get(lineage[0].stackId);
+  if (entry) entry.everStable = everStable;
+  return everStable;
+}
+
+async function readResources(stackId: string, budget: Budget): Promise<LiveResource[]> {
+  return (await listStackResources(stackId, budget)).map((r) => ({
+    stackId,
+    logicalId: r.LogicalResourceId ?? '',
+    physicalId: r.PhysicalResourceId,
+    type: r.ResourceType ?? '',
+    status: r.ResourceStatus ?? '',
+  }));
+}
+
+/**
+ * The revocation resources of the root's tree: the own stack's when it is not nested, else every
+ * stack reached from the root through its AWS::CloudFormation::Stack resources.
+ */
+async function readTreeRevocations(facts: Facts, stackId: string, budget: Budget): Promise<Partial<Facts>> {
+  const lineage = facts.lineage!;
+  if (lineage.length === 1) {
+    const ownResources = facts.ownResources ?? await readResources(stackId, budget);
+    return { ownResources, treeRevocations: ownResources.filter((r) => r.type === RESOURCE_TYPE) };
+  }
+  const revocations: LiveResource[] = [];
+  const queue = [lineage[lineage.length - 1].stackId];
+  const seen = new Set(queue);
+  while (queue.length > 0) {
+    if (seen.size > MAX_TREE_STACKS) throw new Error(`the tree of ${queue[0]} has more than ${MAX_TREE_STACKS} stacks`);
+    const resources = await readResources(queue.shift()!, budget);
+    for (const r of resources) {
+      if (r.type === RESOURCE_TYPE) revocations.push(r);
+      if (r.type === 'AWS::CloudFormation::Stack' && r.physicalId?.startsWith('arn:') && !seen.has(r.physicalId) &&
+        r.status !== 'DELETE_COMPLETE') {
+        seen.add(r.physicalId);
+        queue.push(r.physicalId);
+      }
+    }
+  }
+  return { treeRevocations: revocations };
+}

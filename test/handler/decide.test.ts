@@ -1,0 +1,299 @@
+/**
+ * The decision rules as a table: observed facts in, decision out (lambda/decide.ts). Each row of
+ * LIFECYCLE.md that the rules decide is a row here; the same rows are played over the wire in
+ * test/lifecycle. Facts a row leaves out must not be needed: the function asks for them instead,
+ * and a row that expects an answer fails if the function asks.
+ */
+import { CONTRACT_VERSION, RevocationProperties } from '../../lib/contract';
+import { Decision, decide, Facts, LiveResource, parsePhysicalId, physicalIdFor, StackFacts } from '../../lambda/decide';
+
+const ACCOUNT = '111111111111';
+const STACK = `arn:aws:cloudformation:eu-west-1:${ACCOUNT}:stack/Root/11111111-1111-1111-1111-111111111111`;
+const NESTED = `arn:aws:cloudformation:eu-west-1:${ACCOUNT}:stack/Root-Inner-ABC/22222222-2222-2222-2222-222222222222`;
+const NESTED2 = `arn:aws:cloudformation:eu-west-1:${ACCOUNT}:stack/Root-Inner-ABC-Deep-XYZ/33333333-3333-3333-3333-333333333333`;
+const RENAMED_NESTED = `arn:aws:cloudformation:eu-west-1:${ACCOUNT}:stack/Root-Renamed-DEF/44444444-4444-4444-4444-444444444444`;
+const KEY_A = `arn:aws:kms:eu-west-1:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
+const KEY_B = `arn:aws:kms:eu-west-1:${ACCOUNT}:key/0987dcba-09fe-87dc-65ba-ab0987654321`;
+const LOGICAL = 'Revocation2857AF0C';
+const KEY_LOGICAL = 'ByokKeyD50A60B7';
+const TYPE = 'Custom::KmsKeyMaterialRevocation';
+
+function props(o: Partial<RevocationProperties> = {}): RevocationProperties {
+  return {
+    KeyArn: KEY_A, KeyLogicalId: '', RevokeOnStackDelete: 'true', RevokeOnKeyReplacement: 'true', RevokeOnRemoval: 'false',
+    Revoked: 'false', MaterialScope: 'ALL', ContractVersion: CONTRACT_VERSION, ...o,
+  };
+}
+
+const flat = (status: string): StackFacts[] => [{ stackId: STACK, status }];
+const nested = (own: string, ...ancestors: string[]): StackFacts[] =>
+  [{ stackId: NESTED, status: own }, ...ancestors.map((status, i) => ({ stackId: i === ancestors.length - 1 ? STACK : `${NESTED}-parent${i}`, status }))];
+
+function del(o: Partial<Facts> = {}): Facts {
+  return { requestType: 'Delete', logicalId: LOGICAL, physicalId: physicalIdFor(KEY_A, false), props: props(), ...o };
+}
+
+const live = (logicalId: string, physicalId: string, o: Partial<LiveResource> = {}): LiveResource =>
+  ({ stackId: STACK, logicalId, physicalId, type: TYPE, status: 'UPDATE_COMPLETE', ...o });
+
+type Expected =
+  | { revoke: string[]; decision?: string; reason?: RegExp; physicalId?: string; validate?: string }
+  | { skip: RegExp; physicalId?: string; validate?: string }
+  | { fail: RegExp }
+  | { need: string };
+
+function check(decision: Decision, expected: Expected): void {
+  if ('need' in expected) {
+    expect(decision).toEqual({ kind: 'need', fact: expected.need });
+    return;
+  }
+  if ('fail' in expected) {
+    expect(decision.kind).toBe('fail');
+    expect((decision as { reason: string }).reason).toMatch(expected.fail);
+    return;
+  }
+  expect(decision.kind).toBe('answer');
+  const a = decision as Extract<Decision, { kind: 'answer' }>;
+  if ('skip' in expected) {
+    expect(a.revoke).toEqual([]);
+    expect(a.reason).toMatch(expected.skip);
+  } else {
+    expect(a.revoke.map((t) => t.keyArn)).toEqual(expected.revoke);
+    if (expected.reason) expect(a.reason).toMatch(expected.reason);
+    if (expected.decision) expect(a.decision).toBe(expected.decision);
+  }
+  if (expected.physicalId) expect(a.physicalId).toBe(expected.physicalId);
+  if ('validate' in expected) expect(a.validate).toBe(expected.validate);
+}
+
+const ROWS: Array<[string, Facts, Expected]> = [
+  // ---- Create ----
+  ['L1: a create validates the key and revokes nothing, physical ID from the key ARN',
+    { requestType: 'Create', logicalId: LOGICAL, props: props() },
+    { skip: /nothing revoked on create/, physicalId: `kms-key-material-revocation:${KEY_A}`, validate: KEY_A }],
+  ['L14: a create with the switch on asks for the stack statuses first',
+    { requestType: 'Create', logicalId: LOGICAL, props: props({ Revoked: 'true' }) }, { need: 'lineage' }],
+  ['L14: a create with the switch on revokes during the create, with the revoked physical ID',
+    { requestType: 'Create', logicalId: LOGICAL, props: props({ Revoked: 'true' }), lineage: flat('CREATE_IN_PROGRESS') },
+    { revoke: [KEY_A], physicalId: `kms-key-material-revocation-revoked:${KEY_A}`, validate: KEY_A }],
+  ['L14/L20: a create with the switch on during a rollback revokes nothing',
+    { requestType: 'Create', logicalId: LOGICAL, props: props({ Revoked: 'true' }), lineage: flat('UPDATE_ROLLBACK_IN_PROGRESS') },
+    { skip: /rollbacks never revoke/ }],
+  ['L14/L23: a create with the switch on in a nested stack whose root rolls back revokes nothing',
+    { requestType: 'Create', logicalId: LOGICAL, props: props({ Revoked: 'true' }), lineage: nested('CREATE_IN_PROGRESS', 'UPDATE_ROLLBACK_IN_PROGRESS') },
+    { skip: /rollbacks never revoke/ }],
+  ['L21: a create with the switch on whose stack status cannot be read fails',
+    { requestType: 'Create', logicalId: LOGICAL, props: props({ Revoked: 'true' }), unreadable: { lineage: 'DescribeStacks was denied' } },
+    { fail: /DescribeStacks was denied.*does not guess/ }],
+
+  // ---- Update ----
+  ['L8: an in-place update of another property keeps the physical ID and reads nothing',
+    { requestType: 'Update', logicalId: LOGICAL, physicalId: 'kept-as-is', props: props({ MaterialScope: 'CURRENT' }), oldProps: props() },
+    { skip: /in-place/, physicalId: 'kept-as-is' }],
+  ['L9: an update to another key validates the new key, answers a new physical ID, revokes nothing',
+    { requestType: 'Update', logicalId: LOGICAL, physicalId: physicalIdFor(KEY_A, false), props: props({ KeyArn: KEY_B }), oldProps: props(), lineage: flat('UPDATE_IN_PROGRESS') },
+    { skip: /dealt with in the cleanup/, physicalId: physicalIdFor(KEY_B, false), validate: KEY_B }],
+  ['L10/L11: an update rollback back to the old key neither validates nor revokes',
+    { requestType: 'Update', logicalId: LOGICAL, physicalId: physicalIdFor(KEY_B, false), props: props(), oldProps: props({ KeyArn: KEY_B }), lineage: flat('UPDATE_ROLLBACK_IN_PROGRESS') },
+    { skip: /rollbacks never revoke/, physicalId: physicalIdFor(KEY_A, false), validate: undefined }],
+  ['L9: an update to another key whose stack status cannot be read still validates (a read-only step)',
+    { requestType: 'Update', logicalId: LOGICAL, physicalId: physicalIdFor(KEY_A, false), props: props({ KeyArn: KEY_B }), oldProps: props(), unreadable: { lineage: 'denied' } },
+    { skip: /dealt with in the cleanup/, validate: KEY_B }],
+  ['L14: the switch turning on in an update revokes nothing yet, and answers the revoked physical ID',
+    { requestType: 'Update', logicalId: LOGICAL, physicalId: physicalIdFor(KEY_A, false), props: props({ Revoked: 'true' }), oldProps: props() },
+    { skip: /revoked in the cleanup once the update has succeeded/, physicalId: physicalIdFor(KEY_A, true) }],
+  ['L14: the switch staying on while the key changes revokes nothing in the update phase',
+    { requestType: 'Update', logicalId: LOGICAL, physicalId: physicalIdFor(KEY_A, true), props: props({ KeyArn: KEY_B, Revoked: 'true' }), oldProps: props({ Revoked: 'true' }), lineage: flat('UPDATE_IN_PROGRESS') },
+    { skip: /revoked in the cleanup/, physicalId: physicalIdFor(KEY_B, true), validate: KEY_B }],
+  ['L14: the switch turning off answers the plain physical ID and says re-import is the way back',
+    { requestType: 'Update', logicalId: LOGICAL, physicalId: physicalIdFor(KEY_A, true), props: props(), oldProps: props({ Revoked: 'true' }) },
+    { skip: /re-import/, physicalId: physicalIdFor(KEY_A, false) }],
+  ['L8: a resource deployed with the switch on under the old physical ID keeps it on an in-place update',
+    { requestType: 'Update', logicalId: LOGICAL, physicalId: physicalIdFor(KEY_A, false), props: props({ Revoked: 'true', MaterialScope: 'CURRENT' }), oldProps: props({ Revoked: 'true' }) },
+    { skip: /in-place/, physicalId: physicalIdFor(KEY_A, false) }],
+
+  // ---- Delete: nothing to do ----
+  ['L5: the Delete after this resource\'s own failed create reads nothing',
+    del({ physicalId: 'kms-key-material-revocation-failed-create:req-1' }), { skip: /own create failed/ }],
+  ['L30: a physical ID naming another key than KeyArn fails and revokes neither',
+    del({ physicalId: physicalIdFor(KEY_B, false), lineage: flat('DELETE_IN_PROGRESS'), everStable: true }), { fail: /contradicts/ }],
+  ['L30: a physical ID not of this handler\'s making names no key to revoke',
+    del({ physicalId: 'something-else', lineage: flat('DELETE_IN_PROGRESS'), everStable: true }), { skip: /not made by this handler/ }],
+
+  // ---- Delete: rollbacks ----
+  ...(['ROLLBACK_IN_PROGRESS', 'UPDATE_ROLLBACK_IN_PROGRESS', 'UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS', 'IMPORT_ROLLBACK_IN_PROGRESS']
+    .map((s): [string, Facts, Expected] => [`L4/L10/L20: a Delete while the stack is ${s} revokes nothing`, del({ lineage: flat(s) }), { skip: /rollbacks never revoke/ }])),
+  ['L23: a nested stack deleted while its root rolls back a create revokes nothing',
+    del({ lineage: nested('DELETE_IN_PROGRESS', 'ROLLBACK_IN_PROGRESS') }), { skip: /rollbacks never revoke/ }],
+  ['L23: a nested stack deleted while a stack between rolls back an update revokes nothing (the root still updating)',
+    del({ lineage: nested('DELETE_IN_PROGRESS', 'UPDATE_ROLLBACK_IN_PROGRESS', 'UPDATE_IN_PROGRESS') }), { skip: /rollbacks never revoke/ }],
+  ['L14: a rollback Delete after a revocation says re-import is the only way back',
+    del({ physicalId: physicalIdFor(KEY_A, true), props: props({ Revoked: 'true' }), lineage: flat('ROLLBACK_IN_PROGRESS') }), { skip: /re-import/ }],
+
+  // ---- Delete: stack deletion ----
+  ['L6: stack deletion asks whether the stack ever became stable',
+    del({ lineage: flat('DELETE_IN_PROGRESS') }), { need: 'history' }],
+  ['L6: stack deletion of a stack that was once stable revokes the key',
+    del({ lineage: flat('DELETE_IN_PROGRESS'), everStable: true }), { revoke: [KEY_A], reason: /stack deletion/ }],
+  ['L7: stack deletion with revokeOnStackDelete off revokes nothing, without reading the history',
+    del({ props: props({ RevokeOnStackDelete: 'false' }), lineage: flat('DELETE_IN_PROGRESS') }), { skip: /revokeOnStackDelete is off/ }],
+  ['L25: deleting a stack that never reached a stable state (failed create, OnFailure=DELETE, --no-rollback, CDK CLI re-deploy) revokes nothing',
+    del({ lineage: flat('DELETE_IN_PROGRESS'), everStable: false }), { skip: /never reached a stable state/ }],
+  ['L21/L25: a stack deletion whose history cannot be read fails',
+    del({ lineage: flat('DELETE_IN_PROGRESS'), unreadable: { history: 'DescribeStackEvents was denied' } }), { fail: /DescribeStackEvents was denied/ }],
+  ['L22: a nested stack deleted with its root revokes once the root was stable',
+    del({ lineage: nested('DELETE_IN_PROGRESS', 'DELETE_IN_PROGRESS'), everStable: true }), { revoke: [KEY_A], reason: /root stack/ }],
+  ['L22/L25: a nested stack deleted with a root that never became stable revokes nothing',
+    del({ lineage: nested('DELETE_IN_PROGRESS', 'DELETE_IN_PROGRESS'), everStable: false }), { skip: /never reached a stable state/ }],
+  ['L22/L7: a nested stack deleted with its root, revokeOnStackDelete off, revokes nothing',
+    del({ props: props({ RevokeOnStackDelete: 'false' }), lineage: nested('DELETE_IN_PROGRESS', 'DELETE_IN_PROGRESS') }), { skip: /revokeOnStackDelete is off/ }],
+  ['L21: a nested stack deleted while its root is still creating fails rather than guess',
+    del({ lineage: nested('DELETE_IN_PROGRESS', 'CREATE_IN_PROGRESS') }), { fail: /neither revokes nor skips/ }],
+  ['L21: a Delete in an unexpected stack status fails rather than guess',
+    del({ lineage: flat('UPDATE_IN_PROGRESS') }), { fail: /neither a stack deletion/ }],
+  ['L21: a Delete whose stack status cannot be read fails',
+    del({ unreadable: { lineage: 'throttled' } }), { fail: /throttled/ }],
+
+  // ---- Delete: nested stack removed by an update (L24) ----
+  ['L24: a nested stack removed by a successful update, key defined in it: revoked with it',
+    del({ props: props({ KeyLogicalId: KEY_LOGICAL }), lineage: nested('DELETE_IN_PROGRESS', 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS') }),
+    { revoke: [KEY_A], reason: /together with its key/ }],
+  ['L24: a nested stack removed by a successful update, key from outside, revokeOnRemoval off: kept',
+    del({ lineage: nested('DELETE_IN_PROGRESS', 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS') }), { skip: /revokeOnRemoval is off/ }],
+  ['L24: a nested stack removed, key from outside, revokeOnRemoval on: asks the tree',
+    del({ props: props({ RevokeOnRemoval: 'true' }), lineage: nested('DELETE_IN_PROGRESS', 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS') }), { need: 'treeRevocations' }],
+  ['L24: a nested stack renamed, key from outside, revokeOnRemoval on: the renamed copy manages the key, nothing revoked',
+    del({
+      props: props({ RevokeOnRemoval: 'true' }), lineage: nested('DELETE_IN_PROGRESS', 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'),
+      treeRevocations: [live(LOGICAL, physicalIdFor(KEY_A, false), { stackId: NESTED, status: 'DELETE_IN_PROGRESS' }),
+        live(LOGICAL, physicalIdFor(KEY_A, false), { stackId: RENAMED_NESTED, status: 'CREATE_COMPLETE' })],
+    }), { skip: /still manages the same key/ }],
+  ['L24: a nested stack removed, key from outside, revokeOnRemoval on, no other revocation: revoked',
+    del({
+      props: props({ RevokeOnRemoval: 'true' }), lineage: nested('DELETE_IN_PROGRESS', 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'),
+      treeRevocations: [live(LOGICAL, physicalIdFor(KEY_A, false), { stackId: NESTED, status: 'DELETE_IN_PROGRESS' }),
+        live('Other', physicalIdFor(KEY_B, false), { stackId: STACK })],
+    }), { revoke: [KEY_A] }],
+  ['L24: a nested stack two levels down removed with its parent by a successful update: a removal',
+    del({ props: props({ KeyLogicalId: KEY_LOGICAL }), lineage: [{ stackId: NESTED2, status: 'DELETE_IN_PROGRESS' }, { stackId: NESTED, status: 'DELETE_IN_PROGRESS' }, { stackId: STACK, status: 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS' }] }),
+    { revoke: [KEY_A] }],
+
+  // ---- Delete: update cleanup ----
+  ['L9: a cleanup Delete asks for the new template',
+    del({ lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS') }), { need: 'template' }],
+  ['L21: a cleanup whose template cannot be read fails',
+    del({ lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), unreadable: { template: 'GetTemplate denied' } }), { fail: /GetTemplate denied/ }],
+  ['L9: key replaced, cleanup revokes the old key only, after checking no other revocation manages it',
+    del({
+      lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'),
+      template: { [LOGICAL]: { Type: TYPE, Properties: { KeyArn: { 'Fn::GetAtt': ['KeyB', 'Arn'] } } } },
+      ownResources: [live(LOGICAL, physicalIdFor(KEY_B, false))],
+      treeRevocations: [live(LOGICAL, physicalIdFor(KEY_B, false))],
+    }), { revoke: [KEY_A], reason: /key replaced/ }],
+  ['L9: key replaced, the new template\'s revokeOnKeyReplacement off wins',
+    del({
+      lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'),
+      template: { [LOGICAL]: { Type: TYPE, Properties: { RevokeOnKeyReplacement: 'false' } } },
+      ownResources: [live(LOGICAL, physicalIdFor(KEY_B, false))],
+    }), { skip: /revokeOnKeyReplacement is off/ }],
+  ['L9: key replaced while another revocation still manages the old key: nothing revoked',
+    del({
+      lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'),
+      template: { [LOGICAL]: { Type: TYPE } },
+      ownResources: [live(LOGICAL, physicalIdFor(KEY_B, false)), live('Other', physicalIdFor(KEY_A, false))],
+      treeRevocations: [live(LOGICAL, physicalIdFor(KEY_B, false)), live('Other', physicalIdFor(KEY_A, false))],
+    }), { skip: /Other still manages/ }],
+  ['L21: a replaced resource whose live replacement is not found fails',
+    del({ lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), template: { [LOGICAL]: { Type: TYPE } }, ownResources: [] }), { fail: /no live replacement/ }],
+  ['L14: the switch turned on, update succeeded: the cleanup revokes the key',
+    del({
+      lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'),
+      template: { [LOGICAL]: { Type: TYPE, Properties: { Revoked: 'true' } } },
+      ownResources: [live(LOGICAL, physicalIdFor(KEY_A, true))],
+    }), { revoke: [KEY_A], reason: /revoked switched on/ }],
+  ['L14: the switch stays on while the key changes: the cleanup revokes the new key and (replacement on) the old one',
+    del({
+      physicalId: physicalIdFor(KEY_A, true), props: props({ Revoked: 'true' }),
+      lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'),
+      template: { [LOGICAL]: { Type: TYPE, Properties: { Revoked: 'true' } } },
+      ownResources: [live(LOGICAL, physicalIdFor(KEY_B, true))],
+      treeRevocations: [live(LOGICAL, physicalIdFor(KEY_B, true))],
+    }), { revoke: [KEY_A, KEY_B] }],
+  ['L14: the switch turned on together with a key change, replacement off: only the new key',
+    del({
+      lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'),
+      template: { [LOGICAL]: { Type: TYPE, Properties: { Revoked: 'true', RevokeOnKeyReplacement: 'false' } } },
+      ownResources: [live(LOGICAL, physicalIdFor(KEY_B, true))],
+    }), { revoke: [KEY_B] }],
+  ['L14: the switch turned off: the cleanup revokes nothing and says re-import is the way back',
+    del({
+      physicalId: physicalIdFor(KEY_A, true), props: props({ Revoked: 'true' }),
+      lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'),
+      template: { [LOGICAL]: { Type: TYPE } },
+      ownResources: [live(LOGICAL, physicalIdFor(KEY_A, false))],
+    }), { skip: /re-import/ }],
+  ['L14: an old-style physical ID with the switch already on, replaced by the revoked one for the same key: not revoked again',
+    del({
+      props: props({ Revoked: 'true' }),
+      lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'),
+      template: { [LOGICAL]: { Type: TYPE } },
+      ownResources: [live(LOGICAL, physicalIdFor(KEY_A, true))],
+    }), { skip: /nothing more to revoke/ }],
+  ['L21: a nested stack\'s cleanup while an ancestor has not finished updating fails',
+    del({ lineage: nested('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS', 'UPDATE_IN_PROGRESS') }), { fail: /not succeeded yet/ }],
+  ['L9: a nested stack\'s cleanup once its root has committed asks for its template',
+    del({ lineage: nested('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS', 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS') }), { need: 'template' }],
+  ['L12: construct removed, key stays, revokeOnRemoval off: nothing revoked, nothing listed',
+    del({ props: props({ KeyLogicalId: KEY_LOGICAL }), lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), template: { [KEY_LOGICAL]: { Type: 'AWS::KMS::Key' } } }),
+    { skip: /revokeOnRemoval is off/ }],
+  ['L12: construct removed, key stays, revokeOnRemoval on: revoked when no other revocation manages the key',
+    del({
+      props: props({ RevokeOnRemoval: 'true' }), lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), template: {},
+      treeRevocations: [live(LOGICAL, physicalIdFor(KEY_A, false), { status: 'DELETE_IN_PROGRESS' })],
+    }), { revoke: [KEY_A] }],
+  ['L12: a construct renamed (another revocation manages the same key): nothing revoked even with revokeOnRemoval',
+    del({
+      props: props({ RevokeOnRemoval: 'true' }), lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), template: {},
+      treeRevocations: [live(LOGICAL, physicalIdFor(KEY_A, false), { status: 'DELETE_IN_PROGRESS' }), live('Renamed', physicalIdFor(KEY_A, true), { status: 'CREATE_COMPLETE' })],
+    }), { skip: /Renamed still manages/ }],
+  ['L13: construct and its key removed together: asks whether the key is still live elsewhere',
+    del({ props: props({ KeyLogicalId: KEY_LOGICAL }), lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), template: {} }), { need: 'ownResources' }],
+  ['L13: construct and its key removed together: revoked',
+    del({
+      props: props({ KeyLogicalId: KEY_LOGICAL }), lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), template: {},
+      ownResources: [{ stackId: STACK, logicalId: KEY_LOGICAL, physicalId: '1234abcd-12ab-34cd-56ef-1234567890ab', type: 'AWS::KMS::Key', status: 'UPDATE_COMPLETE' }],
+    }), { revoke: [KEY_A], reason: /together with its key/ }],
+  ['L13: construct and its key removed together, revokeOnStackDelete off: kept',
+    del({ props: props({ KeyLogicalId: KEY_LOGICAL, RevokeOnStackDelete: 'false' }), lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), template: {}, ownResources: [] }),
+    { skip: /revokeOnStackDelete is off/ }],
+  ['L27: the key\'s logical ID left the template but the key is live under another one (a refactor): L12, not L13',
+    del({
+      props: props({ KeyLogicalId: KEY_LOGICAL }), lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), template: { MovedKey: { Type: 'AWS::KMS::Key' } },
+      ownResources: [{ stackId: STACK, logicalId: 'MovedKey', physicalId: '1234abcd-12ab-34cd-56ef-1234567890ab', type: 'AWS::KMS::Key', status: 'UPDATE_COMPLETE' }],
+    }), { skip: /renamed by a refactor.*revokeOnRemoval is off/ }],
+  ['L30: a key logical ID that is an Object.prototype name is looked up as itself (removed together: revoked)',
+    del({
+      props: props({ KeyLogicalId: 'constructor' }), lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), template: {},
+      ownResources: [],
+    }), { revoke: [KEY_A] }],
+  ['L30: a resource logical ID that is an Object.prototype name is not mistaken for a replacement',
+    del({ logicalId: 'toString', lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), template: {} }), { skip: /construct removed while the key stays, revokeOnRemoval is off/ }],
+  ['L30: a key logical ID that is an Object.prototype name still in the template is a key that stays',
+    del({ props: props({ KeyLogicalId: 'hasOwnProperty' }), lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), template: { hasOwnProperty: { Type: 'AWS::KMS::Key' } } }),
+    { skip: /key stays/ }],
+];
+
+describe('decide: LIFECYCLE rows as a table', () => {
+  test.each(ROWS)('%s', (_name, facts, expected) => {
+    check(decide(facts), expected);
+  });
+});
+
+describe('physical IDs', () => {
+  test('L1/L14: the physical ID names the key and the switch, and parses back', () => {
+    expect(parsePhysicalId(physicalIdFor(KEY_A, true))).toEqual({ kind: 'key', keyArn: KEY_A, revoked: true });
+    expect(parsePhysicalId(physicalIdFor(KEY_A, false))).toEqual({ kind: 'key', keyArn: KEY_A, revoked: false });
+    expect(parsePhysicalId('kms-key-material-revocation-failed-create:x')).toEqual({ kind: 'failed-create' });
+    expect(parsePhysicalId(undefined)).toEqual({ kind: 'foreign' });
+  });
+});
