@@ -399,7 +399,7 @@ export const SCENARIOS: Scenario[] = [
   {
     name: 'revoked-switch',
     rows: ['L14'],
-    description: 'The revoked switch turns on in an update: revoked during that deployment; the stack stays in place.',
+    description: 'The revoked switch turns on in an update: nothing is revoked while the update can roll back; the cleanup after its success revokes the key.',
     app: keyAndRevocation(),
     play: async (ctx) => {
       await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
@@ -408,14 +408,18 @@ export const SCENARIOS: Scenario[] = [
     check: (ctx, expect) => {
       expect(ctx.bed.engine.status).toBe('UPDATE_COMPLETE');
       const [upd] = answersOf(ctx, 'Update');
-      expect(upd.decision?.decision).toBe('revoked');
+      expect(upd.decision?.decision).toBe('skipped');
+      expect(upd.physicalId).toBe(`kms-key-material-revocation-revoked:${keyOf(ctx, 'KeyA')}`);
+      const [cleanup] = answersOf(ctx, 'Delete');
+      expect(cleanup.stackStatus).toBe('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
+      expect(cleanup.decision?.decision).toBe('revoked');
       expect(allRevoked(ctx, keyOf(ctx, 'KeyA'))).toBe(true);
     },
   },
   {
     name: 'revoked-switch-rollback',
     rows: ['L14', 'L20'],
-    description: 'The revoked switch turns on, then the update fails: the rollback succeeds, the material stays revoked, the log says re-import is the way back.',
+    description: 'The revoked switch turns on, then the update fails: the rollback succeeds and nothing is revoked.',
     app: keyAndRevocation(),
     play: async (ctx) => {
       await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
@@ -423,11 +427,52 @@ export const SCENARIOS: Scenario[] = [
     },
     check: (ctx, expect) => {
       expect(ctx.bed.engine.status).toBe('UPDATE_ROLLBACK_COMPLETE');
-      const [forward, back] = answersOf(ctx, 'Update');
-      expect(forward.decision?.decision).toBe('revoked');
-      expect(back.responseStatus).toBe('SUCCESS');
-      expect(back.decision?.reason).toContain('re-import');
-      expect(allRevoked(ctx, keyOf(ctx, 'KeyA'))).toBe(true);
+      const forward = answersOf(ctx, 'Update')[0];
+      expect(forward.decision?.decision).toBe('skipped');
+      for (const answer of ctx.bed.engine.answers) expect(answer.responseStatus).toBe('SUCCESS');
+      expect(deletesOn(ctx, keyOf(ctx, 'KeyA'))).toHaveLength(0);
+      expect(noneRevoked(ctx, keyOf(ctx, 'KeyA'))).toBe(true);
+    },
+  },
+  {
+    name: 'revoked-switch-new-key',
+    rows: ['L14', 'L9'],
+    description: 'With revoked on, the construct is pointed at another key: the cleanup after the update revokes the new key (the switch) and the old one (replacement).',
+    preexistingKeys: { First: { materials: 2 }, Second: { materials: 2 } },
+    app: (stack, keys) => new KeyMaterialRevocation(stack, 'Revocation', { key: kms.Key.fromKeyArn(stack, 'Imported', keys.First), revoked: true }),
+    play: async (ctx) => {
+      await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
+      await update(ctx, 'point at Second, revoked stays on', (stack) =>
+        new KeyMaterialRevocation(stack, 'Revocation', { key: kms.Key.fromKeyArn(stack, 'Imported', ctx.keys.Second), revoked: true }));
+    },
+    check: (ctx, expect) => {
+      expect(ctx.bed.engine.status).toBe('UPDATE_COMPLETE');
+      const update = answersOf(ctx, 'Update')[0];
+      expect(update.decision?.decision).toBe('validated');
+      expect(deletesOn(ctx, ctx.keys.Second).every((c) => c.at > update.at - 1)).toBe(true);
+      const [cleanup] = answersOf(ctx, 'Delete');
+      expect(cleanup.stackStatus).toBe('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
+      expect(allRevoked(ctx, ctx.keys.First)).toBe(true);
+      expect(allRevoked(ctx, ctx.keys.Second)).toBe(true);
+    },
+  },
+  {
+    name: 'revoked-switch-new-key-rollback',
+    rows: ['L14', 'L10'],
+    description: 'With revoked on, the construct is pointed at another key, then the update fails: the new key is never revoked.',
+    preexistingKeys: { First: { materials: 2 }, Second: { materials: 2 } },
+    app: (stack, keys) => new KeyMaterialRevocation(stack, 'Revocation', { key: kms.Key.fromKeyArn(stack, 'Imported', keys.First), revoked: true }),
+    play: async (ctx) => {
+      await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
+      await update(ctx, 'point at Second, revoked stays on; Doomed fails', (stack) => {
+        new KeyMaterialRevocation(stack, 'Revocation', { key: kms.Key.fromKeyArn(stack, 'Imported', ctx.keys.Second), revoked: true });
+        doomedAfter(stack);
+      }, 'Doomed');
+    },
+    check: (ctx, expect) => {
+      expect(ctx.bed.engine.status).toBe('UPDATE_ROLLBACK_COMPLETE');
+      expect(deletesOn(ctx, ctx.keys.Second)).toHaveLength(0);
+      expect(noneRevoked(ctx, ctx.keys.Second)).toBe(true);
     },
   },
   {
