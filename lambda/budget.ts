@@ -110,9 +110,14 @@ export class Budget {
 
   private exhausted(what?: string): BudgetExhaustedError {
     const seconds = ((this.workDeadline - this.startedAt) / 1000).toFixed(1);
+    // A write that was sent may have taken effect although its answer never came (LIFECYCLE L31).
+    const write = this.steps.find((step) => step.startsWith('kms:DeleteImportedKeyMaterial'));
+    const done = write
+      ? `The ${write.split(' ')[0]} call under way may have taken effect; nothing after it was done`
+      : 'Nothing after this point was done';
     return new BudgetExhaustedError(
       `time budget of ${seconds}s ran out${what ? ` during ${what}` : ''} (retries included); ` +
-      'answering FAILED before the Lambda times out. Nothing after this point was done',
+      `answering FAILED before the Lambda times out. ${done}`,
     );
   }
 }

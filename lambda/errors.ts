@@ -63,7 +63,9 @@ export function explainKmsError(err: unknown, action: string, keyArn: string): H
     case 'KMSInvalidStateException':
       return new HandlerError(`${action} is not allowed in the current state of ${keyArn} (${detail})`);
     default:
-      return new HandlerError(`${action} on ${keyArn} failed after retries (${detail})`);
+      // A write whose answer was lost (a timeout, a dropped connection, a 5xx) may have been done.
+      return new HandlerError(`${action} on ${keyArn} failed after retries (${detail})` +
+        (action === 'kms:DeleteImportedKeyMaterial' ? '; the last attempt may have taken effect, so the material may already be revoked' : ''));
   }
 }
 

@@ -47,7 +47,9 @@ export async function handler(rawEvent: unknown, context?: LambdaContextLike): P
       },
     };
   } catch (err) {
-    const reason = err instanceof HandlerError ? err.message : `unexpected error: ${errorMessage(err)}`;
+    // One line: CloudFormation shows the reason in a stack event, and logs read it as one line.
+    const reason = (err instanceof HandlerError ? err.message : `unexpected error: ${errorMessage(err)}`)
+      .replace(/[\r\n\u2028\u2029]+/g, ' ');
     record.decision = 'failed';
     record.reason = reason;
     if (target) {

@@ -87,8 +87,17 @@ async function listImportedMaterials(keyArn: string, budget: Budget): Promise<Ro
     entries.push(...(out.Rotations ?? []));
     marker = out.Truncated ? out.NextMarker : undefined;
   } while (marker);
+  // Scope ALL deletes every material by its ID: a listing without IDs cannot be acted on, and
+  // reading it as "nothing stored" would report a revocation that did not happen (LIFECYCLE L30).
+  const unnamed = entries.filter((e) => !e.KeyMaterialId);
+  if (unnamed.length > 0) {
+    throw new HandlerError(
+      `kms:ListKeyRotations on ${keyArn} listed ${unnamed.length} material(s) without a KeyMaterialId; ` +
+      'every material of scope ALL is deleted by its ID, so nothing was revoked: retry, or use scope CURRENT',
+    );
+  }
   // Materials in PENDING_IMPORT are already deleted; everything else is stored and must go.
-  const imported = entries.filter((e) => e.KeyMaterialId && e.ImportState !== 'PENDING_IMPORT');
+  const imported = entries.filter((e) => e.ImportState !== 'PENDING_IMPORT');
   const unique = [...new Map(imported.map((e) => [e.KeyMaterialId, e])).values()];
   // The current material last, so that a failure midway leaves a key that plainly still works
   // rather than one that looks revoked. (Deleting any material already puts the key in
@@ -96,27 +105,39 @@ async function listImportedMaterials(keyArn: string, budget: Budget): Promise<Ro
   return unique.sort((a, b) => Number(a.KeyMaterialState === 'CURRENT') - Number(b.KeyMaterialState === 'CURRENT'));
 }
 
-/**
- * DeleteImportedKeyMaterial for one material (or the current one when `materialId` is undefined).
- * Returns the ID deleted, '' when there was nothing left to delete.
- */
-async function deleteMaterial(keyArn: string, materialId: string | undefined, budget: Budget): Promise<string> {
+/** What one DeleteImportedKeyMaterial call did. */
+type DeleteOutcome =
+  | { readonly kind: 'deleted'; readonly materialId: string }
+  /** The key or that material was gone already (perhaps by an earlier attempt whose answer was lost). */
+  | { readonly kind: 'gone'; readonly materialId: string }
+  /** KMS refused the call because the key is pending deletion (LIFECYCLE L15): nothing was deleted. */
+  | { readonly kind: 'refused-pending-deletion' };
+
+/** DeleteImportedKeyMaterial for one material (or the current one when `materialId` is undefined). */
+async function deleteMaterial(keyArn: string, materialId: string | undefined, budget: Budget): Promise<DeleteOutcome> {
+  let out;
   try {
-    const out = await kmsCall('kms:DeleteImportedKeyMaterial', keyArn, budget, (client, abortSignal) => client.send(
+    out = await kmsCall('kms:DeleteImportedKeyMaterial', keyArn, budget, (client, abortSignal) => client.send(
       new DeleteImportedKeyMaterialCommand({ KeyId: keyArn, KeyMaterialId: materialId }), { abortSignal }));
-    return out.KeyMaterialId ?? materialId ?? '';
   } catch (err) {
     const name = awsErrorName(err);
-    // The key, or that material, is gone already (perhaps by our own earlier attempt whose answer
-    // was lost): that material is revoked either way, so it is reported as such.
-    if (name === 'NotFoundException') return materialId ?? '';
+    if (name === 'NotFoundException') return { kind: 'gone', materialId: materialId ?? '' };
     if (name === 'KMSInvalidStateException') {
       // Tolerated only for a key that DescribeKey shows pending deletion (LIFECYCLE L15).
       const meta = await describeKey(keyArn, budget);
-      if (!meta || meta.KeyState === 'PendingDeletion') return '';
+      if (!meta) return { kind: 'gone', materialId: materialId ?? '' };
+      if (meta.KeyState === 'PendingDeletion') return { kind: 'refused-pending-deletion' };
     }
     throw explainKmsError(err, 'kms:DeleteImportedKeyMaterial', keyArn);
   }
+  // An answer about another material than the one asked for contradicts the request (L30).
+  if (materialId !== undefined && out.KeyMaterialId !== undefined && out.KeyMaterialId !== materialId) {
+    throw new HandlerError(
+      `kms:DeleteImportedKeyMaterial on ${keyArn} was asked to delete material ${materialId} but answered ${out.KeyMaterialId}; ` +
+      'the handler does not know which material is gone, so the revocation is reported as failed',
+    );
+  }
+  return { kind: 'deleted', materialId: out.KeyMaterialId ?? materialId ?? '' };
 }
 
 /**
@@ -144,12 +165,19 @@ export async function revokeKeyMaterial(keyArn: string, scope: MaterialScopeValu
     return { materialIds: [], note: 'key is already PendingImport: no imported material left' };
   }
   const deleted: string[] = [];
+  const notes: string[] = [];
   for (const id of targets) {
     const done = await deleteMaterial(arn, id, budget);
-    if (done) deleted.push(done);
+    if (done.kind === 'refused-pending-deletion') {
+      notes.push('KMS refused the delete (KMSInvalidStateException) because the key is pending deletion: nothing was deleted, ' +
+        'and the key cannot be used until its deletion is cancelled');
+      continue;
+    }
+    if (done.materialId) deleted.push(done.materialId);
+    if (done.kind === 'gone') notes.push(`material ${done.materialId || '(current)'} was already gone`);
   }
-  let note: string | undefined;
-  if (state === 'PendingDeletion') note = 'key is pending deletion: material deleted, key state unchanged';
-  else if (state === 'PendingImport') note = 'key was already PendingImport: deleted the materials still stored';
-  return { materialIds: deleted, note };
+  // What happened, not what the key state was before.
+  if (state === 'PendingDeletion' && deleted.length > 0) notes.unshift('deleted while the key is pending deletion; its state stays PendingDeletion');
+  else if (state === 'PendingImport') notes.unshift('the key was already PendingImport; deleted the materials still stored');
+  return { materialIds: deleted, note: notes.length > 0 ? notes.join('; ') : undefined };
 }

@@ -24,8 +24,25 @@ export interface DecisionRecord {
   durationMs?: number;
 }
 
+/** Longest string logged as it is: an event can carry megabytes in any field. */
+export const MAX_LOGGED_STRING = 1024;
+
+/** Strings capped (with how much was left out), everything else as it is. */
+function capped(_key: string, value: unknown): unknown {
+  if (typeof value !== 'string' || value.length <= MAX_LOGGED_STRING) return value;
+  return `${value.slice(0, MAX_LOGGED_STRING)}... [${value.length - MAX_LOGGED_STRING} more characters]`;
+}
+
+/**
+ * One JSON line. JSON.stringify leaves U+2028 and U+2029 as they are, which some log readers take
+ * for line breaks: they are escaped, so one decision is always one line.
+ */
+export function jsonLine(value: object): string {
+  return JSON.stringify(value, capped).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+}
+
 export function logLine(level: 'info' | 'warn' | 'error', message: string, fields: object = {}): void {
-  const line = JSON.stringify({ level, message, ...fields });
+  const line = jsonLine({ level, message, ...fields });
   if (level === 'info') console.log(line);
   else if (level === 'warn') console.warn(line);
   else console.error(line);

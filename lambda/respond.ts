@@ -62,20 +62,27 @@ export function responseBody(response: CfnResponse): string {
   return body;
 }
 
-function putOnce(url: URL, body: string, timeoutMs: number): Promise<number> {
+/**
+ * One PUT with a wall-clock limit on the whole exchange: a server that accepts the connection and
+ * then trickles a byte at a time keeps the socket busy, so an idle timeout alone would never fire
+ * (LIFECYCLE L31).
+ */
+function putOnce(url: URL, body: string, limitMs: number): Promise<number> {
   const transport = url.protocol === 'http:' ? http : https;
   return new Promise((resolve, reject) => {
     const req = transport.request(url, {
       method: 'PUT',
       // The presigned URL is signed for an empty content type.
       headers: { 'content-type': '', 'content-length': Buffer.byteLength(body) },
-      timeout: timeoutMs,
+      timeout: limitMs,
     }, (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode ?? 0));
       res.on('error', reject);
     });
-    req.on('timeout', () => req.destroy(new Error(`no answer from the response URL within ${timeoutMs} ms`)));
+    const timer = setTimeout(() => req.destroy(new Error(`the response URL did not complete the answer within ${limitMs} ms`)), limitMs);
+    req.on('close', () => clearTimeout(timer));
+    req.on('timeout', () => req.destroy(new Error(`no answer from the response URL within ${limitMs} ms`)));
     req.on('error', reject);
     req.end(body);
   });
@@ -85,11 +92,27 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A response URL that keeps failing this long will not recover: stop paying for retries. */
 export const RESPONSE_RETRY_WINDOW_MS = 60_000;
+/** The wall-clock limit of one attempt. */
+export const RESPONSE_ATTEMPT_MS = 5_000;
+/** The first attempt gets at least this long, however little time is left: an answer is always tried. */
+export const MIN_FIRST_ATTEMPT_MS = 1_000;
 
 /**
- * PUTs the response to the presigned ResponseURL, retrying network errors and 5xx answers with
- * backoff for up to a minute, and never past `deadline` (the Lambda's own timeout, less a margin).
- * Resolves true when CloudFormation's bucket took it.
+ * Errors that another attempt cannot mend: the server's TLS certificate does not verify (node's
+ * error codes for that), or the URL names no host that resolves.
+ */
+const PERMANENT_ERROR_CODES = new Set([
+  'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'CERT_REVOKED', 'CERT_UNTRUSTED', 'CERT_REJECTED', 'CERT_SIGNATURE_FAILURE',
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'ERR_TLS_CERT_ALTNAME_INVALID', 'HOSTNAME_MISMATCH', 'ENOTFOUND',
+]);
+
+/**
+ * PUTs the response to the presigned ResponseURL. Each attempt has a wall-clock limit; network
+ * errors and 5xx answers are retried with backoff for up to a minute, never past `deadline` (the
+ * Lambda's own timeout, less a margin); a 4xx answer (a signature or expiry problem) and a TLS
+ * certificate that does not verify are final. At least one attempt is made whatever time is
+ * left. Resolves true when CloudFormation's bucket took it.
  */
 export async function sendResponse(responseUrl: string, body: string, deadline: number,
   log: (msg: string) => void): Promise<boolean> {
@@ -107,14 +130,17 @@ export async function sendResponse(responseUrl: string, body: string, deadline: 
   const giveUpAt = Math.min(deadline, Date.now() + RESPONSE_RETRY_WINDOW_MS);
   for (let attempt = 1; ; attempt++) {
     const remaining = giveUpAt - Date.now();
-    if (remaining <= 0) return false;
+    if (remaining <= 0 && attempt > 1) return false;
     try {
-      const status = await putOnce(url, body, Math.min(remaining, 5_000));
+      const limit = attempt === 1 ? Math.max(MIN_FIRST_ATTEMPT_MS, Math.min(remaining, RESPONSE_ATTEMPT_MS)) : Math.min(remaining, RESPONSE_ATTEMPT_MS);
+      const status = await putOnce(url, body, limit);
       if (status >= 200 && status < 300) return true;
       log(`response attempt ${attempt}: HTTP ${status}`);
-      if (status < 500 && status !== 429) return false; // a signature or expiry problem: retrying cannot help
+      if (status < 500) return false; // a signature or expiry problem: retrying cannot help
     } catch (err) {
+      const code = (err as { code?: unknown }).code;
       log(`response attempt ${attempt}: ${(err as Error).message}`);
+      if (typeof code === 'string' && PERMANENT_ERROR_CODES.has(code)) return false;
     }
     const backoff = Math.min(2_000, 200 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
     if (Date.now() + backoff >= giveUpAt) return false;

@@ -1009,3 +1009,64 @@ describe('budget edges (L17, L19)', () => {
     expect(response.Reason).toMatch(/time budget of 0\.\ds ran out/);
   });
 });
+
+describe('KMS answers that contradict the request, in-flight writes, log hygiene (L15, L30, L31)', () => {
+  test('L30: scope ALL with a listing whose entries lack KeyMaterialId fails loudly and deletes nothing', async () => {
+    stackStatus('DELETE_IN_PROGRESS');
+    kms.on(DescribeKeyCommand).resolves({ KeyMetadata: keyMeta({ KeyState: 'PendingImport' }) });
+    kms.on(ListKeyRotationsCommand).resolves({ Rotations: [{ KeyMaterialState: 'NON_CURRENT', ImportState: 'IMPORTED' }], Truncated: false });
+    const { response } = await run('Delete');
+    expect(response.Status).toBe('FAILED');
+    expect(response.Reason).toContain('without a KeyMaterialId');
+    expect(kmsWrites()).toBe(0);
+  });
+
+  test('L30: a DeleteImportedKeyMaterial answer naming another material than the one asked for fails', async () => {
+    stackStatus('DELETE_IN_PROGRESS');
+    keyWithMaterials();
+    kms.on(DeleteImportedKeyMaterialCommand, { KeyId: KEY_A, KeyMaterialId: 'M-OLD' }).resolves({ KeyId: KEY_A, KeyMaterialId: 'M-SOMETHING-ELSE' });
+    const { response } = await run('Delete');
+    expect(response.Status).toBe('FAILED');
+    expect(response.Reason).toContain('asked to delete material M-OLD but answered M-SOMETHING-ELSE');
+  });
+
+  test('L15: scope CURRENT on a key pending deletion that KMS refuses is logged as refused, not as deleted', async () => {
+    stackStatus('DELETE_IN_PROGRESS');
+    kms.on(DescribeKeyCommand).resolves({ KeyMetadata: keyMeta({ KeyState: 'PendingDeletion' }) });
+    kms.on(DeleteImportedKeyMaterialCommand).rejects(awsError('KMSInvalidStateException'));
+    const { response, decision } = await run('Delete', { props: props({ MaterialScope: 'CURRENT' }) });
+    expect(response.Status).toBe('SUCCESS');
+    expect(decision.materialIds).toEqual([]);
+    expect(decision.reason).toContain('KMS refused the delete');
+    expect(decision.reason).not.toContain('deleted while the key is pending deletion');
+  });
+
+  test('L31: a budget that runs out while DeleteImportedKeyMaterial is under way says the call may have taken effect', async () => {
+    stackStatus('DELETE_IN_PROGRESS');
+    kms.on(DescribeKeyCommand).resolves({ KeyMetadata: keyMeta() });
+    kms.on(DeleteImportedKeyMaterialCommand).callsFake(() => new Promise(() => undefined));
+    const { response } = await run('Delete', { props: props({ MaterialScope: 'CURRENT' }) }, 4_000);
+    expect(response.Status).toBe('FAILED');
+    expect(response.Reason).toContain('may have taken effect');
+    expect(response.Reason).not.toContain('Nothing after this point was done');
+  });
+
+  test('L31: a budget that runs out during a read still says nothing after it was done', async () => {
+    stackStatus('DELETE_IN_PROGRESS');
+    kms.on(DescribeKeyCommand).callsFake(() => new Promise(() => undefined));
+    const { response } = await run('Delete', {}, 4_000);
+    expect(response.Reason).toContain('Nothing after this point was done');
+  });
+
+  test('L19: an oversized logical ID is logged capped, U+2028 is escaped, and the FAILED reason is one line', async () => {
+    const huge = `A\u2028B${'x'.repeat(10_000)}`;
+    const { response } = await run('Delete', { logicalId: huge, props: props({ KeyArn: 'not\nan ARN' }) });
+    expect(response.Status).toBe('FAILED');
+    expect(response.Reason).not.toMatch(/[\r\n\u2028\u2029]/);
+    for (const line of logs.lines) {
+      expect(line).not.toMatch(/[\n\u2028\u2029]/);
+      expect(line.length).toBeLessThan(8_000);
+    }
+    expect(logs.decision().logicalResourceId).toContain('more characters]');
+  });
+});
