@@ -20,7 +20,7 @@ import * as fs from 'node:fs';
 import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ResponseRecorder } from '../test/support/response-server';
+import { presignedQuery, ResponseRecorder } from '../test/support/response-server';
 
 export class HttpsResponseServer extends ResponseRecorder {
   /** Starts on 127.x.y.z:443 with a fresh self-signed certificate for that address. */
@@ -77,7 +77,7 @@ export class HttpsResponseServer extends ResponseRecorder {
   /** A fresh ResponseURL: https, default port, with a query string like a presigned URL. */
   newUrl(): string {
     const n = ++this.counter;
-    return `https://${this.host}/cfn-response/${n}?X-Amz-Signature=secret-signature-${n}`;
+    return `https://${this.host}/cfn-response/${n}?${presignedQuery(n)}`;
   }
 
   async stop(): Promise<void> {

@@ -49,7 +49,13 @@ export interface LiveResource {
 export type TemplateResources = Record<string, { Type?: unknown; Properties?: Record<string, unknown> } | undefined>;
 
 /** Facts the rules may ask for, in the order they usually do. */
-export type FactName = 'lineage' | 'history' | 'template' | 'ownResources' | 'treeRevocations';
+export type FactName = 'lineage' | 'history' | 'template' | 'ownResources' | 'treeRevocations' | 'resource' | 'deletionEvent';
+
+/** This logical resource as the own stack shows it (DescribeStackResource), `null` when it has none. */
+export interface ResourceState {
+  readonly status: string;
+  readonly physicalId?: string;
+}
 
 /** What is known about one request. Absent facts are asked for when a rule needs them. */
 export interface Facts {
@@ -71,6 +77,15 @@ export interface Facts {
   readonly ownResources?: readonly LiveResource[];
   /** The revocation resources of every stack in the root's tree (the own stack's, when not nested). */
   readonly treeRevocations?: readonly LiveResource[];
+  /**
+   * Why the request is refused before any rule runs (L26, L29): a StackId other than the one bound
+   * at deploy time, an expired ResponseURL, a ServiceTimeout that has passed.
+   */
+  readonly refusal?: string;
+  /** Evidence for a revocation: this logical resource's own state in the stack. */
+  readonly resource?: ResourceState | null;
+  /** Evidence for a revocation in a replacement's cleanup: the stack's events show this physical ID's deletion under way. */
+  readonly deletionEvent?: boolean;
   /** Facts that could not be read, with why: a rule that needs one of them fails rather than guess (L21). */
   readonly unreadable?: Partial<Record<FactName, string>>;
 }
@@ -154,13 +169,62 @@ function answer(physicalId: string, decision: 'revoked' | 'skipped' | 'validated
 const need = (fact: FactName): Decision => ({ kind: 'need', fact });
 const fail = (reason: string): Decision => ({ kind: 'fail', reason });
 
-/** The decision for one request. */
+/**
+ * The decision for one request. A request that is refused revokes nothing (L26, L29); a decision
+ * to revoke also needs the evidence that CloudFormation is doing now what the request says.
+ */
 export function decide(facts: Facts): Decision {
+  if (facts.refusal) return fail(`refused: ${facts.refusal}; nothing was revoked`);
+  const decision = rules(facts);
+  if (decision.kind !== 'answer' || decision.revoke.length === 0) return decision;
+  return withEvidence(facts, decision);
+}
+
+function rules(facts: Facts): Decision {
   switch (facts.requestType) {
     case 'Create': return decideCreate(facts);
     case 'Update': return decideUpdate(facts);
     case 'Delete': return decideDelete(facts);
   }
+}
+
+/**
+ * L26, L29: a revocation needs the stack's own word that this resource is being created (Create)
+ * or deleted (Delete) right now, under this physical ID: a hand-made event while the stack is
+ * idle, a stale or duplicate delivery after the resource is gone, a Delete for a physical ID that
+ * is live again, all find a resource in another state. A replaced resource's old physical ID is
+ * no longer the resource's; its deletion shows in the stack's events instead.
+ */
+function withEvidence(facts: Facts, decision: Decision): Decision {
+  const physical = facts.physicalId;
+  if (facts.requestType === 'Delete' && isReplacementCleanup(facts)) {
+    if (facts.deletionEvent === undefined) {
+      return unreadable(facts, 'deletionEvent', 'whether CloudFormation is deleting this resource') ?? need('deletionEvent');
+    }
+    if (!facts.deletionEvent) {
+      return fail(`refused: the stack's events show no deletion of ${facts.logicalId} (physical ID ${physical}) under way, ` +
+        'so CloudFormation did not send this request; nothing was revoked');
+    }
+    return decision;
+  }
+  if (facts.resource === undefined) {
+    return unreadable(facts, 'resource', `whether CloudFormation is ${facts.requestType === 'Create' ? 'creating' : 'deleting'} this resource`) ??
+      need('resource');
+  }
+  const expected = facts.requestType === 'Create' ? 'CREATE_IN_PROGRESS' : 'DELETE_IN_PROGRESS';
+  const state = facts.resource;
+  const samePhysical = facts.requestType === 'Create' || state?.physicalId === physical;
+  if (!state || state.status !== expected || !samePhysical) {
+    const seen = state ? `${state.status}${state.physicalId ? ` with physical ID ${state.physicalId}` : ''}` : 'not in the stack';
+    return fail(`refused: a ${facts.requestType} request for ${facts.logicalId}, but the stack shows it ${seen}, not ${expected}` +
+      `${facts.requestType === 'Delete' ? ` with physical ID ${physical}` : ''}: CloudFormation did not send this request now; nothing was revoked`);
+  }
+  return decision;
+}
+
+function isReplacementCleanup(facts: Facts): boolean {
+  const current = own(facts.template, facts.logicalId);
+  return !!facts.lineage && isUpdateCleanup(facts.lineage[0].status) && !!current && current.Type === RESOURCE_TYPE;
 }
 
 /** A fact that could not be read, as a failure naming what it was needed for. */

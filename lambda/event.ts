@@ -48,6 +48,7 @@ export interface ParsedKeyArn {
 
 export interface ParsedStackArn {
   readonly arn: string;
+  readonly partition: string;
   readonly region: string;
   readonly account: string;
 }
@@ -91,7 +92,7 @@ export function parseStackArn(value: string): ParsedStackArn {
   if (!m) {
     throw new HandlerError(`StackId ${describe(value)} is not a CloudFormation stack ARN`);
   }
-  return { arn: value, region: m[2], account: m[3] };
+  return { arn: value, partition: m[1], region: m[2], account: m[3] };
 }
 
 function requireBool(obj: Record<string, unknown>, field: string, where: string): BoolString {

@@ -6,7 +6,7 @@ import { RESOURCE_TYPE } from '../lib/contract';
 import { Budget } from './budget';
 import { Decision, decide, FactName, Facts, LiveResource, StackFacts } from './decide';
 import { errorMessage } from './errors';
-import { describeStack, listStackResources, readStackEventsPage, readTemplateResources } from './stack';
+import { describeStack, describeStackResource, listStackResources, readStackEventsPage, readTemplateResources } from './stack';
 import { isDeleting, provesStable } from './status';
 
 /** Nested stacks nest a few levels deep in practice; a longer chain of parents is not believed. */
@@ -74,6 +74,8 @@ async function read(fact: FactName, facts: Facts, stackId: string, budget: Budge
     case 'template': return { template: await readTemplateResources(stackId, budget) };
     case 'ownResources': return { ownResources: await readResources(stackId, budget) };
     case 'treeRevocations': return readTreeRevocations(facts, stackId, budget);
+    case 'resource': return { resource: await describeStackResource(stackId, facts.logicalId, budget) };
+    case 'deletionEvent': return { deletionEvent: await readDeletionEvent(facts, stackId, budget) };
   }
 }
 
@@ -168,4 +170,32 @@ async function readTreeRevocations(facts: Facts, stackId: string, budget: Budget
     }
   }
   return { treeRevocations: revocations };
+}
+
+/** Pages of the own stack's events read at the most to find this resource's deletion under way. */
+const MAX_CLEANUP_EVENT_PAGES = 5;
+
+/**
+ * Whether the own stack's events, newest first, show a DELETE_IN_PROGRESS of this logical
+ * resource under this physical ID since the cleanup began (the stack-level
+ * UPDATE_COMPLETE_CLEANUP_IN_PROGRESS event). CloudFormation records a resource's
+ * DELETE_IN_PROGRESS before it asks the provider to delete it (GUESS: the documentation does not
+ * say so in as many words; the stack events of every custom resource deletion show it first).
+ */
+async function readDeletionEvent(facts: Facts, stackId: string, budget: Budget): Promise<boolean> {
+  let nextToken: string | undefined;
+  for (let page = 0; page < MAX_CLEANUP_EVENT_PAGES; page++) {
+    const out = await readStackEventsPage(stackId, nextToken, budget);
+    for (const event of out.events) {
+      if (event.ResourceType === 'AWS::CloudFormation::Stack' && event.PhysicalResourceId === stackId) {
+        if (String(event.ResourceStatus) === 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS') return false;
+        continue;
+      }
+      if (event.LogicalResourceId === facts.logicalId && event.PhysicalResourceId === facts.physicalId &&
+        event.ResourceStatus === 'DELETE_IN_PROGRESS') return true;
+    }
+    nextToken = out.nextToken;
+    if (!nextToken) return false;
+  }
+  throw new Error(`the events of stack ${stackId} since its cleanup began span more than ${MAX_CLEANUP_EVENT_PAGES} pages`);
 }

@@ -6,9 +6,10 @@
 import {
   ATTR_KEY_ARN, ATTR_REVOKED_MATERIAL_IDS, FAILED_CREATE_PHYSICAL_ID_PREFIX,
 } from '../lib/contract';
+import { BOUND_STACK_ID_ENV, checkResponseUrl, refusalOf, TEST_RESPONSE_ORIGIN_ENV } from './authentic';
 import { Budget, LambdaContextLike } from './budget';
 import { errorMessage, HandlerError } from './errors';
-import { parseEvent, readResponseTarget, readServiceTimeoutSeconds, ResponseTarget } from './event';
+import { parseEvent, parseStackArn, readResponseTarget, readServiceTimeoutSeconds, ResponseTarget } from './event';
 import { handleRequest } from './lifecycle';
 import { DecisionRecord, logDecision, logLine } from './log';
 import { CfnResponse, formatMaterialIds, responseBody, sendResponse } from './respond';
@@ -22,6 +23,14 @@ function failedPhysicalId(target: ResponseTarget): string {
   return FAILED_CREATE_PHYSICAL_ID_PREFIX + (target.RequestId || 'unknown-request');
 }
 
+function partitionOf(stackId: string): string | undefined {
+  try {
+    return parseStackArn(stackId).partition;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function handler(rawEvent: unknown, context?: LambdaContextLike): Promise<void> {
   const budget = Budget.start(context, readServiceTimeoutSeconds(rawEvent));
   const target = readResponseTarget(rawEvent);
@@ -30,11 +39,27 @@ export async function handler(rawEvent: unknown, context?: LambdaContextLike): P
     requestId: target?.RequestId,
     logicalResourceId: target?.LogicalResourceId,
   };
+  // L29: an answer goes only to a ResponseURL of CloudFormation's; a request with any other
+  // revokes nothing and is not answered.
+  const url = target ? checkResponseUrl(target.ResponseURL, partitionOf(target.StackId), process.env[TEST_RESPONSE_ORIGIN_ENV]) : undefined;
+  if (target && url && !url.ok) {
+    budget.dispose();
+    logDecision({ ...record, decision: 'refused', reason: `${url.why}: not a request from CloudFormation; nothing done, no answer sent`, responseSent: false,
+      durationMs: budget.elapsedMs() });
+    return;
+  }
   let response: CfnResponse | undefined;
   try {
     const event = parseEvent(rawEvent);
     record.keyArn = event.ResourceProperties.KeyArn;
-    const outcome = await budget.race(`the ${event.RequestType} request`, () => handleRequest(event, budget, record));
+    const refusal = url?.ok ? refusalOf({
+      stackId: event.StackId,
+      boundStackId: process.env[BOUND_STACK_ID_ENV],
+      url: url.value,
+      serviceTimeoutSeconds: readServiceTimeoutSeconds(rawEvent),
+      now: Date.now(),
+    }) : undefined;
+    const outcome = await budget.race(`the ${event.RequestType} request`, () => handleRequest(event, refusal, budget, record));
     response = {
       Status: 'SUCCESS',
       PhysicalResourceId: outcome.physicalId,
@@ -50,7 +75,7 @@ export async function handler(rawEvent: unknown, context?: LambdaContextLike): P
     // One line: CloudFormation shows the reason in a stack event, and logs read it as one line.
     const reason = (err instanceof HandlerError ? err.message : `unexpected error: ${errorMessage(err)}`)
       .replace(/[\r\n\u2028\u2029]+/g, ' ');
-    record.decision = 'failed';
+    record.decision = reason.startsWith('refused:') ? 'refused' : 'failed';
     record.reason = reason;
     if (target) {
       response = {

@@ -16,7 +16,7 @@ export interface DecisionRecord {
   /** Set when the status was remembered from an earlier Delete of the same stack deletion. */
   stackStatusRemembered?: boolean;
   keyArn?: string;
-  /** revoked | skipped | validated | failed */
+  /** revoked | skipped | validated | failed | refused */
   decision?: string;
   reason?: string;
   materialIds?: string[];
@@ -49,5 +49,5 @@ export function logLine(level: 'info' | 'warn' | 'error', message: string, field
 }
 
 export function logDecision(record: DecisionRecord): void {
-  logLine(record.decision === 'failed' ? 'error' : 'info', 'decision', record);
+  logLine(record.decision === 'failed' || record.decision === 'refused' ? 'error' : 'info', 'decision', record);
 }

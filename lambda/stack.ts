@@ -1,11 +1,11 @@
 import {
-  CloudFormationClient, DescribeStackEventsCommand, DescribeStacksCommand, GetTemplateCommand, ListStackResourcesCommand,
-  StackEvent, StackResourceSummary,
+  CloudFormationClient, DescribeStackEventsCommand, DescribeStackResourceCommand, DescribeStacksCommand, GetTemplateCommand,
+  ListStackResourcesCommand, StackEvent, StackResourceSummary,
 } from '@aws-sdk/client-cloudformation';
 import { TemplateResources } from './decide';
 import { Budget } from './budget';
 import { cloudFormationClient } from './clients';
-import { explainCloudFormationError, HandlerError } from './errors';
+import { awsErrorName, explainCloudFormationError, HandlerError } from './errors';
 import { parseStackArn } from './event';
 
 /**
@@ -45,6 +45,26 @@ export async function describeStack(stackId: string, budget: Budget): Promise<St
     parentId: stack.ParentId || undefined,
     rootId: stack.RootId || undefined,
   };
+}
+
+/**
+ * One logical resource of the stack (DescribeStackResource): its status and physical ID, or null
+ * when the stack has no such resource (CloudFormation answers ValidationError).
+ */
+export async function describeStackResource(stackId: string, logicalId: string, budget: Budget): Promise<{
+  status: string; physicalId?: string;
+} | null> {
+  try {
+    const out = await budget.race(`cloudformation:DescribeStackResource on ${stackId}`, (abortSignal) =>
+      cloudFormationClient(parseStackArn(stackId).region).send(
+        new DescribeStackResourceCommand({ StackName: stackId, LogicalResourceId: logicalId }), { abortSignal }));
+    const detail = out.StackResourceDetail;
+    if (!detail?.ResourceStatus) throw new HandlerError(`cloudformation:DescribeStackResource on ${stackId} returned no resource status`);
+    return { status: detail.ResourceStatus, physicalId: detail.PhysicalResourceId };
+  } catch (err) {
+    if (awsErrorName(err) === 'ValidationError' && /does not exist/i.test((err as Error).message)) return null;
+    throw explainCloudFormationError(err, 'cloudformation:DescribeStackResource', stackId);
+  }
 }
 
 /** One page of DescribeStackEvents (newest first). */

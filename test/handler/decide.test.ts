@@ -29,9 +29,20 @@ const flat = (status: string): StackFacts[] => [{ stackId: STACK, status }];
 const nested = (own: string, ...ancestors: string[]): StackFacts[] =>
   [{ stackId: NESTED, status: own }, ...ancestors.map((status, i) => ({ stackId: i === ancestors.length - 1 ? STACK : `${NESTED}-parent${i}`, status }))];
 
+/**
+ * A Delete. Unless a row says otherwise, the stack shows what CloudFormation shows while it sends
+ * a genuine Delete: the resource DELETE_IN_PROGRESS under the event's physical ID, and (in a
+ * replacement's cleanup) that deletion in the stack's events.
+ */
 function del(o: Partial<Facts> = {}): Facts {
-  return { requestType: 'Delete', logicalId: LOGICAL, physicalId: physicalIdFor(KEY_A, false), props: props(), ...o };
+  const physicalId = o.physicalId ?? physicalIdFor(KEY_A, false);
+  return {
+    requestType: 'Delete', logicalId: LOGICAL, physicalId, props: props(),
+    resource: { status: 'DELETE_IN_PROGRESS', physicalId }, deletionEvent: true, ...o,
+  };
 }
+
+const creating = { resource: { status: 'CREATE_IN_PROGRESS' } };
 
 const live = (logicalId: string, physicalId: string, o: Partial<LiveResource> = {}): LiveResource =>
   ({ stackId: STACK, logicalId, physicalId, type: TYPE, status: 'UPDATE_COMPLETE', ...o });
@@ -74,7 +85,7 @@ const ROWS: Array<[string, Facts, Expected]> = [
   ['L14: a create with the switch on asks for the stack statuses first',
     { requestType: 'Create', logicalId: LOGICAL, props: props({ Revoked: 'true' }) }, { need: 'lineage' }],
   ['L14: a create with the switch on revokes during the create, with the revoked physical ID',
-    { requestType: 'Create', logicalId: LOGICAL, props: props({ Revoked: 'true' }), lineage: flat('CREATE_IN_PROGRESS') },
+    { requestType: 'Create', logicalId: LOGICAL, props: props({ Revoked: 'true' }), lineage: flat('CREATE_IN_PROGRESS'), ...creating },
     { revoke: [KEY_A], physicalId: `kms-key-material-revocation-revoked:${KEY_A}`, validate: KEY_A }],
   ['L14/L20: a create with the switch on during a rollback revokes nothing',
     { requestType: 'Create', logicalId: LOGICAL, props: props({ Revoked: 'true' }), lineage: flat('UPDATE_ROLLBACK_IN_PROGRESS') },
@@ -276,6 +287,39 @@ const ROWS: Array<[string, Facts, Expected]> = [
       props: props({ KeyLogicalId: 'constructor' }), lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), template: {},
       ownResources: [],
     }), { revoke: [KEY_A] }],
+  // ---- authenticity and freshness (L26, L29) ----
+  ['L29: a request refused before the rules (foreign stack, stale) fails and revokes nothing, whatever it asks',
+    del({ refusal: 'the request names stack X, but this handler serves Y', lineage: flat('DELETE_IN_PROGRESS'), everStable: true }),
+    { fail: /^refused: .*serves Y; nothing was revoked/ }],
+  ['L29: a revocation asks for the resource\'s own state as evidence',
+    del({ lineage: flat('DELETE_IN_PROGRESS'), everStable: true, resource: undefined }), { need: 'resource' }],
+  ['L29: a hand-made Create with the switch on while the resource is not being created (stack idle) is refused',
+    { requestType: 'Create', logicalId: LOGICAL, props: props({ Revoked: 'true' }), lineage: flat('UPDATE_COMPLETE'), resource: { status: 'CREATE_COMPLETE', physicalId: physicalIdFor(KEY_A, false) } },
+    { fail: /refused: .*CREATE_COMPLETE.*not CREATE_IN_PROGRESS/ }],
+  ['L29: a Delete for a resource the stack shows live (not being deleted) is refused',
+    del({ lineage: flat('DELETE_IN_PROGRESS'), everStable: true, resource: { status: 'CREATE_COMPLETE', physicalId: physicalIdFor(KEY_A, false) } }),
+    { fail: /refused: .*CREATE_COMPLETE/ }],
+  ['L26: a Delete for a physical ID that is live again in the stack is refused (another physical ID is being deleted)',
+    del({ lineage: flat('DELETE_IN_PROGRESS'), everStable: true, resource: { status: 'DELETE_IN_PROGRESS', physicalId: physicalIdFor(KEY_B, false) } }),
+    { fail: /refused: .*with physical ID/ }],
+  ['L26: a second delivery after the resource is gone is refused',
+    del({ lineage: flat('DELETE_IN_PROGRESS'), everStable: true, resource: null }), { fail: /refused: .*not in the stack/ }],
+  ['L21/L29: evidence that cannot be read fails',
+    del({ lineage: flat('DELETE_IN_PROGRESS'), everStable: true, resource: undefined, unreadable: { resource: 'DescribeStackResource denied' } }),
+    { fail: /DescribeStackResource denied/ }],
+  ['L29: a replacement\'s cleanup revocation asks the stack\'s events for the deletion under way',
+    del({
+      lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), template: { [LOGICAL]: { Type: TYPE } }, deletionEvent: undefined,
+      ownResources: [live(LOGICAL, physicalIdFor(KEY_B, false))], treeRevocations: [live(LOGICAL, physicalIdFor(KEY_B, false))],
+    }), { need: 'deletionEvent' }],
+  ['L29: a forged Delete of an old physical ID during a genuine cleanup, no deletion of it in the events: refused',
+    del({
+      lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), template: { [LOGICAL]: { Type: TYPE } }, deletionEvent: false,
+      ownResources: [live(LOGICAL, physicalIdFor(KEY_B, false))], treeRevocations: [live(LOGICAL, physicalIdFor(KEY_B, false))],
+    }), { fail: /refused: the stack's events show no deletion/ }],
+  ['L29: a skip needs no evidence (a rollback Delete answers at once)',
+    del({ lineage: flat('ROLLBACK_IN_PROGRESS'), resource: undefined }), { skip: /rollbacks never revoke/ }],
+
   ['L30: a resource logical ID that is an Object.prototype name is not mistaken for a replacement',
     del({ logicalId: 'toString', lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), template: {} }), { skip: /construct removed while the key stays, revokeOnRemoval is off/ }],
   ['L30: a key logical ID that is an Object.prototype name still in the template is a key that stays',

@@ -4,7 +4,8 @@
  * the test. Responses go to a real local HTTP server standing in for the presigned ResponseURL.
  */
 import {
-  CloudFormationClient, DescribeStackEventsCommand, DescribeStacksCommand, GetTemplateCommand, ListStackResourcesCommand,
+  CloudFormationClient, DescribeStackEventsCommand, DescribeStackResourceCommand, DescribeStacksCommand, GetTemplateCommand,
+  ListStackResourcesCommand,
 } from '@aws-sdk/client-cloudformation';
 import {
   DeleteImportedKeyMaterialCommand, DescribeKeyCommand, KeyMetadata, KMSClient, ListKeyRotationsCommand,
@@ -12,6 +13,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { FAILED_CREATE_PHYSICAL_ID_PREFIX, REVOKED_PHYSICAL_ID_PREFIX } from '../../lib/contract';
 import { CappedJitterBackoff, cloudFormationClient, kmsClient, MAX_BACKOFF_MS } from '../../lambda/clients';
+import { BOUND_STACK_ID_ENV, TEST_RESPONSE_ORIGIN_ENV } from '../../lambda/authentic';
 import { handler } from '../../lambda/index';
 import { forgetStackStatuses } from '../../lambda/facts';
 import {
@@ -23,7 +25,12 @@ const cfn = mockClient(CloudFormationClient);
 const logs = new LogCapture();
 let server: ResponseServer;
 
-beforeAll(async () => { server = await ResponseServer.start(); });
+beforeAll(async () => {
+  server = await ResponseServer.start();
+  // The handler answers only CloudFormation's S3 URLs, or this test-only origin the construct never sets.
+  process.env[TEST_RESPONSE_ORIGIN_ENV] = server.origin;
+});
+afterAll(() => { delete process.env[TEST_RESPONSE_ORIGIN_ENV]; delete process.env[BOUND_STACK_ID_ENV]; });
 afterAll(async () => { await server.stop(); });
 beforeEach(() => {
   kms.reset();
@@ -32,6 +39,7 @@ beforeEach(() => {
   cfn.onAnyCommand().rejects(new Error('unexpected CloudFormation call'));
   // Each test is a fresh container: nothing remembered from an earlier test's stack deletion.
   forgetStackStatuses();
+  resourceState = undefined;
   logs.start();
 });
 afterEach(() => logs.stop());
@@ -54,15 +62,31 @@ function stackStatus(status: string, history: string[] = ['UPDATE_COMPLETE', 'CR
   stackHistory([status, ...history]);
 }
 
-/** The stack's own events, newest first (DescribeStackEvents), one page. */
+/**
+ * The stack's own events, newest first (DescribeStackEvents), one page: the stack-level
+ * `statuses`, after the DELETE_IN_PROGRESS event of the resource the current Delete names, as
+ * CloudFormation records it before invoking the provider.
+ */
 function stackHistory(statuses: string[], stackId = STACK_ID) {
-  cfn.on(DescribeStackEventsCommand, { StackName: stackId }).resolves({
-    StackEvents: statuses.map((status, i) => ({
-      StackId: stackId, StackName: 'BYOK-Stack', EventId: `e${i}`, LogicalResourceId: 'BYOK-Stack', PhysicalResourceId: stackId,
-      ResourceType: 'AWS::CloudFormation::Stack', ResourceStatus: status as any, Timestamp: new Date(Date.now() - i * 1000),
-    })),
-  });
+  cfn.on(DescribeStackEventsCommand, { StackName: stackId }).callsFake(() => ({
+    StackEvents: [
+      ...(current?.RequestType === 'Delete' && current.StackId === stackId ? [{
+        StackId: stackId, StackName: 'BYOK-Stack', EventId: 'resource', LogicalResourceId: current.LogicalResourceId as string,
+        PhysicalResourceId: current.PhysicalResourceId as string, ResourceType: 'Custom::KmsKeyMaterialRevocation',
+        ResourceStatus: 'DELETE_IN_PROGRESS' as any, Timestamp: new Date(),
+      }] : []),
+      ...statuses.map((status, i) => ({
+        StackId: stackId, StackName: 'BYOK-Stack', EventId: `e${i}`, LogicalResourceId: 'BYOK-Stack', PhysicalResourceId: stackId,
+        ResourceType: 'AWS::CloudFormation::Stack', ResourceStatus: status as any, Timestamp: new Date(Date.now() - i * 1000),
+      })),
+    ],
+  }));
 }
+
+/** The event under way, for the stand-ins of what CloudFormation shows while it sends it. */
+let current: Record<string, unknown> | undefined;
+/** What DescribeStackResource shows for the resource; by default what CloudFormation shows while it sends the event. */
+let resourceState: { status: string; physicalId?: string } | null | undefined;
 
 function template(resources: Record<string, unknown>) {
   cfn.on(GetTemplateCommand, { StackName: STACK_ID }).resolves({ TemplateBody: JSON.stringify({ Resources: resources }) });
@@ -95,6 +119,17 @@ function keyWithMaterials(arn = KEY_A, meta: Partial<KeyMetadata> = {}) {
 async function run(requestType: 'Create' | 'Update' | 'Delete', options: EventOptions = {}, remainingMs = 60_000) {
   const url = server.newUrl();
   const event = cfnEvent(requestType, url, options);
+  current = event;
+  // The construct binds the handler to its own stack at deploy time.
+  process.env[BOUND_STACK_ID_ENV] = options.stackId ?? STACK_ID;
+  cfn.on(DescribeStackResourceCommand).callsFake(() => {
+    const state = resourceState !== undefined ? resourceState : {
+      status: requestType === 'Create' ? 'CREATE_IN_PROGRESS' : requestType === 'Update' ? 'UPDATE_IN_PROGRESS' : 'DELETE_IN_PROGRESS',
+      physicalId: event.PhysicalResourceId as string | undefined,
+    };
+    if (state === null) throw awsError('ValidationError', `Resource ${event.LogicalResourceId} does not exist for stack`);
+    return { StackResourceDetail: { LogicalResourceId: event.LogicalResourceId, ResourceStatus: state.status, PhysicalResourceId: state.physicalId, ResourceType: 'Custom::KmsKeyMaterialRevocation', LastUpdatedTimestamp: new Date() } };
+  });
   await handler(event, context(remainingMs));
   const responses = server.responsesFor(url);
   expect(responses).toHaveLength(1);
@@ -241,9 +276,10 @@ describe('Delete', () => {
     expect(response.Status).toBe('SUCCESS');
     expect(deletes()).toEqual([{ KeyId: KEY_A }]);
     expect(kms.commandCalls(ListKeyRotationsCommand)).toHaveLength(0);
-    // DescribeStacks, DescribeStackEvents (was the stack ever stable, L25), DescribeKey,
-    // DeleteImportedKeyMaterial: four calls for scope CURRENT in a cold container.
-    expect(cfn.calls().map((c) => c.args[0].constructor.name)).toEqual(['DescribeStacksCommand', 'DescribeStackEventsCommand']);
+    // DescribeStacks, DescribeStackEvents (was the stack ever stable, L25), DescribeStackResource
+    // (is the resource being deleted now, L29), DescribeKey, DeleteImportedKeyMaterial: in a cold
+    // container; a warm one remembers the first two for the stack deletion.
+    expect(cfn.calls().map((c) => c.args[0].constructor.name)).toEqual(['DescribeStacksCommand', 'DescribeStackEventsCommand', 'DescribeStackResourceCommand']);
     expect(kms.calls().length).toBe(2);
   });
 
@@ -1068,5 +1104,69 @@ describe('KMS answers that contradict the request, in-flight writes, log hygiene
       expect(line.length).toBeLessThan(8_000);
     }
     expect(logs.decision().logicalResourceId).toContain('more characters]');
+  });
+});
+
+describe('requests CloudFormation did not send (L26, L29)', () => {
+  async function invoke(event: Record<string, unknown>) {
+    current = event;
+    await handler(event, context(60_000));
+  }
+
+  test('L29: an event whose ResponseURL is not CloudFormation\'s revokes nothing, reads nothing and gets no answer', async () => {
+    stackStatus('DELETE_IN_PROGRESS');
+    keyWithMaterials();
+    process.env[BOUND_STACK_ID_ENV] = STACK_ID;
+    await invoke(cfnEvent('Delete', 'https://attacker.example/collect?X-Amz-Signature=x&X-Amz-Date=20261201T000000Z&X-Amz-Expires=60'));
+    expect(kms.calls()).toHaveLength(0);
+    expect(cfn.calls()).toHaveLength(0);
+    expect(logs.decision()).toMatchObject({ decision: 'refused', responseSent: false });
+    expect(logs.decision().reason).toContain('not Amazon S3');
+  });
+
+  test('L29: a hand-made Create with the switch on while the stack is idle is refused, answered FAILED, nothing revoked', async () => {
+    stackStatus('UPDATE_COMPLETE');
+    keyWithMaterials();
+    resourceState = { status: 'UPDATE_COMPLETE', physicalId: physicalId(KEY_A) };
+    const { response, decision } = await run('Create', { props: props({ Revoked: 'true' }) });
+    expect(response.Status).toBe('FAILED');
+    expect(response.Reason).toMatch(/^refused: /);
+    expect(kmsWrites()).toBe(0);
+    expect(decision.decision).toBe('refused');
+  });
+
+  test('L29: a Delete naming another stack than the handler\'s own is refused before any read', async () => {
+    const other = 'arn:aws:cloudformation:eu-west-1:111111111111:stack/Other/0f9e8d7c-6b5a-4321-8765-43210fedcba0';
+    const url = server.newUrl();
+    process.env[BOUND_STACK_ID_ENV] = STACK_ID;
+    await invoke(cfnEvent('Delete', url, { stackId: other }));
+    const [answer] = server.responsesFor(url);
+    expect(answer.body.Status).toBe('FAILED');
+    expect(answer.body.Reason).toContain(`this handler serves ${STACK_ID}`);
+    expect(kms.calls().length + cfn.calls().length).toBe(0);
+  });
+
+  test('L26: a Delete delivered hours late (its ResponseURL expired) revokes nothing', async () => {
+    stackStatus('DELETE_IN_PROGRESS');
+    keyWithMaterials();
+    const url = server.newUrl({ signedAt: new Date(Date.now() - 3 * 3_600_000), expiresSeconds: 7200 });
+    process.env[BOUND_STACK_ID_ENV] = STACK_ID;
+    await invoke(cfnEvent('Delete', url));
+    expect(kms.calls()).toHaveLength(0);
+    expect(logs.decision().reason).toContain('expired');
+  });
+
+  test('L26: a second delivery of a stack-deletion Delete, after the resource is gone, revokes nothing', async () => {
+    stackStatus('DELETE_IN_PROGRESS');
+    keyWithMaterials();
+    const first = await run('Delete');
+    expect(first.response.Status).toBe('SUCCESS');
+    expect(deletes()).toHaveLength(2);
+    logs.stop(); logs.start();
+    resourceState = null;
+    const again = await run('Delete');
+    expect(again.response.Status).toBe('FAILED');
+    expect(again.response.Reason).toContain('not in the stack');
+    expect(deletes()).toHaveLength(2);
   });
 });

@@ -62,6 +62,13 @@ export abstract class ResponseRecorder {
   };
 }
 
+/** SigV4 presigned-URL query parameters, the signature a placeholder (nobody verifies it here). */
+export function presignedQuery(n: number, signedAt = new Date(), expiresSeconds = 7200): string {
+  const amzDate = signedAt.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return `X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=${amzDate}&X-Amz-Expires=${expiresSeconds}` +
+    `&X-Amz-SignedHeaders=host&X-Amz-Signature=secret-signature-${n}`;
+}
+
 /** A stand-in for CloudFormation's presigned S3 URL over plain HTTP on 127.0.0.1. */
 export class ResponseServer extends ResponseRecorder {
   static async start(): Promise<ResponseServer> {
@@ -73,9 +80,17 @@ export class ResponseServer extends ResponseRecorder {
   private counter = 0;
   private readonly server = http.createServer(this.onRequest);
 
-  newUrl(): string {
-    const port = (this.server.address() as AddressInfo).port;
-    return `http://127.0.0.1:${port}/cfn-response/${++this.counter}?X-Amz-Signature=secret-signature-${this.counter}`;
+  /** The server's origin: the handler accepts it only through REVOCATION_TEST_RESPONSE_ORIGIN, which the construct never sets. */
+  get origin(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  /**
+   * A URL in the shape of CloudFormation's presigned S3 URL (SigV4 query parameters; signed now,
+   * valid for two hours: a public sample shows X-Amz-Expires=7199, the documentation gives no figure).
+   */
+  newUrl(options: { signedAt?: Date; expiresSeconds?: number } = {}): string {
+    return `${this.origin}/cfn-response/${++this.counter}?${presignedQuery(this.counter, options.signedAt, options.expiresSeconds)}`;
   }
 
   async stop(): Promise<void> {
