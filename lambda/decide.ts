@@ -104,6 +104,11 @@ export type Decision =
     readonly kind: 'answer';
     readonly physicalId: string;
     readonly validate?: string;
+    /**
+     * Keys a cleanup will revoke if the update succeeds (L28): checked now with the reads a
+     * revocation makes, so that a denial fails the update, which can still roll back.
+     */
+    readonly precheck?: readonly RevocationTarget[];
     readonly revoke: readonly RevocationTarget[];
     readonly decision: 'revoked' | 'skipped' | 'validated';
     readonly reason: string;
@@ -162,8 +167,8 @@ function keyIdOf(keyArn: string): string {
 }
 
 function answer(physicalId: string, decision: 'revoked' | 'skipped' | 'validated', reason: string,
-  revoke: readonly RevocationTarget[] = [], validate?: string): Decision {
-  return { kind: 'answer', physicalId, decision, reason, revoke, validate };
+  revoke: readonly RevocationTarget[] = [], validate?: string, precheck?: readonly RevocationTarget[]): Decision {
+  return { kind: 'answer', physicalId, decision, reason, revoke, validate, ...(precheck?.length ? { precheck } : {}) };
 }
 
 const need = (fact: FactName): Decision => ({ kind: 'need', fact });
@@ -270,23 +275,39 @@ function decideUpdate(facts: Facts): Decision {
   if (!keyChanged && !switchChanged) {
     return answer(facts.physicalId!, 'skipped', 'in-place update of the same key: nothing revoked');
   }
+  const current = parsePhysicalId(facts.physicalId);
+  if (current.kind === 'key' && current.keyArn !== old.KeyArn) {
+    // The physical ID is CloudFormation's record of the key this resource manages (L30).
+    return fail(`the physical ID names key ${current.keyArn} but the old KeyArn is ${old.KeyArn}: the request contradicts itself`);
+  }
   // A new physical ID makes CloudFormation send the old one a Delete in the cleanup, once the
   // update has succeeded: the old key's replacement (L9) and the switch (L14) act there.
   const physicalId = physicalIdFor(props.KeyArn, on(props.Revoked));
+  const switchOn = on(props.Revoked) && (keyChanged || !on(old.Revoked));
   const switchNote = on(props.Revoked)
     ? `revoked is on: ${props.KeyArn} is revoked in the cleanup once the update has succeeded, never if it rolls back`
     : (on(old.Revoked) ? `revoked switched off; ${REIMPORT_NOTE}` : '');
-  if (!keyChanged) return answer(physicalId, 'skipped', `in-place update of the same key; ${switchNote}`);
-  // Validating the new key must not fail a rollback (whose "new" key is the original one), so an
-  // unreadable status is read as a forward update: validation is read-only.
+  // Validating the new key and checking the keys the cleanup will revoke must not fail a rollback
+  // (whose "new" key is the original one). An unreadable status is read as a forward update for
+  // validation, which only reads; the cleanup checks are then left out rather than risk a rollback.
   if (!facts.lineage && !facts.unreadable?.lineage) return need('lineage');
   const rollback = facts.lineage && rollbackIn(facts.lineage);
   if (rollback) {
     return answer(physicalId, 'skipped', `a stack is ${rollback.status}: rollbacks never revoke${switchNote ? `; ${switchNote}` : ''}`);
   }
+  // L28: what the cleanup will need is checked now, while a denial can still fail the update.
+  const precheck: RevocationTarget[] = [];
+  if (facts.lineage) {
+    if (keyChanged && on(props.RevokeOnKeyReplacement)) {
+      precheck.push({ keyArn: old.KeyArn, scope: old.MaterialScope, why: 'revoked in the cleanup as the replaced key' });
+    }
+    if (switchOn) precheck.push({ keyArn: props.KeyArn, scope: props.MaterialScope, why: 'revoked in the cleanup by the switch' });
+  }
+  const checks = precheck.length > 0 ? `; checked now what the cleanup will need for ${precheck.map((t) => t.keyArn).join(' and ')}` : '';
+  if (!keyChanged) return answer(physicalId, 'skipped', `in-place update of the same key; ${switchNote}${checks}`, [], undefined, precheck);
   return answer(physicalId, 'validated',
-    `key changed from ${old.KeyArn}: new physical ID; the old key is dealt with in the cleanup if the update succeeds${switchNote ? `; ${switchNote}` : ''}`,
-    [], props.KeyArn);
+    `key changed from ${old.KeyArn}: new physical ID; the old key is dealt with in the cleanup if the update succeeds${switchNote ? `; ${switchNote}` : ''}${checks}`,
+    [], props.KeyArn, precheck);
 }
 
 // ---- Delete: L4-L7, L9, L12, L13, L20-L25, L27, L30 ---------------------------------------------

@@ -11,7 +11,9 @@ import { Budget, LambdaContextLike } from './budget';
 import { errorMessage, HandlerError } from './errors';
 import { parseEvent, parseStackArn, readResponseTarget, readServiceTimeoutSeconds, ResponseTarget } from './event';
 import { handleRequest } from './lifecycle';
-import { DecisionRecord, logDecision, logLine } from './log';
+import {
+  DecisionRecord, logDecision, logLine, logMetric, METRIC_REFUSED_REQUESTS, METRIC_REVOCATION_FAILURES,
+} from './log';
 import { CfnResponse, formatMaterialIds, responseBody, sendResponse } from './respond';
 
 /**
@@ -44,6 +46,7 @@ export async function handler(rawEvent: unknown, context?: LambdaContextLike): P
   const url = target ? checkResponseUrl(target.ResponseURL, partitionOf(target.StackId), process.env[TEST_RESPONSE_ORIGIN_ENV]) : undefined;
   if (target && url && !url.ok) {
     budget.dispose();
+    logMetric(METRIC_REFUSED_REQUESTS, stackNameOf(target.StackId), { requestType: target.RequestType, logicalResourceId: target.LogicalResourceId });
     logDecision({ ...record, decision: 'refused', reason: `${url.why}: not a request from CloudFormation; nothing done, no answer sent`, responseSent: false,
       durationMs: budget.elapsedMs() });
     return;
@@ -108,4 +111,22 @@ export async function handler(rawEvent: unknown, context?: LambdaContextLike): P
   }
   record.durationMs = budget.elapsedMs();
   logDecision(record);
+  loudFailure(record, target);
+}
+
+/**
+ * L28: CloudFormation cannot fail a stack in a cleanup phase (it retries the Delete a few times,
+ * then skips it and the stack ends UPDATE_COMPLETE), so every FAILED Delete also counts in a
+ * metric the construct offers an alarm on; every refusal counts in another.
+ */
+function loudFailure(record: DecisionRecord, target: ResponseTarget): void {
+  const fields = { requestType: record.requestType, logicalResourceId: record.logicalResourceId, keyArn: record.keyArn,
+    stackStatus: record.stackStatus, reason: record.reason };
+  if (record.decision === 'refused') logMetric(METRIC_REFUSED_REQUESTS, stackNameOf(target.StackId), fields);
+  else if (record.decision === 'failed' && record.requestType === 'Delete') logMetric(METRIC_REVOCATION_FAILURES, stackNameOf(target.StackId), fields);
+}
+
+/** The stack name in a stack ARN (arn:...:stack/NAME/ID), or '' for a garbled one. */
+function stackNameOf(stackId: string): string {
+  return /:stack\/([^/]+)\//.exec(stackId)?.[1] ?? '';
 }

@@ -4,7 +4,7 @@ import {
 import { MaterialScopeValue } from '../lib/contract';
 import { Budget } from './budget';
 import { kmsClient } from './clients';
-import { awsErrorName, explainKmsError, HandlerError } from './errors';
+import { awsErrorName, errorMessage, explainKmsError, HandlerError } from './errors';
 import { parseKeyArn } from './event';
 
 /** What revoking found and did, for the log line and the response. */
@@ -66,6 +66,33 @@ export async function validateKey(keyArn: string, stackAccount: string, budget: 
   }
   if (meta.AWSAccountId && meta.AWSAccountId !== stackAccount) {
     throw new HandlerError(`key ${keyArn} belongs to account ${meta.AWSAccountId}, not the stack's account ${stackAccount}`);
+  }
+}
+
+/**
+ * LIFECYCLE L28: in the update phase, the reads a cleanup revocation of `keyArn` will make
+ * (DescribeKey, and ListKeyRotations for scope ALL), so that a key that is gone from this
+ * handler's reach, or a policy that denies it, fails the update while it can still roll back. A
+ * key that no longer exists passes: its revocation will report it gone. DeleteImportedKeyMaterial
+ * itself has no dry run, so a denial of that action alone still shows only in the cleanup (and
+ * then loudly: the RevocationFailures metric).
+ */
+export async function precheckRevocation(keyArn: string, scope: MaterialScopeValue, why: string, budget: Budget): Promise<void> {
+  let meta;
+  try {
+    meta = await describeKey(keyArn, budget);
+  } catch (err) {
+    throw new HandlerError(`key ${keyArn} is to be ${why}, but it cannot be read now: ${errorMessage(err)}. ` +
+      'Failing the update while it can still roll back, instead of a revocation that would fail in the cleanup');
+  }
+  if (!meta) return;
+  if (meta.Origin !== 'EXTERNAL') throw new HandlerError(`key ${keyArn} is to be ${why}, but its origin is ${meta.Origin ?? 'unknown'}, not EXTERNAL`);
+  if (scope !== 'ALL' || (meta.KeySpec ?? 'SYMMETRIC_DEFAULT') !== 'SYMMETRIC_DEFAULT') return;
+  try {
+    await listImportedMaterials(meta.Arn ?? keyArn, budget);
+  } catch (err) {
+    throw new HandlerError(`key ${keyArn} is to be ${why}, but its materials cannot be listed now: ${errorMessage(err)}. ` +
+      'Failing the update while it can still roll back');
   }
 }
 

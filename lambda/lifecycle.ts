@@ -7,7 +7,7 @@ import { Facts } from './decide';
 import { HandlerError } from './errors';
 import { parseStackArn, RevocationEvent } from './event';
 import { decideWithFacts, FactsLog } from './facts';
-import { revokeKeyMaterial, validateKey } from './kms';
+import { precheckRevocation, revokeKeyMaterial, validateKey } from './kms';
 import { DecisionRecord } from './log';
 
 /** What a request decided, turned into a SUCCESS response by the caller. */
@@ -46,6 +46,7 @@ export async function handleRequest(event: RevocationEvent, refusal: string | un
   if (decision.kind === 'fail') throw new HandlerError(decision.reason);
   if (decision.kind !== 'answer') throw new HandlerError(`the rules asked for ${decision.fact} and never decided`);
   if (decision.validate) await validateKey(decision.validate, parseStackArn(event.StackId).account, budget);
+  for (const target of decision.precheck ?? []) await precheckRevocation(target.keyArn, target.scope, target.why, budget);
   const materialIds: string[] = [];
   const notes: string[] = [];
   for (const target of decision.revoke) {

@@ -51,3 +51,30 @@ export function logLine(level: 'info' | 'warn' | 'error', message: string, field
 export function logDecision(record: DecisionRecord): void {
   logLine(record.decision === 'failed' || record.decision === 'refused' ? 'error' : 'info', 'decision', record);
 }
+
+/** The CloudWatch namespace of the handler's metrics; the construct's metric methods name the same. */
+export const METRIC_NAMESPACE = 'CdkKmsKeyMaterial';
+/** A Delete answered FAILED: a revocation promised by the contract did not happen (LIFECYCLE L16, L28). */
+export const METRIC_REVOCATION_FAILURES = 'RevocationFailures';
+/** A request refused as not CloudFormation's or no longer fresh (LIFECYCLE L26, L29). */
+export const METRIC_REFUSED_REQUESTS = 'RefusedRequests';
+
+/**
+ * One metric data point in CloudWatch's embedded metric format: CloudWatch Logs turns the log line
+ * into the metric, with no PutMetricData permission and no call that could fail (AWS CloudWatch
+ * User Guide, "Specification: Embedded metric format"). Dimension: the stack's name.
+ */
+export function logMetric(name: string, stackName: string, fields: object): void {
+  const line = jsonLine({
+    level: 'error',
+    message: name,
+    ...fields,
+    _aws: {
+      Timestamp: Date.now(),
+      CloudWatchMetrics: [{ Namespace: METRIC_NAMESPACE, Dimensions: [['StackName']], Metrics: [{ Name: name, Unit: 'Count' }] }],
+    },
+    StackName: stackName,
+    [name]: 1,
+  });
+  console.error(line);
+}

@@ -53,6 +53,10 @@ type Expected =
   | { fail: RegExp }
   | { need: string };
 
+function prechecks(decision: Decision): string[] {
+  return decision.kind === 'answer' ? (decision.precheck ?? []).map((t) => t.keyArn) : [];
+}
+
 function check(decision: Decision, expected: Expected): void {
   if ('need' in expected) {
     expect(decision).toEqual({ kind: 'need', fact: expected.need });
@@ -111,13 +115,19 @@ const ROWS: Array<[string, Facts, Expected]> = [
     { requestType: 'Update', logicalId: LOGICAL, physicalId: physicalIdFor(KEY_A, false), props: props({ KeyArn: KEY_B }), oldProps: props(), unreadable: { lineage: 'denied' } },
     { skip: /dealt with in the cleanup/, validate: KEY_B }],
   ['L14: the switch turning on in an update revokes nothing yet, and answers the revoked physical ID',
+    { requestType: 'Update', logicalId: LOGICAL, physicalId: physicalIdFor(KEY_A, false), props: props({ Revoked: 'true' }), oldProps: props(), lineage: flat('UPDATE_IN_PROGRESS') },
+    { skip: /revoked in the cleanup once the update has succeeded.*checked now what the cleanup will need/, physicalId: physicalIdFor(KEY_A, true) }],
+  ['L14/L28: the switch turning on asks for the stack statuses first (a rollback must not check anything)',
     { requestType: 'Update', logicalId: LOGICAL, physicalId: physicalIdFor(KEY_A, false), props: props({ Revoked: 'true' }), oldProps: props() },
-    { skip: /revoked in the cleanup once the update has succeeded/, physicalId: physicalIdFor(KEY_A, true) }],
+    { need: 'lineage' }],
+  ['L30: an update whose physical ID names another key than the old KeyArn fails',
+    { requestType: 'Update', logicalId: LOGICAL, physicalId: physicalIdFor(KEY_B, false), props: props({ Revoked: 'true' }), oldProps: props(), lineage: flat('UPDATE_IN_PROGRESS') },
+    { fail: /contradicts itself/ }],
   ['L14: the switch staying on while the key changes revokes nothing in the update phase',
     { requestType: 'Update', logicalId: LOGICAL, physicalId: physicalIdFor(KEY_A, true), props: props({ KeyArn: KEY_B, Revoked: 'true' }), oldProps: props({ Revoked: 'true' }), lineage: flat('UPDATE_IN_PROGRESS') },
     { skip: /revoked in the cleanup/, physicalId: physicalIdFor(KEY_B, true), validate: KEY_B }],
   ['L14: the switch turning off answers the plain physical ID and says re-import is the way back',
-    { requestType: 'Update', logicalId: LOGICAL, physicalId: physicalIdFor(KEY_A, true), props: props(), oldProps: props({ Revoked: 'true' }) },
+    { requestType: 'Update', logicalId: LOGICAL, physicalId: physicalIdFor(KEY_A, true), props: props(), oldProps: props({ Revoked: 'true' }), lineage: flat('UPDATE_IN_PROGRESS') },
     { skip: /re-import/, physicalId: physicalIdFor(KEY_A, false) }],
   ['L8: a resource deployed with the switch on under the old physical ID keeps it on an in-place update',
     { requestType: 'Update', logicalId: LOGICAL, physicalId: physicalIdFor(KEY_A, false), props: props({ Revoked: 'true', MaterialScope: 'CURRENT' }), oldProps: props({ Revoked: 'true' }) },
@@ -330,6 +340,24 @@ const ROWS: Array<[string, Facts, Expected]> = [
 describe('decide: LIFECYCLE rows as a table', () => {
   test.each(ROWS)('%s', (_name, facts, expected) => {
     check(decide(facts), expected);
+  });
+});
+
+describe('L28: what a cleanup will revoke is checked in the update phase', () => {
+  const update = (o: Partial<Facts>): Facts => ({ requestType: 'Update', logicalId: LOGICAL, physicalId: physicalIdFor(KEY_A, false), props: props(), oldProps: props(), lineage: flat('UPDATE_IN_PROGRESS'), ...o });
+  test('L28/L9: a key change checks the old key (replacement on)', () => {
+    expect(prechecks(decide(update({ props: props({ KeyArn: KEY_B }) })))).toEqual([KEY_A]);
+  });
+  test('L28/L9: replacement off checks nothing', () => {
+    expect(prechecks(decide(update({ props: props({ KeyArn: KEY_B, RevokeOnKeyReplacement: 'false' }) })))).toEqual([]);
+  });
+  test('L28/L14: the switch turning on checks the key; staying on across a key change checks both', () => {
+    expect(prechecks(decide(update({ props: props({ Revoked: 'true' }) })))).toEqual([KEY_A]);
+    expect(prechecks(decide(update({ physicalId: physicalIdFor(KEY_A, true), oldProps: props({ Revoked: 'true' }), props: props({ KeyArn: KEY_B, Revoked: 'true' }) })))).toEqual([KEY_A, KEY_B]);
+  });
+  test('L28/L10: a rollback checks nothing; an unreadable status skips the checks rather than risk failing a rollback', () => {
+    expect(prechecks(decide(update({ props: props({ KeyArn: KEY_B }), lineage: flat('UPDATE_ROLLBACK_IN_PROGRESS') })))).toEqual([]);
+    expect(prechecks(decide(update({ props: props({ KeyArn: KEY_B }), lineage: undefined, unreadable: { lineage: 'denied' } })))).toEqual([]);
   });
 });
 

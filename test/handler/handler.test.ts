@@ -754,13 +754,41 @@ describe('Update', () => {
     expect(response.PhysicalResourceId).toBe('an-older-physical-id-format');
   });
 
-  test('L9: pointing at another key validates it, answers a new physical ID and revokes nothing yet', async () => {
+  test('L9/L28: pointing at another key validates it, checks now what the cleanup needs for the old key, revokes nothing yet', async () => {
     stackStatus('UPDATE_IN_PROGRESS');
     kms.on(DescribeKeyCommand, { KeyId: KEY_B }).resolves({ KeyMetadata: keyMeta({}, KEY_B) });
+    keyWithMaterials(KEY_A);
     const { response } = await run('Update', { props: props({ KeyArn: KEY_B }), oldProps: props() });
     expect(response.Status).toBe('SUCCESS');
     expect(response.PhysicalResourceId).toBe(physicalId(KEY_B));
     expect(kmsWrites()).toBe(0);
+    expect(kms.commandCalls(ListKeyRotationsCommand).map((c) => c.args[0].input.KeyId)).toEqual([KEY_A]);
+  });
+
+  test('L28: a cleanup revocation that would be denied fails the update while it can still roll back', async () => {
+    stackStatus('UPDATE_IN_PROGRESS');
+    kms.on(DescribeKeyCommand, { KeyId: KEY_B }).resolves({ KeyMetadata: keyMeta({}, KEY_B) });
+    kms.on(DescribeKeyCommand, { KeyId: KEY_A }).rejects(awsError('AccessDeniedException'));
+    const { response } = await run('Update', { props: props({ KeyArn: KEY_B }), oldProps: props() });
+    expect(response.Status).toBe('FAILED');
+    expect(response.Reason).toContain(`key ${KEY_A} is to be revoked in the cleanup as the replaced key, but it cannot be read now`);
+    expect(response.Reason).toContain('kms:DescribeKey was denied');
+    expect(kmsWrites()).toBe(0);
+  });
+
+  test('L28: with revokeOnKeyReplacement off the old key is not checked (it will not be revoked)', async () => {
+    stackStatus('UPDATE_IN_PROGRESS');
+    kms.on(DescribeKeyCommand, { KeyId: KEY_B }).resolves({ KeyMetadata: keyMeta({}, KEY_B) });
+    const { response } = await run('Update', { props: props({ KeyArn: KEY_B, RevokeOnKeyReplacement: 'false' }), oldProps: props() });
+    expect(response.Status).toBe('SUCCESS');
+    expect(kms.calls().map((c) => (c.args[0].input as any).KeyId)).toEqual([KEY_B]);
+  });
+
+  test('L10/L28: an update rollback back to the old key checks nothing and never fails on a key check', async () => {
+    stackStatus('UPDATE_ROLLBACK_IN_PROGRESS');
+    const { response } = await run('Update', { physicalId: physicalId(KEY_B), props: props(), oldProps: props({ KeyArn: KEY_B }) });
+    expect(response.Status).toBe('SUCCESS');
+    expect(kms.calls()).toHaveLength(0);
   });
 
   test('L9: pointing at a key whose origin is not EXTERNAL fails and keeps the old physical ID', async () => {
@@ -800,7 +828,8 @@ describe('Update', () => {
     // Back to the switch's own physical ID; its Delete comes in the rollback cleanup, which never revokes.
     expect(response.PhysicalResourceId).toBe(REVOKED_PHYSICAL_ID_PREFIX + KEY_A);
     expect(kms.calls()).toHaveLength(0);
-    expect(cfn.calls()).toHaveLength(0);
+    // Only the status, which says rollback: no key is checked in a rollback (L28 checks are forward-only).
+    expect(cfn.calls().map((c) => c.args[0].constructor.name)).toEqual(['DescribeStacksCommand']);
     expect(decision.decision).toBe('skipped');
   });
 
@@ -1168,5 +1197,42 @@ describe('requests CloudFormation did not send (L26, L29)', () => {
     expect(again.response.Status).toBe('FAILED');
     expect(again.response.Reason).toContain('not in the stack');
     expect(deletes()).toHaveLength(2);
+  });
+});
+
+describe('loud where CloudFormation cannot be (L28)', () => {
+  const metricLines = (name: string) => logs.records().filter((r) => r._aws && r[name] === 1);
+
+  test('L28: a revocation that fails in the cleanup logs an error with an embedded metric naming the stack, and the reason names the key', async () => {
+    stackStatus('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
+    template({ [LOGICAL_ID]: { Type: 'Custom::KmsKeyMaterialRevocation', Properties: props({ KeyArn: KEY_B }) } });
+    stackResources([{ logicalId: LOGICAL_ID, physicalId: physicalId(KEY_B) }]);
+    kms.on(DescribeKeyCommand, { KeyId: KEY_A }).resolves({ KeyMetadata: keyMeta() });
+    kms.on(ListKeyRotationsCommand).resolves({ Rotations: [{ KeyMaterialId: 'M-CUR', KeyMaterialState: 'CURRENT', ImportState: 'IMPORTED' }] });
+    kms.on(DeleteImportedKeyMaterialCommand).rejects(awsError('AccessDeniedException'));
+    const { response } = await run('Delete', { physicalId: physicalId(KEY_A) });
+    expect(response.Status).toBe('FAILED');
+    expect(response.Reason).toContain(KEY_A);
+    const [metric] = metricLines('RevocationFailures');
+    expect(metric).toMatchObject({
+      level: 'error', StackName: 'BYOK-Stack', keyArn: KEY_A, stackStatus: 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS',
+      _aws: { CloudWatchMetrics: [{ Namespace: 'CdkKmsKeyMaterial', Dimensions: [['StackName']], Metrics: [{ Name: 'RevocationFailures', Unit: 'Count' }] }] },
+    });
+  });
+
+  test('L28: a successful revocation emits no failure metric', async () => {
+    stackStatus('DELETE_IN_PROGRESS');
+    keyWithMaterials();
+    await run('Delete');
+    expect(metricLines('RevocationFailures')).toHaveLength(0);
+  });
+
+  test('L29: a refused request counts in the RefusedRequests metric', async () => {
+    stackStatus('DELETE_IN_PROGRESS');
+    resourceState = null;
+    keyWithMaterials();
+    await run('Delete');
+    expect(metricLines('RefusedRequests')).toHaveLength(1);
+    expect(metricLines('RevocationFailures')).toHaveLength(0);
   });
 });
