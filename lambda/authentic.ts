@@ -91,11 +91,13 @@ export function checkResponseUrl(raw: string, partition: string | undefined, tes
 }
 
 /**
- * Slack for the clocks of CloudFormation and Lambda and for X-Amz-Date's one-second resolution: a
- * request is stale only when it is later than this past its deadline. The stale events this is
- * for arrive hours late (Lambda retries throttled asynchronous events for up to six hours).
+ * When CloudFormation stops waiting for the answer: the ServiceTimeout after the URL was signed
+ * (X-Amz-Date is truncated to the second, so this errs early, never late). The handler's own time
+ * budget ends there too, so a request that waited in Lambda's queue never acts after it.
  */
-export const CLOCK_MARGIN_MS = 60_000;
+export function cloudFormationDeadline(url: ResponseUrlFacts, serviceTimeoutSeconds: number | undefined): number {
+  return Math.min(url.expiresAt, serviceTimeoutSeconds === undefined ? Infinity : url.signedAt + serviceTimeoutSeconds * 1000);
+}
 
 /** Why a request is refused, when it is: a foreign stack, or a request CloudFormation no longer waits for. */
 export function refusalOf(o: {
@@ -107,8 +109,8 @@ export function refusalOf(o: {
 }): string | undefined {
   if (!o.boundStackId) return `the handler has no ${BOUND_STACK_ID_ENV} to check the request's StackId against`;
   if (o.stackId !== o.boundStackId) return `the request names stack ${o.stackId}, but this handler serves ${o.boundStackId}`;
-  if (o.now > o.url.expiresAt + CLOCK_MARGIN_MS) return `the request's ResponseURL expired at ${new Date(o.url.expiresAt).toISOString()}: CloudFormation stopped waiting for it`;
-  if (o.serviceTimeoutSeconds !== undefined && o.now > o.url.signedAt + o.serviceTimeoutSeconds * 1000 + CLOCK_MARGIN_MS) {
+  if (o.now > o.url.expiresAt) return `the request's ResponseURL expired at ${new Date(o.url.expiresAt).toISOString()}: CloudFormation stopped waiting for it`;
+  if (o.serviceTimeoutSeconds !== undefined && o.now > o.url.signedAt + o.serviceTimeoutSeconds * 1000) {
     return `the request was sent at ${new Date(o.url.signedAt).toISOString()} and its ServiceTimeout of ${o.serviceTimeoutSeconds} s has passed: CloudFormation stopped waiting for it`;
   }
   return undefined;

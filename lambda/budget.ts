@@ -29,7 +29,8 @@ export class Budget {
    * @param context the Lambda context (its remaining time bounds the budget)
    * @param serviceTimeoutSeconds the custom resource's ServiceTimeout: CloudFormation stops waiting then
    */
-  static start(context: LambdaContextLike | undefined, serviceTimeoutSeconds: number | undefined, now = Date.now()): Budget {
+  static start(context: LambdaContextLike | undefined, serviceTimeoutSeconds: number | undefined, now = Date.now(),
+    cloudFormationDeadline?: number): Budget {
     let lambdaRemaining = FALLBACK_REMAINING_MS;
     if (context && typeof context.getRemainingTimeInMillis === 'function') {
       const r = Number(context.getRemainingTimeInMillis());
@@ -38,6 +39,10 @@ export class Budget {
     let remaining = lambdaRemaining;
     if (serviceTimeoutSeconds !== undefined && serviceTimeoutSeconds > 0) {
       remaining = Math.min(remaining, serviceTimeoutSeconds * 1000);
+    }
+    // A request that waited in Lambda's queue has only what is left of CloudFormation's wait.
+    if (cloudFormationDeadline !== undefined && Number.isFinite(cloudFormationDeadline)) {
+      remaining = Math.max(0, Math.min(remaining, cloudFormationDeadline - now));
     }
     const reserve = responseReserveMs(remaining);
     // The answer may still go out after CloudFormation's ServiceTimeout (it is then ignored), but

@@ -82,6 +82,8 @@ export interface Facts {
    * at deploy time, an expired ResponseURL, a ServiceTimeout that has passed.
    */
   readonly refusal?: string;
+  /** When CloudFormation signed the request's ResponseURL (ms since the epoch), when known: bounds the event scans. */
+  readonly sentAt?: number;
   /** Evidence for a revocation: this logical resource's own state in the stack. */
   readonly resource?: ResourceState | null;
   /** Evidence for a revocation in a replacement's cleanup: the stack's events show this physical ID's deletion under way. */
@@ -161,6 +163,19 @@ function literalBool(value: unknown): boolean | undefined {
 
 const isLive = (r: LiveResource) => !r.status.startsWith('DELETE');
 
+/**
+ * A key's identity: account and key ID. A multi-Region key has one key ID (mrk-...) in every
+ * Region, so its ARNs in two Regions name the same key (LIFECYCLE M1); single-Region key IDs are
+ * unique anyway.
+ */
+export function sameKey(a: string, b: string): boolean {
+  if (a === b) return true;
+  const id = (arn: string) => /^arn:[^:]+:kms:[^:]*:(\d{12}):key\/(.+)$/.exec(arn);
+  const x = id(a);
+  const y = id(b);
+  return !!x && !!y && x[1] === y[1] && x[2] === y[2] && x[2].startsWith('mrk-');
+}
+
 /** The key ID part of a key ARN: what a live AWS::KMS::Key resource has as its physical ID. */
 function keyIdOf(keyArn: string): string {
   return keyArn.slice(keyArn.lastIndexOf('/') + 1);
@@ -218,6 +233,12 @@ function withEvidence(facts: Facts, decision: Decision): Decision {
   }
   const expected = facts.requestType === 'Create' ? 'CREATE_IN_PROGRESS' : 'DELETE_IN_PROGRESS';
   const state = facts.resource;
+  if (state && state.status === expected && (facts.requestType === 'Create' || isDeleting(facts.lineage![0].status))) {
+    // The template in force is CloudFormation's record of this resource's properties: a request
+    // whose revoking properties differ from it was not written by CloudFormation (L29).
+    const bound = boundToTemplate(facts);
+    if (bound) return bound;
+  }
   const samePhysical = facts.requestType === 'Create' || state?.physicalId === physical;
   if (!state || state.status !== expected || !samePhysical) {
     const seen = state ? `${state.status}${state.physicalId ? ` with physical ID ${state.physicalId}` : ''}` : 'not in the stack';
@@ -225,6 +246,39 @@ function withEvidence(facts: Facts, decision: Decision): Decision {
       `${facts.requestType === 'Delete' ? ` with physical ID ${physical}` : ''}: CloudFormation did not send this request now; nothing was revoked`);
   }
   return decision;
+}
+
+/** The request's properties that decide a revocation, as the template in force has them (literal values; KeyArn also by reference). */
+const BOUND_PROPERTIES = ['RevokeOnStackDelete', 'Revoked', 'MaterialScope', 'KeyLogicalId'] as const;
+
+function boundToTemplate(facts: Facts): Decision | undefined {
+  if (!facts.template) return unreadable(facts, 'template', 'whether the request\'s properties are the stack\'s') ?? need('template');
+  const def = own(facts.template, facts.logicalId);
+  if (!def || def.Type !== RESOURCE_TYPE) {
+    return fail(`refused: the stack's template has no ${RESOURCE_TYPE} ${facts.logicalId}; nothing was revoked`);
+  }
+  const properties = def.Properties ?? {};
+  for (const name of BOUND_PROPERTIES) {
+    const value = properties[name];
+    const literal = typeof value === 'string' || typeof value === 'boolean' ? String(value) : value === undefined ? '' : undefined;
+    if (literal !== undefined && literal !== facts.props[name]) {
+      return fail(`refused: the request's ${name} is '${facts.props[name]}' but the stack's template says '${literal}'; nothing was revoked`);
+    }
+  }
+  const keyArn = properties.KeyArn;
+  if (typeof keyArn === 'string' && !sameKey(keyArn, facts.props.KeyArn)) {
+    return fail(`refused: the request names key ${facts.props.KeyArn} but the stack's template names ${keyArn}; nothing was revoked`);
+  }
+  const getAtt = (keyArn as { 'Fn::GetAtt'?: unknown } | undefined)?.['Fn::GetAtt'];
+  if (Array.isArray(getAtt) && typeof getAtt[0] === 'string') {
+    // A same-stack key: its live physical ID is the key ID of the ARN the request names.
+    if (!facts.ownResources) return unreadable(facts, 'ownResources', 'which key the template names') ?? need('ownResources');
+    const key = facts.ownResources.find((r) => r.logicalId === getAtt[0]);
+    if (!key || key.physicalId !== keyIdOf(facts.props.KeyArn)) {
+      return fail(`refused: the request names key ${facts.props.KeyArn} but the stack's ${getAtt[0]} is ${key?.physicalId ?? 'not there'}; nothing was revoked`);
+    }
+  }
+  return undefined;
 }
 
 function isReplacementCleanup(facts: Facts): boolean {
@@ -270,16 +324,19 @@ function decideCreate(facts: Facts): Decision {
 function decideUpdate(facts: Facts): Decision {
   const props = facts.props;
   const old = facts.oldProps!;
-  const keyChanged = props.KeyArn !== old.KeyArn;
+  const keyChanged = !sameKey(props.KeyArn, old.KeyArn);
   const switchChanged = on(props.Revoked) !== on(old.Revoked);
+  if (parsePhysicalId(facts.physicalId).kind === 'failed-create') {
+    // An Update of a resource whose create failed (a --no-rollback create, updated to repair it):
+    // nothing was created yet, so it starts as a create would, without revoking (GUESS: the
+    // documentation does not say which physical ID such an Update carries).
+    return answer(physicalIdFor(props.KeyArn, on(props.Revoked)), 'validated',
+      'the resource\'s create had failed: validated as on create; nothing revoked in an update phase', [], props.KeyArn);
+  }
   if (!keyChanged && !switchChanged) {
     return answer(facts.physicalId!, 'skipped', 'in-place update of the same key: nothing revoked');
   }
   const current = parsePhysicalId(facts.physicalId);
-  if (current.kind === 'key' && current.keyArn !== old.KeyArn) {
-    // The physical ID is CloudFormation's record of the key this resource manages (L30).
-    return fail(`the physical ID names key ${current.keyArn} but the old KeyArn is ${old.KeyArn}: the request contradicts itself`);
-  }
   // A new physical ID makes CloudFormation send the old one a Delete in the cleanup, once the
   // update has succeeded: the old key's replacement (L9) and the switch (L14) act there.
   const physicalId = physicalIdFor(props.KeyArn, on(props.Revoked));
@@ -293,7 +350,13 @@ function decideUpdate(facts: Facts): Decision {
   if (!facts.lineage && !facts.unreadable?.lineage) return need('lineage');
   const rollback = facts.lineage && rollbackIn(facts.lineage);
   if (rollback) {
+    // A rollback must never fail: after this resource's own Update failed, its physical ID still
+    // names the key the failed update asked for, and the rollback Update brings the old one back.
     return answer(physicalId, 'skipped', `a stack is ${rollback.status}: rollbacks never revoke${switchNote ? `; ${switchNote}` : ''}`);
+  }
+  if (current.kind === 'key' && !sameKey(current.keyArn, old.KeyArn) && !sameKey(current.keyArn, props.KeyArn)) {
+    // The physical ID is CloudFormation's record of the key this resource manages (L30).
+    return fail(`the physical ID names key ${current.keyArn} but the update is from ${old.KeyArn} to ${props.KeyArn}: the request contradicts itself`);
   }
   // L28: what the cleanup will need is checked now, while a denial can still fail the update.
   const precheck: RevocationTarget[] = [];
@@ -320,10 +383,6 @@ function decideDelete(facts: Facts): Decision {
   if (parsed.kind === 'foreign') {
     return answer(physical, 'skipped', `physical ID ${physical} was not made by this handler: it names no key this resource manages`);
   }
-  if (parsed.keyArn !== props.KeyArn) {
-    // The physical ID is CloudFormation's record of what this resource manages (L30).
-    return fail(`the physical ID names key ${parsed.keyArn} but KeyArn is ${props.KeyArn}: the request contradicts itself, and neither key is revoked on a guess`);
-  }
   if (!facts.lineage) return unreadable(facts, 'lineage', 'a stack deletion from an update cleanup or a rollback') ?? need('lineage');
   const lineage = facts.lineage;
   const rollback = rollbackIn(lineage);
@@ -331,11 +390,16 @@ function decideDelete(facts: Facts): Decision {
     return answer(physical, 'skipped',
       `${describeLineage(lineage)}: rollbacks never revoke${on(props.Revoked) || parsed.revoked ? `; ${REIMPORT_NOTE}` : ''}`);
   }
+  if (!sameKey(parsed.keyArn, props.KeyArn)) {
+    // The physical ID is CloudFormation's record of what this resource manages (L30).
+    return fail(`the physical ID names key ${parsed.keyArn} but KeyArn is ${props.KeyArn}: the request contradicts itself, and neither key is revoked on a guess`);
+  }
   const own = lineage[0];
   if (isDeleting(own.status)) {
     const survivor = lineage.find((s) => !isDeleting(s.status));
     if (!survivor) return stackDeletion(facts, physical);
-    if (isUpdateCleanup(survivor.status)) return nestedStackRemoved(facts, physical);
+    const above = lineage.slice(lineage.indexOf(survivor) + 1);
+    if (isUpdateCleanup(survivor.status) && above.every((s) => isCommittedUpdate(s.status))) return nestedStackRemoved(facts, physical);
     return fail(`${describeLineage(lineage)}, which is neither a stack deletion, the removal of a nested stack by a ` +
       'successful update nor a rollback; the handler neither revokes nor skips on a guess');
   }
@@ -357,6 +421,8 @@ function stackDeletion(facts: Facts, physical: string): Decision {
   const nested = facts.lineage!.length > 1;
   const what = nested ? 'deletion of the root stack' : 'stack deletion';
   if (!on(props.RevokeOnStackDelete)) return answer(physical, 'skipped', `${what}, revokeOnStackDelete is off`);
+  // The cheap evidence first: a stale or forged Delete is refused after one read, not after the history.
+  if (facts.resource === undefined && !facts.unreadable?.resource) return need('resource');
   if (facts.everStable === undefined) {
     return unreadable(facts, 'history', 'a stack deletion from the cleanup of a failed create') ?? need('history');
   }
@@ -375,7 +441,7 @@ function nestedStackRemoved(facts: Facts, physical: string): Decision {
       return answer(physical, 'skipped', 'nested stack removed by an update, with the key defined in it; revokeOnStackDelete is off');
     }
     const why = `nested stack removed by a successful update, together with its key ${props.KeyLogicalId}`;
-    return answer(physical, 'revoked', why, [{ keyArn: props.KeyArn, scope: props.MaterialScope, why }]);
+    return revokeUnlessManagedElsewhere(facts, physical, why);
   }
   return removalOfConstruct(facts, physical, 'nested stack removed or renamed by a successful update while the key stays');
 }
@@ -401,8 +467,19 @@ function updateCleanup(facts: Facts, physical: string): Decision {
   if (!on(props.RevokeOnStackDelete)) {
     return answer(physical, 'skipped', 'construct and key removed together, revokeOnStackDelete is off: the key keeps its material until deleted');
   }
-  const why = `construct removed together with its key ${props.KeyLogicalId}`;
-  return answer(physical, 'revoked', why, [{ keyArn: props.KeyArn, scope: props.MaterialScope, why }]);
+  return revokeUnlessManagedElsewhere(facts, physical, `construct removed together with its key ${props.KeyLogicalId}`);
+}
+
+/**
+ * L13, L24: the key seems to go with the construct, but a refactor may have moved it (and a
+ * revocation for it) to another stack of the tree: a key another live revocation manages stays.
+ */
+function revokeUnlessManagedElsewhere(facts: Facts, physical: string, why: string): Decision {
+  const guard = guardedElsewhere(facts, facts.props.KeyArn);
+  if (guard === 'need') return need('treeRevocations');
+  if (typeof guard === 'object') return guard;
+  if (guard) return answer(physical, 'skipped', `${why}, but ${guard} still manages the same key (moved by a refactor, not removed)`);
+  return answer(physical, 'revoked', why, [{ keyArn: facts.props.KeyArn, scope: facts.props.MaterialScope, why }]);
 }
 
 /**
@@ -420,7 +497,7 @@ function replaced(facts: Facts, physical: string, newProperties: Record<string, 
   }
   const targets: RevocationTarget[] = [];
   const notes: string[] = [];
-  if (now.keyArn !== props.KeyArn) {
+  if (!sameKey(now.keyArn, props.KeyArn)) {
     // The new template's setting wins: it is what the user deployed with the change.
     const setting = literalBool(newProperties?.RevokeOnKeyReplacement) ?? on(props.RevokeOnKeyReplacement);
     if (!setting) notes.push(`key replaced by ${now.keyArn}, revokeOnKeyReplacement is off: the old key keeps its material`);
@@ -437,11 +514,11 @@ function replaced(facts: Facts, physical: string, newProperties: Record<string, 
   // revoked at the time it turned on.)
   const old = parsePhysicalId(physical);
   const wasOn = on(props.Revoked) || (old.kind === 'key' && old.revoked);
-  if (now.revoked && (now.keyArn !== props.KeyArn || !wasOn)) {
-    const why = now.keyArn === props.KeyArn ? 'revoked switched on, and the update has succeeded'
+  if (now.revoked && (!sameKey(now.keyArn, props.KeyArn) || !wasOn)) {
+    const why = sameKey(now.keyArn, props.KeyArn) ? 'revoked switched on, and the update has succeeded'
       : `revoked is on for the new key ${now.keyArn}, and the update has succeeded`;
     targets.push({ keyArn: now.keyArn, scope: scopeOf(newProperties, props.MaterialScope), why });
-  } else if (now.keyArn === props.KeyArn) {
+  } else if (sameKey(now.keyArn, props.KeyArn)) {
     notes.push(now.revoked ? 'the same key with the switch still on: nothing more to revoke' : `revoked switched off; ${REIMPORT_NOTE}`);
   }
   if (targets.length === 0) return answer(physical, 'skipped', notes.join('; ') || 'nothing to revoke');
@@ -474,7 +551,7 @@ function guardedElsewhere(facts: Facts, keyArn: string): string | 'need' | Decis
     if (r.type !== RESOURCE_TYPE || !isLive(r)) return false;
     if (r.stackId === self && r.logicalId === facts.logicalId && r.physicalId === facts.physicalId) return false;
     const p = parsePhysicalId(r.physicalId);
-    return p.kind === 'key' && p.keyArn === keyArn;
+    return p.kind === 'key' && sameKey(p.keyArn, keyArn);
   });
   if (!other) return '';
   return other.stackId === self ? other.logicalId : `${other.logicalId} (in ${other.stackId})`;

@@ -24,7 +24,7 @@ const MAX_EVENT_PAGES = 50;
  * before the deletion no longer changes. Nothing else is remembered.
  */
 const REMEMBERED_MS = 60_000;
-interface Remembered { readonly at: number; readonly lineage: readonly StackFacts[]; everStable?: boolean }
+interface Remembered { readonly at: number; readonly lineage: readonly StackFacts[]; everStable?: boolean; template?: Facts['template'] }
 const remembered = new Map<string, Remembered>();
 
 /** Forgets remembered facts, as a new container would (for tests sharing one module). */
@@ -48,7 +48,7 @@ export async function decideWithFacts(initial: Facts, stackId: string, budget: B
   let facts: Facts = initial;
   const cached = remembered.get(stackId);
   if (cached && Date.now() - cached.at < REMEMBERED_MS && initial.requestType === 'Delete') {
-    facts = { ...facts, lineage: cached.lineage, everStable: cached.everStable };
+    facts = { ...facts, lineage: cached.lineage, everStable: cached.everStable, template: cached.template };
     log.remembered = true;
     log.lineage = cached.lineage.map((s) => s.status);
   }
@@ -71,7 +71,7 @@ async function read(fact: FactName, facts: Facts, stackId: string, budget: Budge
   switch (fact) {
     case 'lineage': return { lineage: await readLineage(stackId, budget) };
     case 'history': return { everStable: await readEverStable(facts.lineage!, budget) };
-    case 'template': return { template: await readTemplateResources(stackId, budget) };
+    case 'template': return { template: rememberTemplate(stackId, await readTemplateResources(stackId, budget)) };
     case 'ownResources': return { ownResources: await readResources(stackId, budget) };
     case 'treeRevocations': return readTreeRevocations(facts, stackId, budget);
     case 'resource': return { resource: await describeStackResource(stackId, facts.logicalId, budget) };
@@ -107,7 +107,14 @@ async function readLineage(stackId: string, budget: Budget): Promise<StackFacts[
  * ROLLBACK_COMPLETE stack); a history whose start is not reached proves nothing.
  */
 async function readEverStable(lineage: readonly StackFacts[], budget: Budget): Promise<boolean> {
-  const rootId = lineage[lineage.length - 1].stackId;
+  // The root's history, and for a nested stack its own too: a nested stack added by a failed
+  // update of a --no-rollback root never became stable although its root did.
+  const root = await historyShowsStable(lineage[lineage.length - 1].stackId, budget);
+  const stable = root && (lineage.length === 1 || await historyShowsStable(lineage[0].stackId, budget));
+  return remember(lineage, stable);
+}
+
+async function historyShowsStable(rootId: string, budget: Budget): Promise<boolean> {
   let nextToken: string | undefined;
   let oldestStackStatus: string | undefined;
   for (let page = 0; page < MAX_EVENT_PAGES; page++) {
@@ -115,17 +122,24 @@ async function readEverStable(lineage: readonly StackFacts[], budget: Budget): P
     for (const event of out.events) {
       if (event.ResourceType !== 'AWS::CloudFormation::Stack' || event.PhysicalResourceId !== rootId) continue;
       const status = event.ResourceStatus ?? '';
-      if (provesStable(status)) return remember(lineage, true);
+      if (provesStable(status)) return true;
       oldestStackStatus = status;
     }
     nextToken = out.nextToken;
     if (!nextToken) {
       // A stack's history starts with REVIEW_IN_PROGRESS (change sets) or CREATE_IN_PROGRESS.
-      if (oldestStackStatus === 'CREATE_IN_PROGRESS' || oldestStackStatus === 'REVIEW_IN_PROGRESS') return remember(lineage, false);
+      if (oldestStackStatus === 'CREATE_IN_PROGRESS' || oldestStackStatus === 'REVIEW_IN_PROGRESS') return false;
       throw new Error(`the history of stack ${rootId} (DescribeStackEvents) does not reach back to its creation`);
     }
   }
   throw new Error(`the history of stack ${rootId} has more than ${MAX_EVENT_PAGES} pages of events without a stable state`);
+}
+
+/** The template of a stack that is being deleted is final: remembered with its lineage. */
+function rememberTemplate(stackId: string, template: NonNullable<Facts['template']>): NonNullable<Facts['template']> {
+  const entry = remembered.get(stackId);
+  if (entry) entry.template = template;
+  return template;
 }
 
 function remember(lineage: readonly StackFacts[], everStable: boolean): boolean {
@@ -173,7 +187,9 @@ async function readTreeRevocations(facts: Facts, stackId: string, budget: Budget
 }
 
 /** Pages of the own stack's events read at the most to find this resource's deletion under way. */
-const MAX_CLEANUP_EVENT_PAGES = 5;
+const MAX_CLEANUP_EVENT_PAGES = 50;
+/** The deletion event comes just before the request is sent: older events need not be read. */
+const DELETION_EVENT_BEFORE_REQUEST_MS = 5 * 60_000;
 
 /**
  * Whether the own stack's events, newest first, show a DELETE_IN_PROGRESS of this logical
@@ -193,6 +209,7 @@ async function readDeletionEvent(facts: Facts, stackId: string, budget: Budget):
       }
       if (event.LogicalResourceId === facts.logicalId && event.PhysicalResourceId === facts.physicalId &&
         event.ResourceStatus === 'DELETE_IN_PROGRESS') return true;
+      if (facts.sentAt !== undefined && event.Timestamp && event.Timestamp.getTime() < facts.sentAt - DELETION_EVENT_BEFORE_REQUEST_MS) return false;
     }
     nextToken = out.nextToken;
     if (!nextToken) return false;

@@ -6,7 +6,7 @@
 import {
   ATTR_KEY_ARN, ATTR_REVOKED_MATERIAL_IDS, FAILED_CREATE_PHYSICAL_ID_PREFIX,
 } from '../lib/contract';
-import { BOUND_STACK_ID_ENV, checkResponseUrl, refusalOf, TEST_RESPONSE_ORIGIN_ENV } from './authentic';
+import { BOUND_STACK_ID_ENV, checkResponseUrl, cloudFormationDeadline, refusalOf, TEST_RESPONSE_ORIGIN_ENV } from './authentic';
 import { Budget, LambdaContextLike } from './budget';
 import { errorMessage, HandlerError } from './errors';
 import { parseEvent, parseStackArn, readResponseTarget, readServiceTimeoutSeconds, ResponseTarget } from './event';
@@ -34,8 +34,10 @@ function partitionOf(stackId: string): string | undefined {
 }
 
 export async function handler(rawEvent: unknown, context?: LambdaContextLike): Promise<void> {
-  const budget = Budget.start(context, readServiceTimeoutSeconds(rawEvent));
   const target = readResponseTarget(rawEvent);
+  const url = target ? checkResponseUrl(target.ResponseURL, partitionOf(target.StackId), process.env[TEST_RESPONSE_ORIGIN_ENV]) : undefined;
+  const serviceTimeout = readServiceTimeoutSeconds(rawEvent);
+  const budget = Budget.start(context, serviceTimeout, Date.now(), url?.ok ? cloudFormationDeadline(url.value, serviceTimeout) : undefined);
   const record: DecisionRecord = {
     requestType: target?.RequestType,
     requestId: target?.RequestId,
@@ -43,7 +45,6 @@ export async function handler(rawEvent: unknown, context?: LambdaContextLike): P
   };
   // L29: an answer goes only to a ResponseURL of CloudFormation's; a request with any other
   // revokes nothing and is not answered.
-  const url = target ? checkResponseUrl(target.ResponseURL, partitionOf(target.StackId), process.env[TEST_RESPONSE_ORIGIN_ENV]) : undefined;
   if (target && url && !url.ok) {
     budget.dispose();
     logMetric(METRIC_REFUSED_REQUESTS, stackNameOf(target.StackId), { requestType: target.RequestType, logicalResourceId: target.LogicalResourceId });
@@ -59,10 +60,10 @@ export async function handler(rawEvent: unknown, context?: LambdaContextLike): P
       stackId: event.StackId,
       boundStackId: process.env[BOUND_STACK_ID_ENV],
       url: url.value,
-      serviceTimeoutSeconds: readServiceTimeoutSeconds(rawEvent),
+      serviceTimeoutSeconds: serviceTimeout,
       now: Date.now(),
     }) : undefined;
-    const outcome = await budget.race(`the ${event.RequestType} request`, () => handleRequest(event, refusal, budget, record));
+    const outcome = await budget.race(`the ${event.RequestType} request`, () => handleRequest(event, refusal, url?.ok ? url.value.signedAt : undefined, budget, record));
     response = {
       Status: 'SUCCESS',
       PhysicalResourceId: outcome.physicalId,

@@ -17,9 +17,10 @@ export interface Outcome {
   readonly materialIds: string[];
 }
 
-function factsOf(event: RevocationEvent, refusal: string | undefined): Facts {
+function factsOf(event: RevocationEvent, refusal: string | undefined, sentAt: number | undefined): Facts {
   return {
     refusal,
+    sentAt,
     requestType: event.RequestType,
     logicalId: event.LogicalResourceId,
     physicalId: event.PhysicalResourceId,
@@ -29,12 +30,12 @@ function factsOf(event: RevocationEvent, refusal: string | undefined): Facts {
 }
 
 /** Every request type: decide, then validate and revoke as decided (LIFECYCLE L1-L30). */
-export async function handleRequest(event: RevocationEvent, refusal: string | undefined, budget: Budget,
-  record: DecisionRecord): Promise<Outcome> {
+export async function handleRequest(event: RevocationEvent, refusal: string | undefined, sentAt: number | undefined,
+  budget: Budget, record: DecisionRecord): Promise<Outcome> {
   const log: FactsLog = { read: [] };
   let decision;
   try {
-    decision = await decideWithFacts(factsOf(event, refusal), event.StackId, budget, log);
+    decision = await decideWithFacts(factsOf(event, refusal, sentAt), event.StackId, budget, log);
   } finally {
     if (log.lineage) {
       record.stackStatus = log.lineage[0];

@@ -36,13 +36,22 @@ const nested = (own: string, ...ancestors: string[]): StackFacts[] =>
  */
 function del(o: Partial<Facts> = {}): Facts {
   const physicalId = o.physicalId ?? physicalIdFor(KEY_A, false);
+  const p = o.props ?? props();
+  // While a stack is deleted, its template in force is the one that has this resource, as the request says.
+  const deleting = o.lineage?.[0]?.status === 'DELETE_IN_PROGRESS' && !('template' in o);
   return {
-    requestType: 'Delete', logicalId: LOGICAL, physicalId, props: props(),
-    resource: { status: 'DELETE_IN_PROGRESS', physicalId }, deletionEvent: true, ...o,
+    requestType: 'Delete', logicalId: LOGICAL, physicalId, props: p,
+    resource: { status: 'DELETE_IN_PROGRESS', physicalId }, deletionEvent: true,
+    ...(deleting ? { template: templateOf(p) } : {}), ...o,
   };
 }
 
-const creating = { resource: { status: 'CREATE_IN_PROGRESS' } };
+/** A template whose revocation resource has these properties (the key by its literal ARN). */
+function templateOf(p: RevocationProperties, logicalId = LOGICAL): Facts['template'] {
+  return { [logicalId]: { Type: TYPE, Properties: { ...p } } };
+}
+
+const creating = { resource: { status: 'CREATE_IN_PROGRESS' }, template: templateOf(props({ Revoked: 'true' })) };
 
 const live = (logicalId: string, physicalId: string, o: Partial<LiveResource> = {}): LiveResource =>
   ({ stackId: STACK, logicalId, physicalId, type: TYPE, status: 'UPDATE_COMPLETE', ...o });
@@ -177,8 +186,16 @@ const ROWS: Array<[string, Facts, Expected]> = [
 
   // ---- Delete: nested stack removed by an update (L24) ----
   ['L24: a nested stack removed by a successful update, key defined in it: revoked with it',
-    del({ props: props({ KeyLogicalId: KEY_LOGICAL }), lineage: nested('DELETE_IN_PROGRESS', 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS') }),
+    del({ props: props({ KeyLogicalId: KEY_LOGICAL }), lineage: nested('DELETE_IN_PROGRESS', 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), treeRevocations: [] }),
     { revoke: [KEY_A], reason: /together with its key/ }],
+  ['L24/L27: a nested stack removed with its key, but the key and a revocation for it moved to another stack of the tree: kept',
+    del({
+      props: props({ KeyLogicalId: KEY_LOGICAL }), lineage: nested('DELETE_IN_PROGRESS', 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'),
+      treeRevocations: [live('Moved', physicalIdFor(KEY_A, false), { stackId: RENAMED_NESTED, status: 'CREATE_COMPLETE' })],
+    }), { skip: /still manages the same key \(moved by a refactor/ }],
+  ['L24: a nested stack removed while the stack above its parent has not committed fails rather than guess',
+    del({ lineage: [{ stackId: NESTED2, status: 'DELETE_IN_PROGRESS' }, { stackId: NESTED, status: 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS' }, { stackId: STACK, status: 'UPDATE_IN_PROGRESS' }] }),
+    { fail: /neither revokes nor skips/ }],
   ['L24: a nested stack removed by a successful update, key from outside, revokeOnRemoval off: kept',
     del({ lineage: nested('DELETE_IN_PROGRESS', 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS') }), { skip: /revokeOnRemoval is off/ }],
   ['L24: a nested stack removed, key from outside, revokeOnRemoval on: asks the tree',
@@ -196,7 +213,7 @@ const ROWS: Array<[string, Facts, Expected]> = [
         live('Other', physicalIdFor(KEY_B, false), { stackId: STACK })],
     }), { revoke: [KEY_A] }],
   ['L24: a nested stack two levels down removed with its parent by a successful update: a removal',
-    del({ props: props({ KeyLogicalId: KEY_LOGICAL }), lineage: [{ stackId: NESTED2, status: 'DELETE_IN_PROGRESS' }, { stackId: NESTED, status: 'DELETE_IN_PROGRESS' }, { stackId: STACK, status: 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS' }] }),
+    del({ props: props({ KeyLogicalId: KEY_LOGICAL }), lineage: [{ stackId: NESTED2, status: 'DELETE_IN_PROGRESS' }, { stackId: NESTED, status: 'DELETE_IN_PROGRESS' }, { stackId: STACK, status: 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS' }], treeRevocations: [] }),
     { revoke: [KEY_A] }],
 
   // ---- Delete: update cleanup ----
@@ -283,6 +300,7 @@ const ROWS: Array<[string, Facts, Expected]> = [
     del({
       props: props({ KeyLogicalId: KEY_LOGICAL }), lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), template: {},
       ownResources: [{ stackId: STACK, logicalId: KEY_LOGICAL, physicalId: '1234abcd-12ab-34cd-56ef-1234567890ab', type: 'AWS::KMS::Key', status: 'UPDATE_COMPLETE' }],
+      treeRevocations: [],
     }), { revoke: [KEY_A], reason: /together with its key/ }],
   ['L13: construct and its key removed together, revokeOnStackDelete off: kept',
     del({ props: props({ KeyLogicalId: KEY_LOGICAL, RevokeOnStackDelete: 'false' }), lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), template: {}, ownResources: [] }),
@@ -295,7 +313,7 @@ const ROWS: Array<[string, Facts, Expected]> = [
   ['L30: a key logical ID that is an Object.prototype name is looked up as itself (removed together: revoked)',
     del({
       props: props({ KeyLogicalId: 'constructor' }), lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), template: {},
-      ownResources: [],
+      ownResources: [], treeRevocations: [],
     }), { revoke: [KEY_A] }],
   // ---- authenticity and freshness (L26, L29) ----
   ['L29: a request refused before the rules (foreign stack, stale) fails and revokes nothing, whatever it asks',
@@ -329,6 +347,36 @@ const ROWS: Array<[string, Facts, Expected]> = [
     }), { fail: /refused: the stack's events show no deletion/ }],
   ['L29: a skip needs no evidence (a rollback Delete answers at once)',
     del({ lineage: flat('ROLLBACK_IN_PROGRESS'), resource: undefined }), { skip: /rollbacks never revoke/ }],
+
+  ['L29: a Delete during a genuine stack deletion with a forged revokeOnStackDelete (the template says false) is refused',
+    del({ lineage: flat('DELETE_IN_PROGRESS'), everStable: true, template: templateOf(props({ RevokeOnStackDelete: 'false' })) }),
+    { fail: /refused: the request's RevokeOnStackDelete is 'true' but the stack's template says 'false'/ }],
+  ['L29: a Delete during a genuine stack deletion with a forged MaterialScope is refused',
+    del({ props: props({ MaterialScope: 'ALL' }), lineage: flat('DELETE_IN_PROGRESS'), everStable: true, template: templateOf(props({ MaterialScope: 'CURRENT' })) }),
+    { fail: /MaterialScope/ }],
+  ['L29: a forged Create with the switch on for another logical ID\'s create, naming another key than the template, is refused',
+    { requestType: 'Create', logicalId: LOGICAL, props: props({ Revoked: 'true', KeyArn: KEY_B }), lineage: flat('CREATE_IN_PROGRESS'), ...creating },
+    { fail: /names key .* but the stack's template names/ }],
+  ['L29: a Create whose template names a same-stack key by reference is checked against that key\'s live physical ID',
+    {
+      requestType: 'Create', logicalId: LOGICAL, props: props({ Revoked: 'true' }), lineage: flat('CREATE_IN_PROGRESS'), resource: { status: 'CREATE_IN_PROGRESS' },
+      template: { [LOGICAL]: { Type: TYPE, Properties: { ...props({ Revoked: 'true' }), KeyArn: { 'Fn::GetAtt': ['KeyX', 'Arn'] } } } },
+      ownResources: [{ stackId: STACK, logicalId: 'KeyX', physicalId: '0987dcba-09fe-87dc-65ba-ab0987654321', type: 'AWS::KMS::Key', status: 'CREATE_COMPLETE' }],
+    }, { fail: /the stack's KeyX is 0987dcba/ }],
+  ['L10/L28: the rollback Update after this resource\'s own failed Update (physical ID still the old key, properties swapped) never fails',
+    { requestType: 'Update', logicalId: LOGICAL, physicalId: physicalIdFor(KEY_A, false), props: props(), oldProps: props({ KeyArn: KEY_B }), lineage: flat('UPDATE_ROLLBACK_IN_PROGRESS') },
+    { skip: /rollbacks never revoke/ }],
+  ['L30: an Update whose physical ID names neither the old nor the new key fails',
+    { requestType: 'Update', logicalId: LOGICAL, physicalId: physicalIdFor(`arn:aws:kms:eu-west-1:${ACCOUNT}:key/ffffffff-0000-0000-0000-000000000000`, false), props: props({ KeyArn: KEY_B }), oldProps: props(), lineage: flat('UPDATE_IN_PROGRESS') },
+    { fail: /contradicts itself/ }],
+  ['M1/L9: pointing at the same multi-Region key by its ARN in another Region is not a key change',
+    { requestType: 'Update', logicalId: LOGICAL, physicalId: physicalIdFor(`arn:aws:kms:eu-west-1:${ACCOUNT}:key/mrk-1234abcd12ab34cd56ef1234567890ab`, false),
+      props: props({ KeyArn: `arn:aws:kms:us-east-1:${ACCOUNT}:key/mrk-1234abcd12ab34cd56ef1234567890ab`, MaterialScope: 'CURRENT' }),
+      oldProps: props({ KeyArn: `arn:aws:kms:eu-west-1:${ACCOUNT}:key/mrk-1234abcd12ab34cd56ef1234567890ab` }) },
+    { skip: /in-place update of the same key/ }],
+  ['L12: an Update of a resource whose create had failed is validated as a create, and revokes nothing',
+    { requestType: 'Update', logicalId: LOGICAL, physicalId: 'kms-key-material-revocation-failed-create:req-1', props: props(), oldProps: props() },
+    { skip: /create had failed/, physicalId: physicalIdFor(KEY_A, false), validate: KEY_A }],
 
   ['L30: a resource logical ID that is an Object.prototype name is not mistaken for a replacement',
     del({ logicalId: 'toString', lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), template: {} }), { skip: /construct removed while the key stays, revokeOnRemoval is off/ }],

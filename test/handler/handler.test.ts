@@ -60,6 +60,14 @@ function stackStatus(status: string, history: string[] = ['UPDATE_COMPLETE', 'CR
     Stacks: [{ StackId: STACK_ID, StackName: 'BYOK-Stack', StackStatus: status as any, CreationTime: new Date() }],
   });
   stackHistory([status, ...history]);
+  templateAsRequested();
+}
+
+/** The template in force has the resource as the request describes it (CloudFormation wrote both). */
+function templateAsRequested() {
+  cfn.on(GetTemplateCommand).callsFake(() => ({
+    TemplateBody: JSON.stringify({ Resources: { [String(current?.LogicalResourceId)]: { Type: 'Custom::KmsKeyMaterialRevocation', Properties: current?.ResourceProperties } } }),
+  }));
 }
 
 /**
@@ -279,7 +287,8 @@ describe('Delete', () => {
     // DescribeStacks, DescribeStackEvents (was the stack ever stable, L25), DescribeStackResource
     // (is the resource being deleted now, L29), DescribeKey, DeleteImportedKeyMaterial: in a cold
     // container; a warm one remembers the first two for the stack deletion.
-    expect(cfn.calls().map((c) => c.args[0].constructor.name)).toEqual(['DescribeStacksCommand', 'DescribeStackEventsCommand', 'DescribeStackResourceCommand']);
+    // The template in force is read too, to check the request's properties against it (L29).
+    expect(cfn.calls().map((c) => c.args[0].constructor.name)).toEqual(['DescribeStacksCommand', 'DescribeStackResourceCommand', 'DescribeStackEventsCommand', 'GetTemplateCommand']);
     expect(kms.calls().length).toBe(2);
   });
 
@@ -568,6 +577,7 @@ describe('nested stacks and stack history (L22-L25)', () => {
   const RENAMED = 'arn:aws:cloudformation:eu-west-1:111111111111:stack/BYOK-Stack-Renamed-5EF6/aaaaaaaa-0000-0000-0000-000000000003';
 
   function describes(stacks: Record<string, { status: string; parent?: string }>) {
+    templateAsRequested();
     for (const [id, s] of Object.entries(stacks)) {
       cfn.on(DescribeStacksCommand, { StackName: id }).resolves({
         Stacks: [{ StackId: id, StackName: id.split('/')[1], StackStatus: s.status as any, CreationTime: new Date(), ParentId: s.parent, RootId: s.parent ? STACK_ID : undefined }],
@@ -578,12 +588,14 @@ describe('nested stacks and stack history (L22-L25)', () => {
   test('L22/S11: a nested stack two levels down reads every ancestor and the root\'s history, then revokes with the root\'s deletion', async () => {
     describes({ [CHILD]: { status: 'DELETE_IN_PROGRESS', parent: PARENT }, [PARENT]: { status: 'DELETE_IN_PROGRESS', parent: STACK_ID }, [STACK_ID]: { status: 'DELETE_IN_PROGRESS' } });
     stackHistory(['DELETE_IN_PROGRESS', 'UPDATE_COMPLETE', 'CREATE_COMPLETE', 'CREATE_IN_PROGRESS']);
+    stackHistory(['DELETE_IN_PROGRESS', 'CREATE_COMPLETE', 'CREATE_IN_PROGRESS'], CHILD);
     keyWithMaterials();
     const { response, decision } = await run('Delete', { stackId: CHILD });
     expect(response.Status).toBe('SUCCESS');
     expect(deletes()).toHaveLength(2);
     expect(cfn.commandCalls(DescribeStacksCommand).map((c) => c.args[0].input.StackName)).toEqual([CHILD, PARENT, STACK_ID]);
-    expect(cfn.commandCalls(DescribeStackEventsCommand).map((c) => c.args[0].input.StackName)).toEqual([STACK_ID]);
+    // The root's history, then the nested stack's own (L25: it could have been added by a failed update).
+    expect(cfn.commandCalls(DescribeStackEventsCommand).map((c) => c.args[0].input.StackName)).toEqual([STACK_ID, CHILD]);
     expect(decision).toMatchObject({ stackStatus: 'DELETE_IN_PROGRESS', ancestorStatuses: ['DELETE_IN_PROGRESS', 'DELETE_IN_PROGRESS'], everStable: true });
   });
 
@@ -608,6 +620,17 @@ describe('nested stacks and stack history (L22-L25)', () => {
     expect(response.Status).toBe('SUCCESS');
     expect(kms.calls()).toHaveLength(0);
     expect(decision).toMatchObject({ decision: 'skipped', everStable: false });
+  });
+
+  test('L25: a nested stack that never became stable itself (added by a failed --no-rollback update) revokes nothing on the root\'s deletion', async () => {
+    describes({ [PARENT]: { status: 'DELETE_IN_PROGRESS', parent: STACK_ID }, [STACK_ID]: { status: 'DELETE_IN_PROGRESS' } });
+    stackHistory(['DELETE_IN_PROGRESS', 'UPDATE_FAILED', 'UPDATE_IN_PROGRESS', 'CREATE_COMPLETE', 'CREATE_IN_PROGRESS']);
+    stackHistory(['DELETE_IN_PROGRESS', 'CREATE_FAILED', 'CREATE_IN_PROGRESS'], PARENT);
+    keyWithMaterials();
+    const { response, decision } = await run('Delete', { stackId: PARENT });
+    expect(response.Status).toBe('SUCCESS');
+    expect(kmsWrites()).toBe(0);
+    expect(decision.everStable).toBe(false);
   });
 
   test('L25/L21: a history that does not reach back to the stack\'s creation fails rather than guess', async () => {
@@ -652,6 +675,13 @@ describe('nested stacks and stack history (L22-L25)', () => {
 
   test('L24: a nested stack removed by a successful parent update, with the key defined in it: revoked', async () => {
     describes({ [PARENT]: { status: 'DELETE_IN_PROGRESS', parent: STACK_ID }, [STACK_ID]: { status: 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS' } });
+    // The root's tree: no other revocation manages the key (L27: it did not move elsewhere).
+    cfn.on(ListStackResourcesCommand, { StackName: STACK_ID }).resolves({ StackResourceSummaries: [
+      { LogicalResourceId: 'Inner', PhysicalResourceId: PARENT, ResourceType: 'AWS::CloudFormation::Stack', ResourceStatus: 'UPDATE_COMPLETE', LastUpdatedTimestamp: new Date() },
+    ] });
+    cfn.on(ListStackResourcesCommand, { StackName: PARENT }).resolves({ StackResourceSummaries: [
+      { LogicalResourceId: LOGICAL_ID, PhysicalResourceId: physicalId(KEY_A), ResourceType: 'Custom::KmsKeyMaterialRevocation', ResourceStatus: 'DELETE_IN_PROGRESS', LastUpdatedTimestamp: new Date() },
+    ] });
     keyWithMaterials();
     const { response, decision } = await run('Delete', { stackId: PARENT });
     expect(response.Status).toBe('SUCCESS');
@@ -688,11 +718,20 @@ describe('one warm container, several Deletes (L18)', () => {
   test('L6/L18: Deletes of one stack deletion read the status once, and every one of them revokes', async () => {
     stackStatus('DELETE_IN_PROGRESS');
     keysRevocable();
+    // One template with both revocations: a warm container reads it once for the whole deletion.
+    template({
+      [LOGICAL_ID]: { Type: 'Custom::KmsKeyMaterialRevocation', Properties: props({ MaterialScope: 'CURRENT' }) },
+      Second: { Type: 'Custom::KmsKeyMaterialRevocation', Properties: props({ MaterialScope: 'CURRENT', KeyArn: KEY_B }) },
+    });
     const first = await runAgain({ props: props({ MaterialScope: 'CURRENT' }) });
-    const second = await runAgain({ props: props({ MaterialScope: 'CURRENT', KeyArn: KEY_B }), physicalId: physicalId(KEY_B) });
+    const second = await runAgain({ logicalId: 'Second', props: props({ MaterialScope: 'CURRENT', KeyArn: KEY_B }), physicalId: physicalId(KEY_B) });
     expect([first.response.Status, second.response.Status]).toEqual(['SUCCESS', 'SUCCESS']);
     expect(deletes().map((d) => d.KeyId)).toEqual([KEY_A, KEY_B]);
     expect(cfn.commandCalls(DescribeStacksCommand)).toHaveLength(1);
+    expect(cfn.commandCalls(GetTemplateCommand)).toHaveLength(1);
+    expect(cfn.commandCalls(DescribeStackEventsCommand)).toHaveLength(1);
+    // What stays per revocation: the resource's own state (L29).
+    expect(cfn.commandCalls(DescribeStackResourceCommand)).toHaveLength(2);
     expect(first.decision.stackStatusRemembered).toBeUndefined();
     expect(second.decision).toMatchObject({ stackStatus: 'DELETE_IN_PROGRESS', stackStatusRemembered: true, decision: 'revoked' });
   });
@@ -1071,7 +1110,8 @@ describe('budget edges (L17, L19)', () => {
     kms.on(DescribeKeyCommand).callsFake(() => new Promise(() => undefined));
     const { response } = await run('Delete', { props: props({ ServiceTimeout: '0.2' }) });
     expect(response.Status).toBe('FAILED');
-    expect(response.Reason).toMatch(/time budget of 0\.\ds ran out/);
+    // X-Amz-Date has whole seconds: the request may already count as past its ServiceTimeout (L26).
+    expect(response.Reason).toMatch(/time budget of 0\.\ds ran out|ServiceTimeout of 0.2 s has passed/);
   });
 });
 
