@@ -17,7 +17,9 @@ async function main(): Promise<number> {
   const arg = process.argv[2];
   if (!arg || arg === '--list' || arg === '--help') {
     console.log('Scenarios (npm run simulate -- <name>):\n');
-    for (const s of SCENARIOS) console.log(`  ${s.name.padEnd(34)} ${s.rows.join('/').padEnd(12)} ${s.description}`);
+    const nameWidth = Math.max(...SCENARIOS.map((s) => s.name.length));
+    const rowsWidth = Math.max(...SCENARIOS.map((s) => s.rows.join('/').length));
+    for (const s of SCENARIOS) console.log(`  ${s.name.padEnd(nameWidth)}  ${s.rows.join('/').padEnd(rowsWidth)}  ${s.description}`);
     return arg ? 0 : 1;
   }
   const scenario = SCENARIOS.find((s) => s.name === arg);
