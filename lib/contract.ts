@@ -63,9 +63,23 @@ export const FAILED_CREATE_PHYSICAL_ID_PREFIX = 'kms-key-material-revocation-fai
 /** The actions the handler calls, per key. */
 export const KMS_ACTIONS = ['kms:DescribeKey', 'kms:ListKeyRotations', 'kms:DeleteImportedKeyMaterial'];
 
-/** The CloudFormation reads the handler makes, on its own stack only. */
+/** Every CloudFormation read the handler makes (each granted on the stacks named below). */
 export const CLOUDFORMATION_ACTIONS = [
   'cloudformation:DescribeStacks',
+  'cloudformation:DescribeStackEvents',
   'cloudformation:GetTemplate',
   'cloudformation:ListStackResources',
 ];
+
+/** Status and history: granted on the handler's own stack and each ancestor up to the root (nested stacks). */
+export const CLOUDFORMATION_STATUS_ACTIONS = ['cloudformation:DescribeStacks', 'cloudformation:DescribeStackEvents'];
+
+/** The template: granted on the handler's own stack only. */
+export const CLOUDFORMATION_TEMPLATE_ACTIONS = ['cloudformation:GetTemplate'];
+
+/**
+ * Live resources: granted on the handler's own stack and its ancestors, and in a nested stack also
+ * on every stack whose name begins with the root's name and a hyphen (as every nested stack name of
+ * the root's tree does), to find another live revocation of the same key in the tree.
+ */
+export const CLOUDFORMATION_LIST_ACTIONS = ['cloudformation:ListStackResources'];

@@ -1,4 +1,4 @@
-import { Stack } from 'aws-cdk-lib';
+import { Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 
@@ -10,19 +10,27 @@ import * as kms from 'aws-cdk-lib/aws-kms';
  * policy is enough and the key policy needs no statement of ours (AWS KMS Developer Guide, "Allows
  * access to the AWS account and enables IAM policies").
  *
- * Statements are only ever added to a `kms.Key`'s policy, so a trust seen now still holds at
+ * The policy is read as a `PolicyDocument` (a `kms.Key`'s), as plain JSON (a `CfnKey`'s), or as
+ * absent: a `CfnKey` without `KeyPolicy` gets KMS's default key policy, which trusts the account
+ * for every action. A token (such as the lazy copy `kms.Key.fromCfnKey` installs) is never
+ * resolved here: a cached lazy value resolved now would drop every statement added later.
+ *
+ * Statements are only ever added to a key's policy, so a trust seen now still holds at
  * synthesis (an escape-hatch override of `KeyPolicy` would replace a statement of ours just the
- * same). Anything this does not recognise (a condition, a literal account ARN, a policy that
- * is not a `PolicyDocument`) answers false, and the caller adds its own statement: the cost of a
- * wrong "no" is a few hundred template bytes, of a wrong "yes" a handler that cannot revoke.
+ * same). Anything this does not recognise (a condition, a literal account ARN, a token) answers
+ * false, and the caller adds its own statement: the cost of a wrong "no" is a few hundred
+ * template bytes, of a wrong "yes" a handler that cannot revoke.
  */
 export function keyPolicyTrustsAccount(cfnKey: kms.CfnKey, actions: readonly string[]): boolean {
   const document: unknown = cfnKey.keyPolicy;
-  if (!(document instanceof iam.PolicyDocument)) return false;
+  if (document === undefined) return true;
+  // A PolicyDocument is itself resolvable: test for it before testing for a token.
+  if (!(document instanceof iam.PolicyDocument) && Token.isUnresolved(document)) return false;
+  const rendered = (document instanceof iam.PolicyDocument ? document.toJSON() : document) as { Statement?: StatementJson[] } | undefined;
+  if (!Array.isArray(rendered?.Statement)) return false;
   const stack = Stack.of(cfnKey);
   const root = JSON.stringify(stack.resolve(new iam.AccountRootPrincipal().arn));
-  const rendered = document.toJSON() as { Statement?: StatementJson[] } | undefined;
-  return (rendered?.Statement ?? []).some((statement) => trustsRoot(stack, statement, root) && coversAll(statement, actions));
+  return rendered.Statement.some((statement) => trustsRoot(stack, statement, root) && coversAll(statement, actions));
 }
 
 interface StatementJson {

@@ -5,14 +5,21 @@
  * `npm run simulate -- --list` lists the scenarios.
  */
 import { expect } from 'expect';
-import { playScenario, SCENARIOS } from '../test/lifecycle/scenarios';
+import { playScenario, SCENARIOS as SINGLE_STACK_SCENARIOS } from '../test/lifecycle/scenarios';
+import { PERMISSION_SCENARIOS } from '../test/lifecycle/scenarios-permissions';
+import { STACK_SCENARIOS } from '../test/lifecycle/scenarios-stacks';
 import { formatTimeline } from '../test/lifecycle/timeline';
+
+/** Every scenario: single stacks, with policies enforced, then nested stacks, failed creates and refactoring. */
+const SCENARIOS = [...SINGLE_STACK_SCENARIOS, ...PERMISSION_SCENARIOS, ...STACK_SCENARIOS];
 
 async function main(): Promise<number> {
   const arg = process.argv[2];
   if (!arg || arg === '--list' || arg === '--help') {
     console.log('Scenarios (npm run simulate -- <name>):\n');
-    for (const s of SCENARIOS) console.log(`  ${s.name.padEnd(32)} ${s.rows.join('/').padEnd(8)} ${s.description}`);
+    const nameWidth = Math.max(...SCENARIOS.map((s) => s.name.length));
+    const rowsWidth = Math.max(...SCENARIOS.map((s) => s.rows.join('/').length));
+    for (const s of SCENARIOS) console.log(`  ${s.name.padEnd(nameWidth)}  ${s.rows.join('/').padEnd(rowsWidth)}  ${s.description}`);
     return arg ? 0 : 1;
   }
   const scenario = SCENARIOS.find((s) => s.name === arg);

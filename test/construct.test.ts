@@ -1,18 +1,26 @@
 /**
- * Construct tests: the synthesized template for LIFECYCLE S1-S7.
+ * Construct tests: the synthesized template for LIFECYCLE S1-S11, and the template changes that
+ * the runtime rows L9, L12, L13 and L14 rely on.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { App, CfnParameter, Duration, Stack } from 'aws-cdk-lib';
+import * as cdk from 'aws-cdk-lib';
+import {
+  App, Aspects, CfnParameter, CfnResource, Duration, IAspect, NestedStack, RemovalPolicy, Stack,
+} from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import { IConstruct } from 'constructs';
 import { KeyMaterialRevocation, KeyMaterialScope } from '../lib/index';
 
 const ACCOUNT = '111111111111';
 const ENV = { account: ACCOUNT, region: 'eu-west-1' };
 const KMS_ACTIONS = ['kms:DeleteImportedKeyMaterial', 'kms:DescribeKey', 'kms:ListKeyRotations'];
+const CFN_READS = ['cloudformation:DescribeStackEvents', 'cloudformation:DescribeStacks', 'cloudformation:GetTemplate',
+  'cloudformation:ListStackResources'];
+const IMPORTED = `arn:aws:kms:eu-west-1:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
 
 function externalKey(stack: Stack, id: string): kms.Key {
   const key = new kms.Key(stack, id);
@@ -24,16 +32,72 @@ function newStack(id = 'Stack', env: { account?: string; region?: string } | und
   return new Stack(app, id, { env });
 }
 
-/** The one AWS::IAM::Policy of the provider. */
-function providerPolicy(template: Template): any {
-  const policies = template.findResources('AWS::IAM::Policy');
-  expect(Object.keys(policies)).toHaveLength(1);
-  return Object.values(policies)[0];
+/** A realistic key ARN: a UUID key ID, or a multi-Region one, in one of a few Regions. */
+function realisticArn(i: number): string {
+  const hex = (n: number, width: number) => n.toString(16).padStart(width, '0');
+  const region = ['eu-west-1', 'us-east-1', 'ap-southeast-4', 'eu-central-2'][i % 4];
+  const id = i % 3 === 0 ? `mrk-${hex(i, 8)}${hex(i * 7919, 24)}` : `${hex(i, 8)}-12ab-4cd5-8ef6-${hex(i * 7919, 12)}`;
+  return `arn:aws:kms:${region}:${ACCOUNT}:key/${id}`;
 }
 
-function kmsStatement(template: Template): any {
-  return providerPolicy(template).Properties.PolicyDocument.Statement.find((s: any) =>
-    [s.Action].flat().some((a: string) => a.startsWith('kms:')));
+const actionsOf = (s: any): string[] => [s.Action].flat().sort();
+const resourcesOf = (s: any): any[] => [s.Resource].flat();
+
+/** The one AWS::IAM::Policy of the provider: CloudFormation reads and logs, never a key. */
+function readsPolicy(template: Template): { id: string; resource: any } {
+  const policies = template.findResources('AWS::IAM::Policy');
+  expect(Object.keys(policies)).toHaveLength(1);
+  const [id, resource] = Object.entries(policies)[0];
+  return { id, resource };
+}
+
+/** The key policies: the managed policies of the template, by logical ID. */
+function keyPolicies(template: Template): Record<string, any> {
+  return template.findResources('AWS::IAM::ManagedPolicy');
+}
+
+/** The key ARNs (resolved JSON) each key policy grants, by logical ID. */
+function grantsOf(template: Template): Record<string, any[]> {
+  return Object.fromEntries(Object.entries(keyPolicies(template)).map(([id, p]) => {
+    const statements = p.Properties.PolicyDocument.Statement;
+    expect(statements).toHaveLength(1);
+    expect(actionsOf(statements[0])).toEqual(KMS_ACTIONS);
+    return [id, resourcesOf(statements[0])];
+  }));
+}
+
+/** The logical ID of the key policy that grants `arn` (resolved JSON). */
+function policyGranting(template: Template, arn: any): string {
+  const matches = Object.entries(grantsOf(template)).filter(([, arns]) => arns.some((a) => JSON.stringify(a) === JSON.stringify(arn)));
+  expect(matches).toHaveLength(1);
+  return matches[0][0];
+}
+
+function revocations(template: Template): Array<[string, any]> {
+  return Object.entries(template.findResources('Custom::KmsKeyMaterialRevocation'));
+}
+
+/** S6: every revocation depends on the reads policy and on the key policy that grants its own key. */
+function expectEachRevocationDependsOnItsGrant(template: Template): void {
+  const reads = readsPolicy(template).id;
+  for (const [id, r] of revocations(template)) {
+    const granting = policyGranting(template, r.Properties.KeyArn);
+    expect({ id, dependsOn: r.DependsOn }).toEqual({ id, dependsOn: expect.arrayContaining([granting, reads]) });
+  }
+}
+
+/** A stack with one revocation per ARN, each key imported by ARN. */
+function stackOfArns(arns: readonly string[], app = new App()): Stack {
+  const stack = newStack('Stack', ENV, app);
+  arns.forEach((arn, i) => new KeyMaterialRevocation(stack, `R${arn.slice(-12)}${i}`, { key: kms.Key.fromKeyArn(stack, `K${i}`, arn) }));
+  return stack;
+}
+
+/** Applies RemovalPolicy.RETAIN to every CfnResource: what RemovalPolicies.of(app).retain() does, on any version. */
+class RetainEverything implements IAspect {
+  visit(node: IConstruct): void {
+    if (CfnResource.isCfnResource(node)) node.applyRemovalPolicy(RemovalPolicy.RETAIN);
+  }
 }
 
 describe('synth rules', () => {
@@ -87,82 +151,94 @@ describe('synth rules', () => {
     const arn = `arn:aws:kms:us-west-2:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
     new KeyMaterialRevocation(stack, 'R', { key: kms.Key.fromKeyArn(stack, 'Elsewhere', arn) });
     const template = Template.fromStack(stack);
-    expect(kmsStatement(template).Resource).toEqual(arn);
+    expect(Object.values(grantsOf(template))).toEqual([[arn]]);
     template.hasResourceProperties('Custom::KmsKeyMaterialRevocation', { KeyArn: arn, KeyLogicalId: '' });
   });
 
-  test('S5: many revocations share one function and one role; IAM lists exactly their key ARNs, scoped to the stack', () => {
+  test('S5: many revocations share one function and one role; IAM grants exactly their key ARNs, only in key policies', () => {
     const stack = newStack();
     const k1 = externalKey(stack, 'K1');
     const k2 = externalKey(stack, 'K2');
-    const imported = `arn:aws:kms:eu-west-1:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
-    const k3 = kms.Key.fromKeyArn(stack, 'K3', imported);
+    const k3 = kms.Key.fromKeyArn(stack, 'K3', IMPORTED);
     new KeyMaterialRevocation(stack, 'R1', { key: k1 });
     new KeyMaterialRevocation(stack, 'R2', { key: k2, materialScope: KeyMaterialScope.CURRENT });
-    new KeyMaterialRevocation(stack, 'R3', { key: k3 });
-    new KeyMaterialRevocation(stack, 'R1Again', { key: k1, revoked: true });
+    new KeyMaterialRevocation(stack, 'R3', { key: k3, revoked: true });
     const template = Template.fromStack(stack);
     template.resourceCountIs('AWS::Lambda::Function', 1);
     template.resourceCountIs('AWS::IAM::Role', 1);
-    template.resourceCountIs('Custom::KmsKeyMaterialRevocation', 4);
-    const statements = providerPolicy(template).Properties.PolicyDocument.Statement;
-    expect(statements).toHaveLength(2);
-    const kmsS = kmsStatement(template);
-    expect([kmsS.Action].flat().sort()).toEqual(KMS_ACTIONS);
-    expect(kmsS.Resource).toEqual([
+    template.resourceCountIs('Custom::KmsKeyMaterialRevocation', 3);
+    const granted = Object.values(grantsOf(template)).flat();
+    expect(granted).toHaveLength(3);
+    expect(granted).toEqual(expect.arrayContaining([
       { 'Fn::GetAtt': [stack.getLogicalId(k1.node.defaultChild as kms.CfnKey), 'Arn'] },
       { 'Fn::GetAtt': [stack.getLogicalId(k2.node.defaultChild as kms.CfnKey), 'Arn'] },
-      imported,
-    ]);
-    const cfnS = statements.find((s: any) => s !== kmsS);
-    expect([cfnS.Action].flat().sort()).toEqual(['cloudformation:DescribeStacks', 'cloudformation:GetTemplate', 'cloudformation:ListStackResources']);
-    expect(cfnS.Resource).toEqual({ Ref: 'AWS::StackId' });
-    // Nowhere in IAM: kms:* or a "*" resource.
-    for (const s of statements) {
-      expect([s.Action].flat()).not.toContain('kms:*');
-      expect([s.Resource].flat()).not.toContain('*');
-    }
-  });
-
-  test('S5: hundreds of keys stay within IAM\'s policy size quotas: exact ARNs spread over the inline and managed policies', () => {
-    const stack = newStack();
-    const arns = Array.from({ length: 250 }, (_, i) =>
-      `arn:aws:kms:ap-southeast-4:${ACCOUNT}:key/mrk-${i.toString(16).padStart(32, '0')}`);
-    arns.forEach((arn, i) => new KeyMaterialRevocation(stack, `R${i}`, { key: kms.Key.fromKeyArn(stack, `K${i}`, arn) }));
-    const template = Template.fromStack(stack);
-    template.resourceCountIs('AWS::Lambda::Function', 1);
-    const inline = Object.values(template.findResources('AWS::IAM::Policy')) as any[];
-    const managed = template.findResources('AWS::IAM::ManagedPolicy') as Record<string, any>;
-    expect(inline).toHaveLength(1);
-    expect(Object.keys(managed)).toHaveLength(3);
-    const listed = (doc: any) => doc.Statement.filter((st: any) => [st.Action].flat().includes('kms:DeleteImportedKeyMaterial'))
-      .flatMap((st: any) => [st.Resource].flat());
-    const all = [...listed(inline[0].Properties.PolicyDocument), ...Object.values(managed).flatMap((m) => listed(m.Properties.PolicyDocument))];
-    expect(all.sort()).toEqual([...arns].sort());
-    // IAM counts characters without whitespace: 10,240 for a role's inline policies, 6,144 per managed policy.
-    expect(JSON.stringify(inline[0].Properties.PolicyDocument).length).toBeLessThan(10_240);
-    for (const m of Object.values(managed)) expect(JSON.stringify(m.Properties.PolicyDocument).length).toBeLessThan(6_144);
-    const [role] = Object.keys(template.findResources('AWS::IAM::Role'));
-    for (const m of Object.values(managed)) expect(m.Properties.Roles).toEqual([{ Ref: role }]);
-    // S6: every revocation depends on the policy that grants its own key.
-    const resources = template.toJSON().Resources;
-    for (const [id, r] of Object.entries(resources) as Array<[string, any]>) {
-      if (r.Type !== 'Custom::KmsKeyMaterialRevocation') continue;
-      const granting = Object.entries(managed).find(([, m]) => listed(m.Properties.PolicyDocument).includes(r.Properties.KeyArn))?.[0]
-        ?? Object.keys(template.findResources('AWS::IAM::Policy'))[0];
-      expect({ id, dependsOn: r.DependsOn }).toEqual({ id, dependsOn: expect.arrayContaining([granting]) });
-    }
-  });
-
-  test('S5: more keys than one handler role can be granted fails synth with a way out', () => {
-    const stack = newStack();
-    expect(() => {
-      for (let i = 0; i < 600; i++) {
-        new KeyMaterialRevocation(stack, `R${i}`, {
-          key: kms.Key.fromKeyArn(stack, `K${i}`, `arn:aws:kms:eu-west-1:${ACCOUNT}:key/${i.toString(16).padStart(8, '0')}-0000-4000-8000-000000000000`),
-        });
+      IMPORTED,
+    ]));
+    // The inline policy holds no key permission: it is updated in place, which a key's must never be.
+    const inline = readsPolicy(template).resource.Properties.PolicyDocument.Statement;
+    expect(inline.flatMap(actionsOf).filter((a: string) => a.startsWith('kms:'))).toEqual([]);
+    // Nowhere in IAM: kms:* or a "*" resource for KMS.
+    for (const doc of [readsPolicy(template).resource, ...Object.values(keyPolicies(template))].map((p) => p.Properties.PolicyDocument)) {
+      for (const s of doc.Statement) {
+        expect(actionsOf(s)).not.toContain('kms:*');
+        if (actionsOf(s).some((a) => a.startsWith('kms:'))) expect(resourcesOf(s)).not.toContain('*');
       }
-    }).toThrow(/more than 580 keys.*several stacks/);
+    }
+  });
+
+  test('S5: the role has no AWS managed policy; the logs permission names the function\'s own log group, without a dependency cycle', () => {
+    const stack = newStack();
+    new KeyMaterialRevocation(stack, 'R', { key: externalKey(stack, 'K') });
+    // Template.fromStack fails on a dependency cycle: the policy refers to the function, the function to the role.
+    const template = Template.fromStack(stack);
+    const [role] = Object.values(template.findResources('AWS::IAM::Role')) as any[];
+    expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    const [fn] = Object.keys(template.findResources('AWS::Lambda::Function'));
+    const logs = readsPolicy(template).resource.Properties.PolicyDocument.Statement.filter((s: any) => actionsOf(s)[0].startsWith('logs:'));
+    expect(logs).toHaveLength(1);
+    expect(actionsOf(logs[0])).toEqual(['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents']);
+    const logGroup = ['arn:', { Ref: 'AWS::Partition' }, ':logs:eu-west-1:111111111111:log-group:/aws/lambda/', { Ref: fn }];
+    expect(logs[0].Resource).toEqual([{ 'Fn::Join': ['', logGroup] }, { 'Fn::Join': ['', [...logGroup, ':*']] }]);
+  });
+
+  test('S5: 250 keys with realistic ARNs: at most 5 key policies, each under 6,144 characters, so any update stays within 10 attached', () => {
+    const arns = Array.from({ length: 250 }, (_, i) => realisticArn(i));
+    const template = Template.fromStack(stackOfArns(arns));
+    template.resourceCountIs('AWS::Lambda::Function', 1);
+    const grants = grantsOf(template);
+    expect(Object.keys(grants).length).toBeLessThanOrEqual(5);
+    // Every key exactly once, over all policies.
+    expect(Object.values(grants).flat().sort()).toEqual([...arns].sort());
+    // IAM counts characters without whitespace: 6,144 per managed policy.
+    for (const p of Object.values(keyPolicies(template))) expect(JSON.stringify(p.Properties.PolicyDocument).length).toBeLessThan(6_144);
+    // Attached to the handler's role by the policies themselves; the role has no other managed policy.
+    const [roleId, role] = Object.entries(template.findResources('AWS::IAM::Role'))[0] as [string, any];
+    expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    for (const p of Object.values(keyPolicies(template))) expect(p.Properties.Roles).toEqual([{ Ref: roleId }]);
+    expectEachRevocationDependsOnItsGrant(template);
+
+    // The worst update changes every key: the old policies stay attached until cleanup, next to the new ones.
+    const other = grantsOf(Template.fromStack(stackOfArns(Array.from({ length: 250 }, (_, i) => realisticArn(i + 1000)))));
+    expect(new Set([...Object.keys(grants), ...Object.keys(other)]).size).toBeLessThanOrEqual(10);
+  });
+
+  test('S5: more than 250 keys in one stack fails synth with a way out', () => {
+    expect(() => stackOfArns(Array.from({ length: 251 }, (_, i) => realisticArn(i)))).toThrow(/more than 250 keys.*several stacks/);
+  });
+
+  test('S5: a key policy that would exceed 6,144 characters fails synth, naming the count and the fix', () => {
+    // Artificially long key IDs, so that 150 keys overflow a bucket (realistic ARNs need more than 250).
+    const arns = Array.from({ length: 150 }, (_, i) => `arn:aws:kms:eu-west-1:${ACCOUNT}:key/${i.toString(16).padStart(8, '0')}${'0'.repeat(200)}`);
+    expect(() => Template.fromStack(stackOfArns(arns))).toThrow(/would grant \d+ keys, about \d+ characters, over IAM's limit of 6144.*150 keys in this stack.*several stacks/s);
+  });
+
+  test('S5: synthesizing again changes nothing, and a revocation added after synthesis fails the next one instead of going ungranted', () => {
+    const app = new App();
+    const stack = stackOfArns([IMPORTED], app);
+    const first = app.synth().getStackByName('Stack').template;
+    expect(app.synth({ force: true }).getStackByName('Stack').template).toEqual(first);
+    new KeyMaterialRevocation(stack, 'Late', { key: kms.Key.fromKeyArn(stack, 'LateKey', realisticArn(1)) });
+    expect(() => app.synth({ force: true })).toThrow(/changed after the stack was synthesized: create every revocation before synthesizing/);
   });
 
   test('S5: the handler runs on nodejs24.x from the bundle shipped in the package', () => {
@@ -191,13 +267,14 @@ describe('synth rules', () => {
     for (const s of [s1, s2, otherApp]) Template.fromStack(s).resourceCountIs('AWS::Lambda::Function', 1);
   });
 
-  /** The key-policy statements naming the handler's role, for the one key in the stack. */
-  function keyStatementsForRole(stack: Stack): any[] {
-    const template = Template.fromStack(stack);
-    const role = Object.keys(template.findResources('AWS::IAM::Role'))[0];
-    const [key] = Object.values(template.findResources('AWS::KMS::Key')) as any[];
-    return key.Properties.KeyPolicy.Statement.filter((s: any) => s.Principal?.AWS?.['Fn::GetAtt']?.[0] === role);
-  }
+  test('S5: the key policies are made with aspect stabilization on too (newer aws-cdk-lib), and a second synth changes nothing', () => {
+    const app = new App({ context: { '@aws-cdk/core:aspectStabilization': true } });
+    const stack = stackOfArns([IMPORTED, realisticArn(1)], app);
+    const first = Template.fromStack(stack).toJSON();
+    expect(Object.values(grantsOf(Template.fromStack(stack))).flat().sort()).toEqual([IMPORTED, realisticArn(1)].sort());
+    expect(Template.fromStack(stack).toJSON()).toEqual(first);
+    expect(app.synth().getStackByName('Stack').template).toEqual(first);
+  });
 
   function keyWithPolicy(stack: Stack, statements: iam.PolicyStatement[]): kms.Key {
     const key = new kms.Key(stack, 'K', { policy: new iam.PolicyDocument({ statements }) });
@@ -211,7 +288,7 @@ describe('synth rules', () => {
     const stack = newStack();
     new KeyMaterialRevocation(stack, 'R', { key: externalKey(stack, 'K') });
     expect(keyStatementsForRole(stack)).toEqual([]);
-    expect([kmsStatement(Template.fromStack(stack)).Action].flat().sort()).toEqual(KMS_ACTIONS);
+    expect(Object.values(grantsOf(Template.fromStack(stack))).flat()).toHaveLength(1);
   });
 
   test('S5: a same-stack key whose policy trusts the account through wildcards (the legacy admin statement) gets no statement', () => {
@@ -240,20 +317,20 @@ describe('synth rules', () => {
     new KeyMaterialRevocation(stack, 'R', { key: keyWithPolicy(stack, [admin(stack), ...extra()]) });
     const forRole = keyStatementsForRole(stack);
     expect(forRole).toHaveLength(1);
-    expect([forRole[0].Action].flat().sort()).toEqual(KMS_ACTIONS);
+    expect(actionsOf(forRole[0])).toEqual(KMS_ACTIONS);
     expect(forRole[0]).toMatchObject({ Effect: 'Allow', Resource: '*' });
     expect(forRole[0].Condition).toBeUndefined();
   });
 
-  test('S6: each revocation depends on its same-stack key and on the policy that lets it revoke', () => {
+  test('S6: each revocation depends on its same-stack key, the reads policy and the key policy that grants its key', () => {
     const stack = newStack();
     const key = externalKey(stack, 'K');
     new KeyMaterialRevocation(stack, 'R', { key });
     const template = Template.fromStack(stack);
-    const policy = Object.keys(template.findResources('AWS::IAM::Policy'))[0];
-    const [cr] = Object.values(template.findResources('Custom::KmsKeyMaterialRevocation')) as any[];
-    expect(cr.DependsOn).toEqual(expect.arrayContaining([stack.getLogicalId(key.node.defaultChild as kms.CfnKey), policy]));
-    expect(cr.Properties.KeyLogicalId).toBe(stack.getLogicalId(key.node.defaultChild as kms.CfnKey));
+    const keyId = stack.getLogicalId(key.node.defaultChild as kms.CfnKey);
+    const [[, cr]] = revocations(template);
+    expect(cr.DependsOn).toEqual(expect.arrayContaining([keyId, readsPolicy(template).id, policyGranting(template, { 'Fn::GetAtt': [keyId, 'Arn'] })]));
+    expect(cr.Properties.KeyLogicalId).toBe(keyId);
   });
 
   test('S6: a key from another stack of the app is referenced without a dependency cycle and its policy is left alone', () => {
@@ -266,7 +343,9 @@ describe('synth rules', () => {
     expect(assembly.getStackByName('Revocations').dependencies.map((d) => d.id)).toContain('Keys');
     const keyTemplate = Template.fromStack(keyStack).toJSON();
     expect(JSON.stringify(keyTemplate)).not.toContain('KmsKeyMaterialRevocationProvider');
-    Template.fromStack(stack).hasResourceProperties('Custom::KmsKeyMaterialRevocation', { KeyLogicalId: '' });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('Custom::KmsKeyMaterialRevocation', { KeyLogicalId: '' });
+    expect(Object.values(grantsOf(template)).flat()).toEqual([{ 'Fn::ImportValue': expect.stringContaining('Keys:ExportsOutput') }]);
   });
 
   test('S7: unresolved key ARN and account synthesize with warnings that the checks move to deploy time', () => {
@@ -276,7 +355,9 @@ describe('synth rules', () => {
     const annotations = Annotations.fromStack(stack);
     annotations.hasWarning('/Agnostic/R', Match.stringLikeRegexp('account.*deploy time'));
     annotations.hasWarning('/Agnostic/R', Match.stringLikeRegexp('key ARN is only known at deploy time'));
-    Template.fromStack(stack).hasResourceProperties('Custom::KmsKeyMaterialRevocation', { KeyArn: { Ref: 'KeyArn' } });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('Custom::KmsKeyMaterialRevocation', { KeyArn: { Ref: 'KeyArn' } });
+    expect(Object.values(grantsOf(template)).flat()).toEqual([{ Ref: 'KeyArn' }]);
   });
 
   test('S7: a key created in an environment-agnostic stack needs no account warning', () => {
@@ -293,6 +374,366 @@ describe('synth rules', () => {
     new KeyMaterialRevocation(stack, 'R', { key });
     expect(() => Template.fromStack(stack)).not.toThrow();
     Annotations.fromStack(stack).hasWarning('*', Match.stringLikeRegexp('Origin is only known at deploy time'));
+  });
+});
+
+describe('S8: a revocation must receive its Delete', () => {
+  const retained = /Stack\/R has DeletionPolicy Retain and UpdateReplacePolicy Retain: such a revocation never receives the Delete it acts on; remove the retention from this resource/;
+
+  function stackWithRevocation(app = new App()) {
+    const stack = newStack('Stack', ENV, app);
+    const revocation = new KeyMaterialRevocation(stack, 'R', { key: externalKey(stack, 'K') });
+    return { stack, revocation, resource: revocation.node.defaultChild as CfnResource };
+  }
+
+  test('S8: applyRemovalPolicy(RETAIN) on the resource fails synth, naming the path, the policies and the fix', () => {
+    const { stack, resource } = stackWithRevocation();
+    resource.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    expect(() => Template.fromStack(stack)).toThrow(retained);
+  });
+
+  test('S8: an UpdateReplacePolicy alone is named too', () => {
+    const { stack, resource } = stackWithRevocation();
+    resource.cfnOptions.updateReplacePolicy = cdk.CfnDeletionPolicy.RETAIN;
+    expect(() => Template.fromStack(stack)).toThrow(/Stack\/R has UpdateReplacePolicy Retain: such a revocation/);
+  });
+
+  test('S8: RETAIN_ON_UPDATE_OR_DELETE and a raw override are caught as well', () => {
+    const a = stackWithRevocation();
+    a.resource.applyRemovalPolicy(RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE);
+    expect(() => Template.fromStack(a.stack)).toThrow(/DeletionPolicy RetainExceptOnCreate and UpdateReplacePolicy Retain/);
+    const b = stackWithRevocation();
+    b.resource.addOverride('DeletionPolicy', 'Snapshot');
+    expect(() => Template.fromStack(b.stack)).toThrow(/Stack\/R has DeletionPolicy Snapshot: such a revocation/);
+  });
+
+  test('S8: a retention set by an aspect on the whole app fails synth (validations run after aspects)', () => {
+    const app = new App();
+    const { stack } = stackWithRevocation(app);
+    Aspects.of(app).add(new RetainEverything());
+    expect(() => Template.fromStack(stack)).toThrow(retained);
+  });
+
+  const RemovalPolicies = (cdk as unknown as { RemovalPolicies?: { of(scope: IConstruct): { retain(): void } } }).RemovalPolicies;
+  (RemovalPolicies ? test : test.skip)('S8: RemovalPolicies.of(app).retain() fails synth (aws-cdk-lib versions that have it)', () => {
+    const app = new App();
+    const { stack } = stackWithRevocation(app);
+    RemovalPolicies!.of(app).retain();
+    expect(() => Template.fromStack(stack)).toThrow(retained);
+  });
+
+  test('S8: an aspect that spares the revocation but retains the handler\'s key policies fails synth too: retained old policies would pile up on the role', () => {
+    const app = new App();
+    const { stack } = stackWithRevocation(app);
+    Aspects.of(app).add({
+      visit: (node: IConstruct) => {
+        if (CfnResource.isCfnResource(node) && node.cfnResourceType === 'AWS::IAM::ManagedPolicy') node.applyRemovalPolicy(RemovalPolicy.RETAIN);
+      },
+    });
+    expect(() => Template.fromStack(stack)).toThrow(/key policy Stack\/KmsKeyMaterialRevocationProvider\/Keys\d-[0-9a-f]{8} has DeletionPolicy Retain.*10 managed policies per role/s);
+  });
+
+  test('S8: RemovalPolicy.DESTROY (Delete) synthesizes', () => {
+    const { stack, resource } = stackWithRevocation();
+    resource.applyRemovalPolicy(RemovalPolicy.DESTROY);
+    expect(() => Template.fromStack(stack)).not.toThrow();
+  });
+});
+
+describe('S9: one revocation per key in a stack tree', () => {
+  const twoManagers = (a: string, b: string) => new RegExp(`managed by two KeyMaterialRevocation constructs.*${a} and ${b}`);
+
+  test('S9: the same kms.Key twice in one stack fails synth, naming both constructs', () => {
+    const stack = newStack();
+    const key = externalKey(stack, 'K');
+    new KeyMaterialRevocation(stack, 'First', { key });
+    new KeyMaterialRevocation(stack, 'Second', { key: kms.Key.fromKeyArn(stack, 'Again', key.keyArn) });
+    expect(() => Template.fromStack(stack)).toThrow(twoManagers('Stack/First', 'Stack/Second'));
+  });
+
+  test('S9: one CfnKey reached through fromCfnKey and through its attrArn is the same key', () => {
+    const stack = newStack();
+    const cfnKey = new kms.CfnKey(stack, 'CK', { origin: 'EXTERNAL', keyPolicy: { Version: '2012-10-17', Statement: [] } });
+    new KeyMaterialRevocation(stack, 'A', { key: kms.Key.fromCfnKey(cfnKey) });
+    new KeyMaterialRevocation(stack, 'B', { key: kms.Key.fromKeyArn(stack, 'ByArn', cfnKey.attrArn) });
+    expect(() => Template.fromStack(stack)).toThrow(twoManagers('Stack/A', 'Stack/B'));
+  });
+
+  test('S9: a key of the root stack managed in the root and in a nested stack fails synth', () => {
+    const stack = newStack();
+    const key = externalKey(stack, 'K');
+    // The nested one first: the check runs once the tree is complete, whatever the order.
+    const nested = new NestedStack(stack, 'Nested');
+    new KeyMaterialRevocation(nested, 'InNested', { key });
+    new KeyMaterialRevocation(stack, 'InRoot', { key });
+    expect(() => Template.fromStack(stack)).toThrow(/managed by two KeyMaterialRevocation constructs.*(Stack\/InRoot and Stack\/Nested\/InNested|Stack\/Nested\/InNested and Stack\/InRoot)/);
+  });
+
+  test('S9: the same literal ARN in the root and two levels down fails synth', () => {
+    const stack = newStack();
+    new KeyMaterialRevocation(stack, 'Top', { key: kms.Key.fromKeyArn(stack, 'K', IMPORTED) });
+    const deep = new NestedStack(new NestedStack(stack, 'L1'), 'L2');
+    new KeyMaterialRevocation(deep, 'Deep', { key: kms.Key.fromKeyArn(deep, 'K', IMPORTED) });
+    expect(() => Template.fromStack(stack)).toThrow(twoManagers('Stack/Top', 'Stack/L1/L2/Deep'));
+  });
+
+  test('S9: the same parameter ARN twice in one stack fails; token ARNs of different stacks are not compared', () => {
+    const stack = newStack();
+    const param = new CfnParameter(stack, 'KeyArn');
+    new KeyMaterialRevocation(stack, 'A', { key: kms.Key.fromKeyArn(stack, 'KA', param.valueAsString) });
+    new KeyMaterialRevocation(stack, 'B', { key: kms.Key.fromKeyArn(stack, 'KB', param.valueAsString) });
+    expect(() => Template.fromStack(stack)).toThrow(twoManagers('Stack/A', 'Stack/B'));
+
+    const other = newStack('Other');
+    const p = new CfnParameter(other, 'KeyArn');
+    new KeyMaterialRevocation(other, 'A', { key: kms.Key.fromKeyArn(other, 'KA', p.valueAsString) });
+    const nested = new NestedStack(other, 'Nested');
+    const q = new CfnParameter(nested, 'KeyArn');
+    new KeyMaterialRevocation(nested, 'B', { key: kms.Key.fromKeyArn(nested, 'KB', q.valueAsString) });
+    expect(() => Template.fromStack(other)).not.toThrow();
+  });
+
+  test('S9: different keys, and the same key in two separate stacks, synthesize', () => {
+    const app = new App();
+    const one = newStack('One', ENV, app);
+    const two = newStack('Two', ENV, app);
+    new KeyMaterialRevocation(one, 'A', { key: externalKey(one, 'K1') });
+    new KeyMaterialRevocation(one, 'B', { key: externalKey(one, 'K2') });
+    new KeyMaterialRevocation(one, 'C', { key: kms.Key.fromKeyArn(one, 'K3', IMPORTED) });
+    new KeyMaterialRevocation(two, 'C', { key: kms.Key.fromKeyArn(two, 'K3', IMPORTED) });
+    expect(() => app.synth()).not.toThrow();
+  });
+});
+
+describe('S10: a key defined in the app, however it reaches the construct', () => {
+  const customPolicy = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111111111111:role/Admin' }, Action: 'kms:*', Resource: '*' }] };
+
+  test('S10 (S3): a CfnKey passed through fromCfnKey without Origin EXTERNAL fails synth', () => {
+    const stack = newStack();
+    const cfnKey = new kms.CfnKey(stack, 'CK', { keyPolicy: customPolicy });
+    new KeyMaterialRevocation(stack, 'R', { key: kms.Key.fromCfnKey(cfnKey) });
+    expect(() => Template.fromStack(stack)).toThrow(/key Stack\/CK has origin AWS_KMS/);
+  });
+
+  test('S10 (S6, L13, S5): fromCfnKey in the same stack: dependency, KeyLogicalId, and a statement in its custom key policy', () => {
+    const stack = newStack();
+    const cfnKey = new kms.CfnKey(stack, 'CK', { origin: 'EXTERNAL', keyPolicy: customPolicy });
+    new KeyMaterialRevocation(stack, 'R', { key: kms.Key.fromCfnKey(cfnKey) });
+    const template = Template.fromStack(stack);
+    const [[, cr]] = revocations(template);
+    expect(cr.Properties.KeyLogicalId).toBe('CK');
+    expect(cr.Properties.KeyArn).toEqual({ 'Fn::GetAtt': ['CK', 'Arn'] });
+    expect(cr.DependsOn).toContain('CK');
+    expect(keyStatementsForRole(stack)).toHaveLength(1);
+  });
+
+  test('S10: a key given by its CfnKey\'s attrArn is app-defined; without a KeyPolicy (KMS\'s default trusts the account) it needs no statement', () => {
+    const stack = newStack();
+    const cfnKey = new kms.CfnKey(stack, 'CK', { origin: 'EXTERNAL' });
+    new KeyMaterialRevocation(stack, 'R', { key: kms.Key.fromKeyArn(stack, 'ByArn', cfnKey.attrArn) });
+    const template = Template.fromStack(stack);
+    const [[, cr]] = revocations(template);
+    expect(cr.Properties.KeyLogicalId).toBe('CK');
+    expect(cr.DependsOn).toContain('CK');
+    template.hasResource('AWS::KMS::Key', { Properties: Match.objectEquals({ Origin: 'EXTERNAL' }) });
+    Annotations.fromStack(stack).hasNoWarning('*', Match.anyValue());
+  });
+
+  test('S10: a key given by attrArn whose CfnKey has a custom plain-JSON policy gets the statement through the CfnKey', () => {
+    const stack = newStack();
+    const cfnKey = new kms.CfnKey(stack, 'CK', { origin: 'EXTERNAL', keyPolicy: customPolicy });
+    new KeyMaterialRevocation(stack, 'R', { key: kms.Key.fromKeyArn(stack, 'ByArn', cfnKey.attrArn) });
+    expect(keyStatementsForRole(stack)).toHaveLength(1);
+  });
+
+  test('S10 (S3): a key of another stack with Origin AWS_KMS fails synth', () => {
+    const app = new App();
+    const keyStack = newStack('Keys', ENV, app);
+    const stack = newStack('Revocations', ENV, app);
+    new KeyMaterialRevocation(stack, 'R', { key: new kms.Key(keyStack, 'Plain') });
+    expect(() => app.synth()).toThrow(/Keys\/Plain\/Resource has origin AWS_KMS/);
+  });
+
+  test('S10: a key of the parent stack used in a nested stack: origin checked, no cross-stack dependency, no account warning', () => {
+    const stack = newStack('Root', undefined);
+    const key = new kms.Key(stack, 'K');
+    const nested = new NestedStack(stack, 'Nested');
+    new KeyMaterialRevocation(nested, 'R', { key });
+    expect(() => Template.fromStack(stack)).toThrow(/Root\/K\/Resource has origin AWS_KMS/);
+    (key.node.defaultChild as kms.CfnKey).addPropertyOverride('Origin', 'EXTERNAL');
+    const template = Template.fromStack(nested);
+    const [[, cr]] = revocations(template);
+    expect(cr.Properties.KeyLogicalId).toBe('');
+    expect(cr.Properties.KeyArn).toEqual({ Ref: expect.stringMatching(/^referencetoRootK/) });
+    expect(Annotations.fromStack(stack).findWarning('/Root/Nested/R', Match.stringLikeRegexp('account'))).toEqual([]);
+  });
+});
+
+describe('S11: nested stacks', () => {
+  /** The stacks whose own AWS::StackId feeds each resource of `resources` (a nested template's Refs). */
+  function sourcesOf(chain: Stack[], resources: any[]): Array<Stack | any> {
+    return resources.map((value) => {
+      let i = 0;
+      let v = value;
+      while (v?.Ref && v.Ref !== 'AWS::StackId') {
+        const nested = chain[i];
+        const parentTemplate = Template.fromStack(chain[i + 1]).toJSON();
+        v = parentTemplate.Resources[chain[i + 1].resolve(nested.nestedStackResource!.logicalId)].Properties.Parameters[v.Ref];
+        i++;
+      }
+      return v?.Ref === 'AWS::StackId' ? chain[i] : v;
+    });
+  }
+
+  function statementFor(template: Template, action: string): any {
+    const matches = readsPolicy(template).resource.Properties.PolicyDocument.Statement.filter((s: any) => actionsOf(s).includes(action));
+    expect(matches).toHaveLength(1);
+    return matches[0];
+  }
+
+  const treeArn = (root: string) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:cloudformation:eu-west-1:111111111111:stack/${root}-*/*`]] });
+
+  test('S11: a stack that is not nested reads exactly its own stack, in one statement', () => {
+    const stack = newStack();
+    new KeyMaterialRevocation(stack, 'R', { key: externalKey(stack, 'K') });
+    const statements = readsPolicy(Template.fromStack(stack)).resource.Properties.PolicyDocument.Statement
+      .filter((s: any) => actionsOf(s)[0].startsWith('cloudformation:'));
+    expect(statements).toHaveLength(1);
+    expect(actionsOf(statements[0])).toEqual(CFN_READS);
+    expect(statements[0].Resource).toEqual({ Ref: 'AWS::StackId' });
+  });
+
+  test('S11: a revocation in a nested stack gets a handler there, reading its own stack and the root\'s', () => {
+    const root = newStack('Root');
+    const nested = new NestedStack(root, 'Nested');
+    new KeyMaterialRevocation(nested, 'R', { key: externalKey(nested, 'K') });
+    Template.fromStack(root).resourceCountIs('AWS::Lambda::Function', 0);
+    const template = Template.fromStack(nested);
+    template.resourceCountIs('AWS::Lambda::Function', 1);
+    const chain = [nested, root];
+    const status = statementFor(template, 'cloudformation:DescribeStacks');
+    expect(actionsOf(status)).toEqual(['cloudformation:DescribeStackEvents', 'cloudformation:DescribeStacks']);
+    expect(sourcesOf(chain, status.Resource)).toEqual([nested, root]);
+    expect(statementFor(template, 'cloudformation:GetTemplate').Resource).toEqual({ Ref: 'AWS::StackId' });
+    const list = statementFor(template, 'cloudformation:ListStackResources');
+    expect(sourcesOf(chain, list.Resource)).toEqual([nested, root, treeArn('Root')]);
+    expectEachRevocationDependsOnItsGrant(template);
+  });
+
+  test('S11: two levels deep: its own stack, its parent and the root, each parent passing its own stack ID down', () => {
+    const root = newStack('Root');
+    const middle = new NestedStack(root, 'Middle');
+    const deep = new NestedStack(middle, 'Deep');
+    new KeyMaterialRevocation(deep, 'R', { key: kms.Key.fromKeyArn(deep, 'K', IMPORTED) });
+    // Template.fromStack fails on a dependency cycle (a nested stack fed its own ID would be one).
+    const template = Template.fromStack(deep);
+    const chain = [deep, middle, root];
+    expect(sourcesOf(chain, statementFor(template, 'cloudformation:DescribeStackEvents').Resource)).toEqual([deep, middle, root]);
+    expect(statementFor(template, 'cloudformation:GetTemplate').Resource).toEqual({ Ref: 'AWS::StackId' });
+    expect(sourcesOf(chain, statementFor(template, 'cloudformation:ListStackResources').Resource)).toEqual([deep, middle, root, treeArn('Root')]);
+    for (const s of [root, middle]) Template.fromStack(s).resourceCountIs('AWS::Lambda::Function', 0);
+  });
+
+  test('S11: revocations in a root and its nested stack get one handler each; the root\'s stays flat', () => {
+    const root = newStack('Root');
+    new KeyMaterialRevocation(root, 'R', { key: externalKey(root, 'K') });
+    const nested = new NestedStack(root, 'Nested');
+    new KeyMaterialRevocation(nested, 'R', { key: externalKey(nested, 'K') });
+    const rootTemplate = Template.fromStack(root);
+    rootTemplate.resourceCountIs('AWS::Lambda::Function', 1);
+    Template.fromStack(nested).resourceCountIs('AWS::Lambda::Function', 1);
+    expect(statementFor(rootTemplate, 'cloudformation:ListStackResources').Resource).toEqual({ Ref: 'AWS::StackId' });
+  });
+});
+
+describe('key policies replaced, never updated, when their key list changes (L9, L12, L13)', () => {
+  const arns = Array.from({ length: 20 }, (_, i) => realisticArn(i));
+
+  /** The key policies of a template, by logical ID, with the keys each grants. */
+  const policies = (stack: Stack) => grantsOf(Template.fromStack(stack));
+
+  /** Policies of `before` missing from `after` (by logical ID), and the reverse. */
+  function diff(before: Record<string, any[]>, after: Record<string, any[]>) {
+    const gone = Object.keys(before).filter((id) => !(id in after));
+    const added = Object.keys(after).filter((id) => !(id in before));
+    const kept = Object.keys(before).filter((id) => id in after);
+    for (const id of kept) expect(after[id]).toEqual(before[id]);
+    return { gone, added };
+  }
+
+  test('L9: pointing one revocation at another key replaces the policy of each key, at most two, and keeps every other policy', () => {
+    const before = policies(stackOfArns(arns));
+    const replaced = arns.map((a, i) => (i === 7 ? realisticArn(99) : a));
+    const after = policies(stackOfArns(replaced));
+    const { gone, added } = diff(before, after);
+    // The policy that granted the old key is gone from the new template (deleted in cleanup); the new key's is new.
+    const oldHolder = Object.keys(before).find((id) => before[id].includes(arns[7]))!;
+    const newHolder = Object.keys(after).find((id) => after[id].includes(realisticArn(99)))!;
+    expect(gone).toContain(oldHolder);
+    expect(added).toContain(newHolder);
+    // Any other change is the new key's bucket, which grew (or was empty and gets its first policy).
+    const bucket = (id: string) => /Keys(\d)/.exec(id)![1];
+    expect(new Set([...gone, ...added].map(bucket))).toEqual(new Set([bucket(oldHolder), bucket(newHolder)]));
+    expect(gone.length).toBeLessThanOrEqual(2);
+    expect(added.length).toBeLessThanOrEqual(2);
+  });
+
+  test('L9: a change of one key changes exactly one bucket\'s logical ID when both keys fall in the same bucket', () => {
+    const before = policies(stackOfArns(arns));
+    const holder = (grants: Record<string, any[]>, arn: string) => Object.keys(grants).find((id) => grants[id].includes(arn))!;
+    const bucket = (id: string) => /Keys(\d)/.exec(id)![1];
+    // Find a replacement key that hashes to the old key's bucket.
+    for (let candidate = 100; candidate < 200; candidate++) {
+      const after = policies(stackOfArns(arns.map((a, i) => (i === 3 ? realisticArn(candidate) : a))));
+      if (bucket(holder(after, realisticArn(candidate))) !== bucket(holder(before, arns[3]))) continue;
+      expect(diff(before, after)).toEqual({ gone: [holder(before, arns[3])], added: [holder(after, realisticArn(candidate))] });
+      return;
+    }
+    throw new Error('no replacement key in the same bucket among 100 candidates');
+  });
+
+  test('L12: removing one revocation replaces exactly the policy of its key; the old one is what the removed revocation depended on', () => {
+    const beforeStack = stackOfArns(arns);
+    const beforeTemplate = Template.fromStack(beforeStack);
+    const before = grantsOf(beforeTemplate);
+    const after = policies(stackOfArns(arns.filter((_, i) => i !== 11)));
+    const { gone, added } = diff(before, after);
+    const holder = policyGranting(beforeTemplate, arns[11]);
+    expect(gone).toEqual([holder]);
+    // A bucket left empty makes no policy; otherwise its replacement grants the rest.
+    expect(added.length).toBe(before[holder].length > 1 ? 1 : 0);
+    const [, removed] = revocations(beforeTemplate).find(([, r]) => r.Properties.KeyArn === arns[11])!;
+    expect(removed.DependsOn).toContain(holder);
+  });
+
+  test('L13: removing a revocation with its same-stack key replaces that key\'s policy only', () => {
+    const build = (withKey: boolean) => {
+      const stack = stackOfArns(arns.slice(0, 8));
+      if (withKey) new KeyMaterialRevocation(stack, 'Own', { key: externalKey(stack, 'OwnKey') });
+      return stack;
+    };
+    const beforeStack = build(true);
+    const beforeTemplate = Template.fromStack(beforeStack);
+    const keyId = beforeStack.getLogicalId(beforeStack.node.findChild('OwnKey').node.defaultChild as kms.CfnKey);
+    const holder = policyGranting(beforeTemplate, { 'Fn::GetAtt': [keyId, 'Arn'] });
+    const { gone } = diff(grantsOf(beforeTemplate), policies(build(false)));
+    expect(gone).toEqual([holder]);
+    const [, own] = revocations(beforeTemplate).find(([, r]) => r.Properties.KeyLogicalId === keyId)!;
+    expect(own.DependsOn).toEqual(expect.arrayContaining([keyId, holder]));
+  });
+
+  test('L9: adding a key replaces one policy; the order in which revocations are declared changes nothing', () => {
+    const before = policies(stackOfArns(arns));
+    const { gone, added } = diff(before, policies(stackOfArns([...arns, realisticArn(500)])));
+    expect(gone.length).toBeLessThanOrEqual(1);
+    expect(added).toHaveLength(1);
+    const shuffled = [...arns].reverse();
+    const app = new App();
+    const stack = newStack('Stack', ENV, app);
+    shuffled.forEach((arn) => new KeyMaterialRevocation(stack, `R${arn.slice(-12)}${arns.indexOf(arn)}`, {
+      key: kms.Key.fromKeyArn(stack, `K${arns.indexOf(arn)}`, arn),
+    }));
+    expect(policies(stack)).toEqual(before);
   });
 });
 
@@ -328,6 +769,15 @@ describe('properties', () => {
     });
   });
 
+  test('L14: revoked on warns at synth that a create revokes during the create, which a failed create cannot undo', () => {
+    const stack = newStack();
+    new KeyMaterialRevocation(stack, 'R', { key: externalKey(stack, 'K'), revoked: true });
+    new KeyMaterialRevocation(stack, 'Off', { key: externalKey(stack, 'K2') });
+    const annotations = Annotations.fromStack(stack);
+    annotations.hasWarning('/Stack/R', Match.stringLikeRegexp('revoked during the create.*cannot undo.*re-importing'));
+    expect(annotations.findWarning('/Stack/Off', Match.anyValue())).toEqual([]);
+  });
+
   test.each([Duration.seconds(10), Duration.hours(2)])('serviceTimeout %s is rejected with the bad value', (timeout) => {
     const stack = newStack();
     expect(() => new KeyMaterialRevocation(stack, 'R', { key: externalKey(stack, 'K'), serviceTimeout: timeout }))
@@ -342,3 +792,11 @@ describe('properties', () => {
     expect(stack.resolve(r.revokedMaterialIds)).toEqual({ 'Fn::GetAtt': [logicalId, 'RevokedMaterialIds'] });
   });
 });
+
+/** The key-policy statements naming the handler's role, for the one key in the stack. */
+function keyStatementsForRole(stack: Stack): any[] {
+  const template = Template.fromStack(stack);
+  const role = Object.keys(template.findResources('AWS::IAM::Role'))[0];
+  const [key] = Object.values(template.findResources('AWS::KMS::Key')) as any[];
+  return (key.Properties.KeyPolicy?.Statement ?? []).filter((s: any) => s.Principal?.AWS?.['Fn::GetAtt']?.[0] === role);
+}

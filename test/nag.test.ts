@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { App, Aspects, Stack } from 'aws-cdk-lib';
+import { App, Aspects, NestedStack, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { AwsSolutionsChecks, NagReportFormat } from 'cdk-nag';
@@ -17,8 +17,11 @@ const IMPORTED = 'arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef
 
 interface NagLine { ruleId: string; resourceId: string; compliance: string; exceptionReason: string }
 
-/** Runs AwsSolutions on one stack; returns its unacknowledged findings and its report lines. */
-function nag(build: (app: App) => Stack): { findings: string[]; report: NagLine[] } {
+/**
+ * Runs AwsSolutions on one stack; returns its unacknowledged findings (nested stacks' included)
+ * and its report lines (those of `reportOf`, the stack itself by default).
+ */
+function nag(build: (app: App) => Stack, reportOf: (stack: Stack) => Stack = (s) => s): { findings: string[]; report: NagLine[] } {
   const app = new App({ outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'nag-')) });
   const stack = build(app);
   Aspects.of(app).add(new AwsSolutionsChecks({ reports: true, reportFormats: [NagReportFormat.JSON] }));
@@ -26,7 +29,8 @@ function nag(build: (app: App) => Stack): { findings: string[]; report: NagLine[
   const annotations = Annotations.fromStack(stack);
   const findings = [...annotations.findError('*', Match.stringLikeRegexp('AwsSolutions-')),
     ...annotations.findWarning('*', Match.stringLikeRegexp('AwsSolutions-'))].map((m) => `${m.id}: ${String(m.entry.data).slice(0, 120)}`);
-  const file = fs.readdirSync(app.outdir).find((f) => f.startsWith('AwsSolutions-') && f.endsWith(`${stack.stackName}-NagReport.json`));
+  const reported = reportOf(stack);
+  const file = fs.readdirSync(app.outdir).find((f) => f.startsWith('AwsSolutions-') && f.endsWith(`-${reported.artifactId}-NagReport.json`));
   if (!file) throw new Error(`cdk-nag wrote no JSON report in ${app.outdir}`);
   const report = JSON.parse(fs.readFileSync(path.join(app.outdir, file), 'utf8')).lines;
   return { findings, report };
@@ -36,44 +40,70 @@ function nag(build: (app: App) => Stack): { findings: string[]; report: NagLine[
 const acknowledged = (report: NagLine[]) => [...new Map(report.filter((l) => l.compliance === 'Suppressed')
   .map((l) => [`${l.ruleId} ${l.resourceId}`, l])).values()];
 
+/** The provider's inline policy (CloudFormation reads and logs), where the library acknowledges IAM5. */
+const readsPolicyOf = (stack: Stack) => stack.node.findAll().find((c) => (c as any).cfnResourceType === 'AWS::IAM::Policy') as any;
+
 test('the example stack passes AwsSolutions with every finding acknowledged, each with a reason', () => {
   const { findings, report } = nag((app) => new ExampleStack(app, 'Example', { env: ENV }));
   expect(findings).toEqual([]);
-  expect(acknowledged(report).map((l) => l.ruleId).sort()).toEqual(['AwsSolutions-IAM4', 'AwsSolutions-KMS5']);
+  expect(acknowledged(report).map((l) => l.ruleId).sort()).toEqual(['AwsSolutions-IAM5', 'AwsSolutions-KMS5']);
   for (const line of acknowledged(report)) expect(line.exceptionReason.length).toBeGreaterThan(40);
 });
 
-test('a revocation of a key imported by ARN needs no acknowledgement from the user', () => {
+test('S5: a revocation of a key imported by ARN needs no acknowledgement from the user; no AWS managed policy (IAM4) is left', () => {
   const { findings, report } = nag((app) => {
     const stack = new Stack(app, 'Bare', { env: ENV });
     new KeyMaterialRevocation(stack, 'R', { key: kms.Key.fromKeyArn(stack, 'K', IMPORTED) });
     return stack;
   });
   expect(findings).toEqual([]);
-  expect(acknowledged(report).map((l) => l.ruleId)).toEqual(['AwsSolutions-IAM4']);
+  expect(acknowledged(report).map((l) => l.ruleId)).toEqual(['AwsSolutions-IAM5']);
+  expect(report.filter((l) => l.ruleId === 'AwsSolutions-IAM4' && l.compliance !== 'Compliant' && l.compliance !== 'N/A')).toEqual([]);
 });
 
-test('without the library\'s acknowledgement the managed-policy finding would show: the check is real', () => {
+test('S11: a revocation two nested stacks down passes too: the log streams and the tree\'s stack-name pattern are acknowledged', () => {
+  let deep: Stack | undefined;
+  const { findings, report } = nag((app) => {
+    const root = new Stack(app, 'Root', { env: ENV });
+    deep = new NestedStack(new NestedStack(root, 'Middle'), 'Deep');
+    new KeyMaterialRevocation(deep, 'R', { key: kms.Key.fromKeyArn(deep, 'K', IMPORTED) });
+    return root;
+  }, () => deep!);
+  expect(findings).toEqual([]);
+  const iam5 = acknowledged(report).filter((l) => l.ruleId === 'AwsSolutions-IAM5');
+  expect(iam5).toHaveLength(1);
+  const [policy] = Object.values(Template.fromStack(deep!).findResources('AWS::IAM::Policy')) as any[];
+  expect(policy.Metadata.cdk_nag.rules_to_suppress.map((r: any) => r.applies_to[0])).toEqual([
+    expect.stringMatching(/^Resource::arn:<AWS::Partition>:logs:eu-west-1:111111111111:log-group:\/aws\/lambda\/<KmsKeyMaterialRevocationProviderHandler[0-9A-F]{8}>:\*$/),
+    'Resource::arn:<AWS::Partition>:cloudformation:eu-west-1:111111111111:stack/Root-*/*',
+  ]);
+});
+
+test('without the library\'s acknowledgement the wildcard finding would show: the check is real', () => {
   const { findings } = nag((app) => {
     const stack = new Stack(app, 'Stripped', { env: ENV });
     new KeyMaterialRevocation(stack, 'R', { key: kms.Key.fromKeyArn(stack, 'K', IMPORTED) });
-    const role = stack.node.findAll().find((c) => (c as any).cfnResourceType === 'AWS::IAM::Role') as any;
+    const policy = readsPolicyOf(stack);
     // Drop the acknowledgement to prove the pack does flag what the library acknowledges.
-    const entries = role.node.metadata as Array<{ type: string }>;
+    const entries = policy.node.metadata as Array<{ type: string }>;
     entries.splice(0, entries.length, ...entries.filter((m) => m.type !== 'cdk_nag'));
-    delete role.cfnOptions.metadata?.cdk_nag;
+    delete policy.cfnOptions.metadata?.cdk_nag;
     return stack;
   });
-  expect(findings.some((f) => f.includes('AwsSolutions-IAM4'))).toBe(true);
+  expect(findings.some((f) => f.includes('AwsSolutions-IAM5'))).toBe(true);
 });
 
 test('the library\'s acknowledgement carries the exact finding and its reason in the cdk_nag metadata', () => {
   const stack = new Stack(new App(), 'Meta', { env: ENV });
   new KeyMaterialRevocation(stack, 'R', { key: kms.Key.fromKeyArn(stack, 'K', IMPORTED) });
-  const [role] = Object.values(Template.fromStack(stack).findResources('AWS::IAM::Role')) as any[];
-  expect(role.Metadata.cdk_nag.rules_to_suppress).toEqual([{
-    id: 'AwsSolutions-IAM4',
-    applies_to: ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole'],
-    reason: expect.stringContaining('CloudWatch Logs'),
+  const template = Template.fromStack(stack);
+  const [fn] = Object.keys(template.findResources('AWS::Lambda::Function'));
+  const [policy] = Object.values(template.findResources('AWS::IAM::Policy')) as any[];
+  expect(policy.Metadata.cdk_nag.rules_to_suppress).toEqual([{
+    id: 'AwsSolutions-IAM5',
+    applies_to: [`Resource::arn:<AWS::Partition>:logs:eu-west-1:111111111111:log-group:/aws/lambda/<${fn}>:*`],
+    reason: expect.stringContaining('its own log group'),
   }]);
+  const [role] = Object.values(template.findResources('AWS::IAM::Role')) as any[];
+  expect(role.Metadata).toBeUndefined();
 });

@@ -18,10 +18,10 @@
  * keys are not modelled).
  *
  * What the double does not do: verify SigV4 signatures (it only reads the credential scope:
- * access key ID and Region), grants, cryptography (import
- * tokens and public keys are random bytes; "encrypted key material" is treated as an opaque
- * fingerprint of the material), multi-Region replication, custom key stores, the "hot key"
- * throttling condition, or eventual consistency.
+ * access key ID and Region), grants, cryptography (import tokens and public keys are random
+ * bytes; "encrypted key material" is treated as an opaque fingerprint of the material),
+ * multi-Region replication, custom key stores, the "hot key" throttling condition, or eventual
+ * consistency (of keys, or of policy changes).
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type * as http from 'node:http';

@@ -1,7 +1,9 @@
 /**
  * Real CDK synthesis of a test app that uses the library, and what the test bed needs from the
- * cloud assembly: the template and the revocation handler's function (asset directory, Handler,
- * Runtime, Timeout, environment).
+ * cloud assembly: the template, the templates of its nested stacks (CDK `NestedStack`: file assets
+ * of the assembly that the AWS::CloudFormation::Stack's TemplateURL names), and the revocation
+ * handlers' functions (asset directory, Handler, Runtime, Timeout, environment): one in the stack,
+ * and one in each nested stack that has a revocation (LIFECYCLE S11).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -21,6 +23,7 @@ export interface Synthesized {
 export interface Template {
   Resources: Record<string, TemplateResource>;
   Parameters?: Record<string, { Type: string; Default?: string }>;
+  Outputs?: Record<string, { Value: any; Description?: string; Export?: { Name: any } }>;
 }
 
 export interface TemplateResource {
@@ -50,19 +53,63 @@ export function handlerFunction(synth: Synthesized): FunctionSpec {
     throw new Error(`expected exactly one Lambda function in ${synth.stackName}, found ${functions.length} (LIFECYCLE S5)`);
   }
   const [logicalId, fn] = functions[0];
-  const props = fn.Properties!;
-  const manifest = JSON.parse(fs.readFileSync(path.join(synth.assemblyDir, `${synth.stackName}.assets.json`), 'utf8'));
+  return functionSpec(synth.assemblyDir, `${synth.stackName}-${logicalId}`, fn.Properties!);
+}
+
+/**
+ * A function's spec from its (template or resolved) properties: the code asset is found by its
+ * S3Key (`<hash>.zip`) in the asset manifests of the assembly (a nested stack's function assets
+ * are listed in its top-level stack's manifest).
+ */
+export function functionSpec(assemblyDir: string, functionName: string, props: Record<string, any>): FunctionSpec {
   const hash = String(props.Code.S3Key).replace(/\.zip$/, '');
-  const asset = manifest.files[hash];
-  if (!asset) throw new Error(`the function's code asset ${hash} is not in the assembly's asset manifest`);
+  const asset = findAsset(assemblyDir, hash);
+  if (!asset) throw new Error(`the function's code asset ${hash} is not in the assembly's asset manifests`);
   return {
-    functionName: `${synth.stackName}-${logicalId}`,
-    assetDir: path.join(synth.assemblyDir, asset.source.path),
+    functionName,
+    assetDir: path.join(assemblyDir, asset.source.path),
     handler: props.Handler,
     runtime: props.Runtime,
-    timeoutSeconds: props.Timeout ?? 3,
-    memorySize: props.MemorySize ?? 128,
+    timeoutSeconds: Number(props.Timeout ?? 3),
+    memorySize: Number(props.MemorySize ?? 128),
     region: REGION,
     environment: props.Environment?.Variables ?? {},
   };
+}
+
+/** A file asset of the assembly by its hash (any of its `*.assets.json` manifests), if there. */
+export function findAsset(assemblyDir: string, hash: string): { source: { path: string; packaging?: string } } | undefined {
+  for (const file of fs.readdirSync(assemblyDir).filter((f) => f.endsWith('.assets.json'))) {
+    const manifest = JSON.parse(fs.readFileSync(path.join(assemblyDir, file), 'utf8'));
+    if (manifest.files?.[hash]) return manifest.files[hash];
+  }
+  return undefined;
+}
+
+/**
+ * A nested stack's template, by the TemplateURL its AWS::CloudFormation::Stack resolves to
+ * (`https://s3.REGION.amazonaws.com/<assets bucket>/<hash>.json`): the file asset `<hash>` of the
+ * assembly. Undefined when this assembly does not have it (assets are content-addressed, so any
+ * assembly that has the hash has the same template).
+ */
+export function nestedTemplateIn(assemblyDir: string, templateUrl: string): Template | undefined {
+  const hash = /\/([0-9a-f]{64})\.json$/.exec(templateUrl)?.[1];
+  if (!hash) throw new Error(`TemplateURL ${templateUrl} does not name a CDK template asset (<hash>.json)`);
+  const asset = findAsset(assemblyDir, hash);
+  return asset ? JSON.parse(fs.readFileSync(path.join(assemblyDir, asset.source.path), 'utf8')) as Template : undefined;
+}
+
+/** The Lambda functions of a template and, recursively, of its nested stacks' templates (for S5/S11 checks). */
+export function functionsIn(assemblyDir: string, template: Template, stackPath = ''): Array<{ stackPath: string; logicalId: string; definition: TemplateResource }> {
+  const found: Array<{ stackPath: string; logicalId: string; definition: TemplateResource }> = [];
+  for (const [logicalId, r] of Object.entries(template.Resources)) {
+    if (r.Type === 'AWS::Lambda::Function') found.push({ stackPath, logicalId, definition: r });
+    if (r.Type === 'AWS::CloudFormation::Stack') {
+      const url = JSON.stringify(r.Properties?.TemplateURL ?? '');
+      const hash = /([0-9a-f]{64})\.json/.exec(url)?.[1];
+      const nested = hash ? nestedTemplateIn(assemblyDir, `/${hash}.json`) : undefined;
+      if (nested) found.push(...functionsIn(assemblyDir, nested, stackPath ? `${stackPath}/${logicalId}` : logicalId));
+    }
+  }
+  return found;
 }

@@ -84,9 +84,8 @@ export function iamStateOf(resources: Iterable<DeployedResource>): IamState {
 export function pushIamState(kms: KmsDouble, state: IamState, handler: { accessKeyId: string; functionLogicalId?: string }): void {
   kms.replaceIdentityPolicies(state.identityPolicies);
   for (const [arn, policy] of state.keyPolicies) if (kms.key(arn)) kms.setKeyPolicy(arn, policy);
-  const roleArn = handler.functionLogicalId !== undefined
-    ? state.functionRoles.get(handler.functionLogicalId)
-    : state.functionRoles.size === 1 ? [...state.functionRoles.values()][0] : undefined;
+  const only = state.functionRoles.size === 1 ? [...state.functionRoles.values()][0] : undefined;
+  const roleArn = (handler.functionLogicalId !== undefined ? state.functionRoles.get(handler.functionLogicalId) : undefined) ?? only;
   if (roleArn) kms.setPrincipal(handler.accessKeyId, { account: ACCOUNT, arn: roleArn });
 }
 

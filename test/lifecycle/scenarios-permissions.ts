@@ -137,15 +137,17 @@ export const PERMISSION_SCENARIOS: Scenario[] = [
     name: 'cleanup-permission-removed-revoke-on-removal',
     rows: ['L12'],
     description: 'A revocation with revokeOnRemoval is removed while its key (imported by ARN) stays and another revocation keeps the handler: the key is revoked in cleanup.',
-    preexistingKeys: { Byok: { materials: 2 }, Other: { materials: 2 } },
+    // One preexisting key only: before the keys exist, playScenario synthesizes every preexisting
+    // key as the same placeholder ARN, which two revocations would manage twice (S9).
+    preexistingKeys: { Byok: { materials: 2 } },
     app: (stack, keys) => {
       new KeyMaterialRevocation(stack, 'Revocation', { key: byArn(stack, 'Imported', keys.Byok), revokeOnRemoval: true });
-      new KeyMaterialRevocation(stack, 'Keeper', { key: byArn(stack, 'OtherKey', keys.Other) });
+      new KeyMaterialRevocation(stack, 'Keeper', { key: externalKey(stack, 'KeeperKey') });
     },
     play: enforced(async (ctx) => {
       await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
       await update(ctx, 'remove the revocation of Byok', (stack) => {
-        new KeyMaterialRevocation(stack, 'Keeper', { key: byArn(stack, 'OtherKey', ctx.keys.Other) });
+        new KeyMaterialRevocation(stack, 'Keeper', { key: externalKey(stack, 'KeeperKey') });
       });
     }),
     check: (ctx, expect) => {
@@ -155,7 +157,7 @@ export const PERMISSION_SCENARIOS: Scenario[] = [
       expect(del?.responseStatus).toBe('SUCCESS');
       expect(allRevoked(ctx, ctx.keys.Byok)).toBe(true);
       expect(ctx.bed.kms.key(ctx.keys.Byok)!.state).toBe('PendingImport');
-      expect(noneRevoked(ctx, ctx.keys.Other)).toBe(true);
+      expect(noneRevoked(ctx, keyOf(ctx, 'KeeperKey'))).toBe(true);
       expectNoDenial(ctx, expect);
     },
   },

@@ -92,11 +92,11 @@ function operatorKms(ctx: ScenarioContext): KMSClient {
   });
 }
 
-function update(ctx: ScenarioContext, name: string, build: (stack: Stack) => void, failOn?: string): Promise<string> {
+export function update(ctx: ScenarioContext, name: string, build: (stack: Stack) => void, failOn?: string): Promise<string> {
   return ctx.step(name, async () => ctx.bed.engine.update(ctx.bed.synth(build), { failOn }));
 }
 
-function answersOf(ctx: ScenarioContext, requestType: string) {
+export function answersOf(ctx: ScenarioContext, requestType: string) {
   return ctx.bed.engine.answers.filter((a) => a.requestType === requestType);
 }
 

@@ -1,16 +1,21 @@
 /**
  * Everything a lifecycle scenario needs, started once: the KMS and CloudFormation doubles on
  * 127.0.0.1, the ResponseURL server, the Lambda runner for the synthesized handler, and the
- * CloudFormation engine that plays the event sequences.
+ * CloudFormation engine that plays the event sequences. A nested stack's handler is a function of
+ * its own (LIFECYCLE S11): each gets a LambdaRunner of its own, started when the engine first
+ * sends it an event, from the function's code asset in the cloud assembly.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Stack } from 'aws-cdk-lib';
 import { CloudFormationDouble } from '../doubles/cloudformation-double';
 import { KmsDouble } from '../doubles/kms-double';
 import { ResponseServer } from '../support/response-server';
-import { ACCOUNT, handlerFunction, REGION, synthesize, Template } from './assembly';
-import { StackEngine } from './engine';
-import { LambdaRunner, RunnerOptions } from './lambda-runner';
+import {
+  ACCOUNT, findAsset, functionSpec, functionsIn, handlerFunction, nestedTemplateIn, REGION, synthesize, Synthesized, Template,
+} from './assembly';
+import { DeployedFunction, StackEngine } from './engine';
+import { FunctionSpec, LambdaRunner, RunnerOptions } from './lambda-runner';
 
 export interface TestBedOptions extends RunnerOptions {
   readonly stackName?: string;
@@ -29,22 +34,26 @@ export class TestBed {
       CloudFormationDouble.start(),
       ResponseServer.start(),
     ]);
-    const runner = new LambdaRunner(handlerFunction(first), {
+    const runnerOptions: RunnerOptions = {
       ...options,
       env: {
         AWS_ENDPOINT_URL_KMS: kms.endpoint,
         AWS_ENDPOINT_URL_CLOUDFORMATION: cfn.endpoint,
         ...options.env,
       },
-    });
-    const bed = new TestBed(first.template, stackName, kms, cfn, responses, runner, options);
-    bed.assemblyDirs.push(first.assemblyDir);
+    };
+    const runner = new LambdaRunner(rootHandlerSpec(first), runnerOptions);
+    const bed = new TestBed(first.template, stackName, kms, cfn, responses, runner, options, runnerOptions, first.assemblyDir);
     return bed;
   }
 
   readonly engine: StackEngine;
-  /** Cloud assemblies synthesized for this bed, removed on stop. */
+  /** Cloud assemblies synthesized for this bed (newest last), removed on stop. */
   private readonly assemblyDirs: string[] = [];
+  /** Runners of the nested stacks' functions, by function name. */
+  readonly nestedRunners = new Map<string, LambdaRunner>();
+  /** Requests each function received, by function name (the root's handler as `runner.spec.functionName`). */
+  readonly invocations = new Map<string, number>();
 
   private constructor(
     /** The app's current first version (a scenario may re-synthesize it once its keys exist). */
@@ -55,9 +64,14 @@ export class TestBed {
     readonly responses: ResponseServer,
     readonly runner: LambdaRunner,
     options: TestBedOptions,
+    private readonly runnerOptions: RunnerOptions,
+    firstAssemblyDir: string,
   ) {
+    this.assemblyDirs.push(firstAssemblyDir);
     this.engine = new StackEngine({
       kms, cfn, responses, runner, stackName, parameters: options.parameters,
+      runnerFor: (fn) => this.runnerFor(fn),
+      nestedTemplate: (url) => this.nestedTemplate(url),
       onKeyCreated: (_logicalId, arn) => {
         if (kms.key(arn)?.origin !== 'EXTERNAL') return;
         for (let i = 0; i < (options.materialsPerKey ?? 2); i++) kms.importMaterial(arn);
@@ -67,9 +81,19 @@ export class TestBed {
 
   /** Another version of the app (same stack name), for updates. */
   synth(build: (stack: Stack) => void): Template {
+    return this.synthesized(build).template;
+  }
+
+  /** Another version of the app, with its cloud assembly (removed on stop). */
+  synthesized(build: (stack: Stack) => void): Synthesized {
     const synth = synthesize(build, this.stackName);
     this.assemblyDirs.push(synth.assemblyDir);
-    return synth.template;
+    return synth;
+  }
+
+  /** The Lambda functions of a template of this bed and of its nested stacks' templates (S5, S11). */
+  functionsIn(template: Template = this.template) {
+    return functionsIn(this.assemblyDirs[this.assemblyDirs.length - 1], template);
   }
 
   /** The key ARN the engine created for a logical ID of the template. */
@@ -86,8 +110,59 @@ export class TestBed {
     return found;
   }
 
+  /** The runner of a function of the tree: the bed's `runner` for the root stack's handler, one each for the others. */
+  private runnerFor(fn: DeployedFunction) {
+    const count = (name: string) => this.invocations.set(name, (this.invocations.get(name) ?? 0) + 1);
+    const rootName = this.runner.spec.functionName;
+    if (!fn.stack.parent && `${this.stackName}-${fn.logicalId}` === rootName) {
+      return { invoke: (event: unknown) => { count(rootName); return this.runner.invoke(event); } };
+    }
+    let runner = this.nestedRunners.get(fn.name);
+    if (!runner) {
+      const hash = String(fn.properties.Code?.S3Key ?? '').replace(/\.zip$/, '');
+      const dir = [...this.assemblyDirs].reverse().find((d) => findAsset(d, hash));
+      if (!dir) throw new Error(`function ${fn.name}: its code asset ${hash} is in none of the bed's assemblies`);
+      runner = new LambdaRunner(functionSpec(dir, fn.name, fn.properties), this.runnerOptions);
+      this.nestedRunners.set(fn.name, runner);
+    }
+    const chosen = runner;
+    return { invoke: (event: unknown) => { count(fn.name); return chosen.invoke(event); } };
+  }
+
+  private nestedTemplate(url: string): Template {
+    for (const dir of [...this.assemblyDirs].reverse()) {
+      const template = nestedTemplateIn(dir, url);
+      if (template) return template;
+    }
+    throw new Error(`no assembly of this bed has the nested template ${url}`);
+  }
+
   async stop(): Promise<void> {
-    await Promise.all([this.runner.stop(), this.kms.stop(), this.cfn.stop(), this.responses.stop()]);
+    await Promise.all([this.runner.stop(), ...[...this.nestedRunners.values()].map((r) => r.stop()),
+      this.kms.stop(), this.cfn.stop(), this.responses.stop()]);
     for (const dir of this.assemblyDirs) fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The handler the bed's `runner` plays: the stack's own (exactly one: S5); when the stack has none
+ * (every revocation in nested stacks), the first nested stack's; when the first version of the app
+ * has no handler at all (a later update adds one), the library's bundle as the construct deploys it,
+ * under a name no deployed function has (its containers start only if something invokes it).
+ */
+function rootHandlerSpec(synth: Synthesized): FunctionSpec {
+  const own = Object.values(synth.template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function');
+  if (own.length > 0) return handlerFunction(synth);
+  const [first] = functionsIn(synth.assemblyDir, synth.template);
+  if (first) return functionSpec(synth.assemblyDir, `${synth.stackName}-${first.stackPath}-${first.logicalId}`, first.definition.Properties!);
+  return {
+    functionName: `${synth.stackName}-NoHandlerInTheFirstVersion`,
+    assetDir: path.join(__dirname, '..', '..', 'assets', 'revocation-handler'),
+    handler: 'index.handler',
+    runtime: 'nodejs24.x',
+    timeoutSeconds: 900,
+    memorySize: 256,
+    region: REGION,
+    environment: {},
+  };
 }

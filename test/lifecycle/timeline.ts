@@ -9,14 +9,19 @@ export function formatTimeline(ctx: ScenarioContext): string {
   const start = ctx.bed.engine.timeline[0]?.at ?? Date.now();
   const t = (at: number) => `+${((at - start) / 1000).toFixed(2)}s`.padStart(8);
   lines.push(`steps: ${ctx.steps.map((s, i) => `${i + 1}. ${s}`).join('  ')}`);
+  // Entries of nested stacks name their stack (its logical ID in the parent) before the resource.
+  const where = (e: (typeof ctx.bed.engine.timeline)[number]) => {
+    const nested = e.stackId ? ctx.bed.engine.stacks.find((s) => s.stackId === e.stackId && s.parent) : undefined;
+    return nested ? `[${nested.logicalIdInParent}] ` : '';
+  };
   for (const e of ctx.bed.engine.timeline) {
     if (e.requestType) {
       const d = e.decision;
-      lines.push(`${t(e.at)} ${e.stackStatus.padEnd(44)} ${e.requestType.padEnd(6)} ${e.logicalId}: ${e.responseStatus}` +
+      lines.push(`${t(e.at)} ${e.stackStatus.padEnd(44)} ${e.requestType.padEnd(6)} ${where(e)}${e.logicalId}: ${e.responseStatus}` +
         (d ? ` — ${d.decision}: ${d.reason}` : '') + (e.reason && !d?.reason?.includes(e.reason) ? ` (reason: ${e.reason})` : '') +
         (d?.materialIds?.length ? ` [materials: ${d.materialIds.map((m: string) => m.slice(0, 8)).join(', ')}]` : ''));
     } else {
-      lines.push(`${t(e.at)} ${e.stackStatus.padEnd(44)} ${''.padEnd(6)} ${e.logicalId}: ${e.detail}`);
+      lines.push(`${t(e.at)} ${e.stackStatus.padEnd(44)} ${''.padEnd(6)} ${where(e)}${e.logicalId}: ${e.detail}`);
     }
   }
   const calls = new Map<string, number>();

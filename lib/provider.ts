@@ -1,0 +1,290 @@
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ArnFormat, Aspects, CfnResource, Duration, IAspect, ScopedAws, Stack, Token } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { Construct, IConstruct } from 'constructs';
+import { retentionOf } from './checks';
+import {
+  CLOUDFORMATION_LIST_ACTIONS, CLOUDFORMATION_STATUS_ACTIONS, CLOUDFORMATION_TEMPLATE_ACTIONS, KMS_ACTIONS,
+} from './contract';
+import { keyIdentity, stackChainOf } from './key-identity';
+import { acknowledgeNagFindings, NagFinding, nagResourceFinding } from './nag';
+
+/** Construct IDs and the handler's location: permanent, changing them replaces deployed resources. */
+const PROVIDER_ID = 'KmsKeyMaterialRevocationProvider';
+const HANDLER_DIR = path.join(__dirname, '..', 'assets', 'revocation-handler');
+/**
+ * nodejs24.x: the newest Lambda Node.js runtime, supported the longest. Built by name so that the
+ * aws-cdk-lib floor does not depend on when the constant was added.
+ */
+const HANDLER_RUNTIME = new lambda.Runtime('nodejs24.x', lambda.RuntimeFamily.NODEJS, { supportsInlineCode: true });
+/** The handler's time budget never exceeds this; the resource's ServiceTimeout usually bounds it sooner. */
+const HANDLER_TIMEOUT = Duration.minutes(15);
+
+/** What Lambda itself needs to write the function's logs (instead of AWSLambdaBasicExecutionRole). */
+const LOG_ACTIONS = ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'];
+
+/*
+ * Key permissions live only in customer managed policies whose logical IDs are content-addressed
+ * (LIFECYCLE S5, S6, L9, L12, L13). CloudFormation updates an IAM policy in place during the
+ * update phase, but the Delete that revokes a replaced or removed key only comes in the cleanup
+ * phase: a policy that stopped naming the key would already deny it. A policy whose key list
+ * changes therefore gets a new logical ID: the new policy is created in the update phase, and the
+ * old one is deleted in the cleanup phase only after the revocations that depend on it in the old
+ * template (CloudFormation deletes dependents first).
+ *
+ * Keys are spread by a stable hash of their identity over a fixed number of buckets, one policy
+ * per non-empty bucket, so that a change of one key replaces one policy (two when a revocation
+ * moves from one key to another), and even a deployment that changes every bucket has at most
+ * 5 old + 5 new policies attached at once: IAM's default quota is 10 managed policies per role,
+ * which is why the role has no AWS managed policy.
+ */
+const KEY_POLICY_BUCKETS = 5;
+/** IAM's limit for one customer managed policy (characters, whitespace not counted). */
+const MANAGED_POLICY_MAX_CHARS = 6144;
+/** The size assumed for a key ARN only known at deploy time, with its quotes and comma. */
+const TOKEN_ARN_CHARS = 80;
+/**
+ * Keys per stack. The buckets hold 5 x 6,144 characters, about 5 x 74 keys of 80 characters if
+ * the hash spread them evenly; it does not: with 250 keys a bucket averages 50 (standard
+ * deviation about 6.3), so the fullest of five stays under 74 unless some bucket is 3.8 standard
+ * deviations above the mean (odds of about 1 in 3,000). More keys would make an unlucky spread,
+ * and a synth error, likely; a user who needs more spreads the revocations over several stacks.
+ */
+const MAX_KEYS_PER_STACK = 250;
+
+interface KeyUse {
+  readonly key: kms.IKey;
+  readonly cfnKey: kms.CfnKey | undefined;
+  /** The revocation resource, which depends on the policy that grants its key (S6). */
+  readonly resource: CfnResource;
+}
+
+/**
+ * The one handler of a stack: a Lambda function, its role, an inline policy for the CloudFormation
+ * reads and the logs, and the key policies (LIFECYCLE S5, S11). Found in the stack's own tree, not
+ * in a module map, so that separate apps in one process never share it. A nested stack has its own.
+ */
+export class RevocationProvider extends Construct {
+  static of(scope: Construct): RevocationProvider {
+    const stack = Stack.of(scope);
+    const existing = stack.node.tryFindChild(PROVIDER_ID);
+    if (existing === undefined) return new RevocationProvider(stack, PROVIDER_ID);
+    if (existing instanceof RevocationProvider) return existing;
+    throw new Error(
+      `stack ${stack.node.path} already has a construct with the id '${PROVIDER_ID}' that is not this library's ` +
+      'revocation handler: two copies of cdk-kms-key-material are loaded; keep one',
+    );
+  }
+
+  readonly role: iam.Role;
+  readonly function: lambda.Function;
+  /** The CloudFormation reads and the logs; updated in place, which is fine for them. */
+  readonly readsPolicy: iam.Policy;
+  private readonly uses: KeyUse[] = [];
+  /** Keys told apart as cheaply as possible at construction, for the per-stack maximum. */
+  private readonly distinctKeys = new Set<unknown>();
+  private readonly keyPolicies: iam.ManagedPolicy[] = [];
+  private readonly keyPolicyErrors: string[] = [];
+  /** The key identities the key policies were created for (synthesis can run more than once). */
+  private grantedKeys?: string;
+
+  private constructor(scope: Stack, id: string) {
+    super(scope, id);
+    if (!fs.existsSync(path.join(HANDLER_DIR, 'index.js'))) {
+      throw new Error(`the revocation handler bundle is missing at ${HANDLER_DIR}: run 'npm run bundle' (a broken install of cdk-kms-key-material)`);
+    }
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Revokes imported KMS key material for the Custom::KmsKeyMaterialRevocation resources of this stack',
+    });
+    this.function = new lambda.Function(this, 'Handler', {
+      description: 'Custom::KmsKeyMaterialRevocation: revokes imported KMS key material (DeleteImportedKeyMaterial)',
+      runtime: HANDLER_RUNTIME,
+      handler: 'index.handler',
+      code: lambda.Code.fromAsset(HANDLER_DIR),
+      role: this.role,
+      timeout: HANDLER_TIMEOUT,
+      memorySize: 256,
+    });
+
+    const cloudFormation = cloudFormationReads(scope);
+    // The function's own log group; ':*' covers its log streams, named by Lambda at run time.
+    const logGroup = scope.formatArn({
+      service: 'logs', resource: 'log-group', resourceName: `/aws/lambda/${this.function.functionName}`, arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    const logStreams = `${logGroup}:*`;
+    this.readsPolicy = new iam.Policy(this, 'Policy', {
+      roles: [this.role],
+      statements: [
+        ...cloudFormation.statements,
+        new iam.PolicyStatement({ actions: LOG_ACTIONS, resources: [logGroup, logStreams] }),
+      ],
+    });
+    acknowledgeNagFindings(this.readsPolicy.node.defaultChild as CfnResource, [
+      {
+        ruleId: 'AwsSolutions-IAM5',
+        finding: nagResourceFinding(scope, logStreams),
+        reason: 'The handler writes logs to its own log group only (/aws/lambda/ and its function name); the wildcard ' +
+          'stands for that group\'s log streams, which Lambda names at run time',
+      },
+      ...cloudFormation.findings,
+    ]);
+
+    // The key policies need every key of the stack, so they are made when synthesis begins, by an
+    // aspect (before references are wired and before validation). Priority 200 is
+    // AspectPriority.MUTATING, named by number for the aws-cdk-lib versions that predate it.
+    Aspects.of(this).add(new GrantKeys(this), { priority: 200 });
+    this.node.addValidation({ validate: () => this.validateKeyPolicies() });
+  }
+
+  /**
+   * Registers a revocation's key. The policy that grants it is created at synthesis, and the
+   * revocation resource made to depend on it (LIFECYCLE S6).
+   */
+  allowKey(key: kms.IKey, cfnKey: kms.CfnKey | undefined, resource: CfnResource): void {
+    this.distinctKeys.add(cfnKey ?? key.keyArn);
+    if (this.distinctKeys.size > MAX_KEYS_PER_STACK) {
+      throw new Error(
+        `stack ${Stack.of(this).node.path} has more than ${MAX_KEYS_PER_STACK} keys with a KeyMaterialRevocation: ` +
+        'their handler\'s role would exceed IAM\'s policy quotas; spread the revocations over several stacks',
+      );
+    }
+    this.uses.push({ key, cfnKey, resource });
+  }
+
+  /** Creates the key policies, once per synthesis, from the keys registered by then. */
+  grantKeys(): void {
+    const stack = Stack.of(this);
+    const keys = new Map<string, { arn: string; resources: CfnResource[] }>();
+    for (const use of this.uses) {
+      const identity = keyIdentity(use.key, use.cfnKey, stack);
+      const entry = keys.get(identity) ?? { arn: use.key.keyArn, resources: [] };
+      entry.resources.push(use.resource);
+      keys.set(identity, entry);
+    }
+    const identities = [...keys.keys()].sort();
+    const granted = identities.join('\n');
+    if (this.grantedKeys !== undefined) {
+      if (this.grantedKeys === granted) return;
+      throw new Error(
+        `the keys of the KeyMaterialRevocation constructs in stack ${stack.node.path} changed after the stack was synthesized: ` +
+        'create every revocation before synthesizing',
+      );
+    }
+    this.grantedKeys = granted;
+
+    const buckets: string[][] = Array.from({ length: KEY_POLICY_BUCKETS }, () => []);
+    for (const identity of identities) buckets[bucketOf(identity)].push(identity);
+    buckets.forEach((members, bucket) => {
+      if (members.length === 0) return;
+      const arns = members.map((identity) => keys.get(identity)!.arn);
+      // The ID names the exact key list: each key's identity and the JSON its ARN resolves to.
+      const content = members.map((identity, i) => `${identity} ${JSON.stringify(stack.resolve(arns[i]))}`).join('\n');
+      const policy = new iam.ManagedPolicy(this, `Keys${bucket}-${shortHash(content)}`, {
+        description: `Lets the KMS key material revocation handler act on ${members.length} key(s) of this stack. ` +
+          'Replaced, never updated, when its key list changes, so that a key replaced or removed by an update ' +
+          'stays granted until the cleanup phase revokes it',
+        roles: [this.role],
+        statements: [new iam.PolicyStatement({ actions: KMS_ACTIONS, resources: arns })],
+      });
+      this.keyPolicies.push(policy);
+      const chars = estimatedPolicyChars(arns);
+      if (chars > MANAGED_POLICY_MAX_CHARS) {
+        this.keyPolicyErrors.push(
+          `the handler's key policy ${policy.node.path} would grant ${members.length} keys, about ${chars} characters, ` +
+          `over IAM's limit of ${MANAGED_POLICY_MAX_CHARS} characters for a managed policy (${identities.length} keys in this ` +
+          `stack, spread over ${KEY_POLICY_BUCKETS} policies by a hash of each key): spread the revocations over several stacks`,
+        );
+      }
+      for (const identity of members) for (const resource of keys.get(identity)!.resources) resource.node.addDependency(policy);
+    });
+  }
+
+  private validateKeyPolicies(): string[] {
+    const errors = [...this.keyPolicyErrors];
+    for (const policy of this.keyPolicies) {
+      const retention = retentionOf(policy.node.defaultChild as CfnResource);
+      if (retention.length === 0) continue;
+      errors.push(
+        `the handler's key policy ${policy.node.path} has ${retention.join(' and ')}: it is replaced whenever its key list ` +
+        'changes, and a retained old policy stays attached to the handler\'s role, which reaches IAM\'s quota of 10 managed ' +
+        'policies per role after a few deployments; remove the retention from this resource (for example, exclude ' +
+        'AWS::IAM::ManagedPolicy from the aspect that sets it)',
+      );
+    }
+    return errors;
+  }
+}
+
+class GrantKeys implements IAspect {
+  constructor(private readonly provider: RevocationProvider) {}
+  visit(node: IConstruct): void {
+    if (node === this.provider) this.provider.grantKeys();
+  }
+}
+
+const sha256 = (text: string) => crypto.createHash('sha256').update(text).digest('hex');
+
+/** The bucket of a key: stable as long as the key's identity is. */
+function bucketOf(identity: string): number {
+  return parseInt(sha256(identity).slice(0, 8), 16) % KEY_POLICY_BUCKETS;
+}
+
+function shortHash(text: string): string {
+  return sha256(text).slice(0, 8);
+}
+
+/** A managed policy's size as IAM counts it: literal ARNs as they are, token ARNs estimated. */
+function estimatedPolicyChars(arns: readonly string[]): number {
+  const skeleton = JSON.stringify({ Version: '2012-10-17', Statement: [{ Action: KMS_ACTIONS, Effect: 'Allow', Resource: [] }] }).length;
+  return arns.reduce((sum, arn) => sum + (Token.isUnresolved(arn) ? TOKEN_ARN_CHARS : JSON.stringify(arn).length + 1), skeleton);
+}
+
+/**
+ * The CloudFormation reads of the handler (LIFECYCLE S11): status and history of its own stack
+ * and each ancestor, the template of its own stack, and the live resources of its own stack, its
+ * ancestors and, in a nested tree, every nested stack of the root's tree. Ancestors' stack IDs are
+ * referenced from inside the nested stack: CDK passes them in as parameters.
+ */
+function cloudFormationReads(stack: Stack): { statements: iam.PolicyStatement[]; findings: NagFinding[] } {
+  const chain = stackChainOf(stack);
+  // Each stack's own AWS::StackId, not NestedStack.stackId: seen from below, that one is the Ref of
+  // the nested stack resource in its parent, which CDK would pass into the nested stack itself (a
+  // cycle). Read once each, so that equal lists are equal strings.
+  const ids = chain.map((s) => new ScopedAws(s).stackId);
+  const lists = [...ids];
+  const findings: NagFinding[] = [];
+  if (chain.length > 1) {
+    const root = chain[chain.length - 1];
+    // Nested stack names begin with the root's name and a hyphen; their IDs are only known once deployed.
+    const tree = stack.formatArn({ service: 'cloudformation', resource: 'stack', resourceName: `${root.stackName}-*/*` });
+    lists.push(tree);
+    findings.push({
+      ruleId: 'AwsSolutions-IAM5',
+      finding: nagResourceFinding(stack, tree),
+      reason: 'ListStackResources (read-only) on the nested stacks of this stack\'s root, whose names begin with the root\'s ' +
+        'name and a hyphen and whose IDs are only known once deployed: the handler looks there for another live ' +
+        'revocation of the same key before it treats a removal as final. The pattern also matches any other stack of ' +
+        'the account and Region whose name begins that way',
+    });
+  }
+  const grants: Array<[string[], string[]]> = [
+    [CLOUDFORMATION_STATUS_ACTIONS, ids],
+    [CLOUDFORMATION_TEMPLATE_ACTIONS, [ids[0]]],
+    [CLOUDFORMATION_LIST_ACTIONS, lists],
+  ];
+  // Actions on the same stacks share one statement: a stack that is not nested gets one statement.
+  const byResources = new Map<string, { actions: string[]; resources: string[] }>();
+  for (const [actions, resources] of grants) {
+    const key = resources.join('\n');
+    const entry = byResources.get(key) ?? { actions: [], resources };
+    entry.actions.push(...actions);
+    byResources.set(key, entry);
+  }
+  const statements = [...byResources.values()].map((s) => new iam.PolicyStatement({ actions: s.actions, resources: s.resources }));
+  return { statements, findings };
+}
