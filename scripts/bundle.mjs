@@ -1,7 +1,7 @@
 // Bundles the Lambda handler (lambda/index.ts, the SDK clients included) into one file that ships
 // inside the npm package, so users need neither esbuild, Docker nor the SDK to synthesize.
 import { build } from 'esbuild';
-import { mkdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -31,3 +31,25 @@ await build({
 });
 const size = statSync(join(outdir, 'index.js')).size;
 console.log(`bundled the handler: assets/revocation-handler/index.js (${(size / 1024).toFixed(0)} KiB)`);
+
+// The plan command (cdk-kms-key-material plan): the same decision rules as the handler, bundled
+// with the CloudFormation client, for the Node.js versions aws-cdk-lib supports.
+const planDir = join(root, 'assets', 'plan');
+rmSync(planDir, { recursive: true, force: true });
+mkdirSync(planDir, { recursive: true });
+await build({
+  entryPoints: [join(root, 'cli', 'main.ts')],
+  outfile: join(planDir, 'cli.js'),
+  bundle: true,
+  platform: 'node',
+  target: 'node18',
+  format: 'cjs',
+  mainFields: ['module', 'main'],
+  minifyWhitespace: true,
+  minifySyntax: true,
+  legalComments: 'external',
+  banner: { js: '#!/usr/bin/env node' },
+  logLevel: 'warning',
+});
+chmodSync(join(planDir, 'cli.js'), 0o755);
+console.log(`bundled the plan command: assets/plan/cli.js (${(statSync(join(planDir, 'cli.js')).size / 1024).toFixed(0)} KiB)`);

@@ -1,0 +1,121 @@
+/**
+ * `cdk-kms-key-material plan`: what deploying the app now would revoke, what it never would, and
+ * what `cdk destroy` would revoke, stack by stack. Shipped bundled (assets/plan/cli.js): it needs
+ * nothing beyond the package.
+ */
+import * as fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { plan, PlanItem, PlannedStack } from './plan';
+import { readAssembly, readDeployed, readOnline, synthesize, UserError } from './sources';
+
+const USAGE = `usage: cdk-kms-key-material plan [options] [STACK...]
+
+Shows, for each stack of the app, what deploying it now would revoke (DeleteImportedKeyMaterial),
+what it would not and why, and what cdk destroy would revoke.
+
+  --app DIR|COMMAND   a synthesized cloud assembly (cdk.out) or the command that synthesizes the
+                      app; default: the "app" of ./cdk.json, synthesized now
+  --deployed PATH     compare with a saved template or an earlier cloud assembly instead of the
+                      deployed stacks (offline); default: read them from CloudFormation
+  --profile NAME      AWS profile for reading the deployed stacks (else the SDK's default chain)
+  --region REGION     Region of the stacks, when the app does not pin it
+  --json              machine-readable output
+  --fail-on-revoke    exit 2 when the deployment would revoke anything not allowed with --allow
+  --allow KEY|PATH    a key ARN or construct path whose revocation is expected (repeatable)
+`;
+
+export interface StackPlan {
+  readonly stack: string;
+  readonly deployed: 'deployed' | 'not deployed' | 'from file';
+  readonly items: PlanItem[];
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command !== 'plan') {
+    process.stderr.write(command === undefined || command === '--help' || command === '-h' ? USAGE : `unknown command ${command}\n\n${USAGE}`);
+    return command === undefined || command === '--help' || command === '-h' ? 0 : 1;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({
+    args: rest, allowPositionals: true,
+    options: {
+      'app': { type: 'string' }, 'deployed': { type: 'string' }, 'profile': { type: 'string' }, 'region': { type: 'string' },
+      'json': { type: 'boolean' }, 'fail-on-revoke': { type: 'boolean' }, 'allow': { type: 'string', multiple: true },
+      'help': { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    throw new UserError(`${(err as Error).message}\n\n${USAGE}`);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const app = values.app;
+  const assemblyDir = app && !/\s/.test(app) && fs.existsSync(app) ? app : synthesize(app, process.cwd());
+  const stacks = readAssembly(assemblyDir).filter((s) => positionals.length === 0 || positionals.includes(s.stackName));
+  if (stacks.length === 0) throw new UserError(positionals.length ? `no stack named ${positionals.join(', ')} in the app` : 'the app has no stacks');
+  const offline = values.deployed ? readDeployed(values.deployed) : undefined;
+  const clients = new Map<string, CloudFormationClient>();
+  const plans: StackPlan[] = [];
+  for (const s of stacks) {
+    let deployed: PlannedStack | undefined;
+    let state: StackPlan['deployed'];
+    if (offline) {
+      deployed = offline.single ?? offline.byName.get(s.stackName);
+      state = deployed ? 'from file' : 'not deployed';
+    } else {
+      const region = values.region ?? s.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+      const key = region ?? '';
+      if (!clients.has(key)) clients.set(key, new CloudFormationClient({ region, profile: values.profile }));
+      deployed = await readOnline(clients.get(key)!, s.stackName);
+      state = deployed ? 'deployed' : 'not deployed';
+    }
+    plans.push({ stack: s.stackName, deployed: state, items: plan(s.stack, deployed) });
+  }
+  const allowed = new Set(values.allow ?? []);
+  const unexpected = plans.flatMap((p) => p.items).filter((i) => i.when === 'deploy' && i.verdict === 'revoke' &&
+    !i.keys.every((k) => allowed.has(k)) && !(i.constructPath && allowed.has(i.constructPath)));
+  process.stdout.write(values.json ? `${JSON.stringify({ stacks: plans, unexpectedRevocations: unexpected.length }, null, 2)}\n` : render(plans));
+  if (values['fail-on-revoke'] && unexpected.length > 0) {
+    process.stderr.write(`${unexpected.length} revocation(s) not allowed with --allow: failing (--fail-on-revoke)\n`);
+    return 2;
+  }
+  return 0;
+}
+
+function line(i: PlanItem): string {
+  const who = i.constructPath ?? `${i.stack}/${i.logicalId}`;
+  if (i.verdict === 'revoke') return `  - ${i.keys.join(' and ')} (${who}): ${i.why}; ${i.phase}`;
+  if (i.verdict === 'fail') return `  - ${i.key} (${who}): the handler would fail and revoke nothing: ${i.why}`;
+  return `  - ${i.key} (${who}): ${i.why}`;
+}
+
+export function render(plans: StackPlan[]): string {
+  const out: string[] = [];
+  for (const p of plans) {
+    out.push(`Stack ${p.stack} (${p.deployed})`);
+    const section = (title: string, items: PlanItem[]) => {
+      out.push(`${title}${items.length === 0 ? ' nothing' : ''}`);
+      for (const i of items) out.push(line(i));
+    };
+    section('Deploying now would revoke:', p.items.filter((i) => i.when === 'deploy' && i.verdict === 'revoke'));
+    section('Deploying now would not revoke:', p.items.filter((i) => i.when === 'deploy' && i.verdict !== 'revoke'));
+    section('cdk destroy (after this deployment) would revoke:', p.items.filter((i) => i.when === 'destroy' && i.verdict === 'revoke'));
+    out.push('');
+  }
+  out.push('This assumes the deployment succeeds: if it fails and rolls back, nothing is revoked. What only the deployment can know');
+  out.push('is not foreseen: a key already PendingImport or gone (a success, logged), a denied call (the deployment fails loudly).');
+  return `${out.join('\n')}\n`;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (err) => {
+    process.stderr.write(`cdk-kms-key-material: ${err instanceof UserError ? err.message : `unexpected error: ${(err as Error).message}`}\n`);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,255 @@
+/**
+ * What a deployment will revoke, before it runs: the events CloudFormation will send each
+ * revocation resource, played through the handler's own decision rules (lambda/decide.ts) with
+ * the facts knowable before the deployment. There is no second copy of the rules here: this file
+ * only builds facts and words.
+ *
+ * Assumed, and said in every plan: the deployment succeeds (a rollback revokes nothing), the calls
+ * are allowed, and CloudFormation sends the events it documents. What only the deployment can know
+ * (a key already PendingImport, a denial, a rollback) is named as such.
+ */
+import { RESOURCE_TYPE, RevocationProperties } from '../lib/contract';
+import {
+  decide, Facts, LiveResource, physicalIdFor, RevocationTarget, StackFacts, TemplateResources,
+} from '../lambda/decide';
+
+/** One stack as the plan knows it: a template, and for a deployed stack what CloudFormation shows. */
+export interface PlannedStack {
+  /** Display name: the stack name, or PARENT/LogicalId for a nested stack. */
+  readonly name: string;
+  readonly template: { Resources?: TemplateResources; Parameters?: Record<string, unknown> };
+  /** For a deployed stack, when known: its status and live resources by logical ID. */
+  readonly status?: string;
+  readonly live?: ReadonlyMap<string, { readonly physicalId?: string; readonly type: string; readonly status: string }>;
+  /** Nested stacks by the logical ID of their AWS::CloudFormation::Stack resource. */
+  readonly nested: ReadonlyMap<string, PlannedStack>;
+  /** Account, Region and partition, to turn a key's live physical ID into its ARN. */
+  readonly env?: { readonly account: string; readonly region: string; readonly partition: string };
+}
+
+export type When = 'deploy' | 'destroy';
+
+/** One finding of the plan. */
+export interface PlanItem {
+  readonly when: When;
+  /** The stack path and logical ID of the revocation resource. */
+  readonly stack: string;
+  readonly logicalId: string;
+  /** The CDK construct path (aws:cdk:path metadata), when the template has it. */
+  readonly constructPath?: string;
+  /** revoke: the key's material is revoked; keep: it is not; fail: the handler would fail (and revoke nothing). */
+  readonly verdict: 'revoke' | 'keep' | 'fail';
+  /** The keys revoked (ARNs, or a description of a key only the deployment creates). */
+  readonly keys: readonly string[];
+  /** The key the resource manages, for the keep verdicts. */
+  readonly key: string;
+  /** Why, in the rules' own words. */
+  readonly why: string;
+  /** When the revocation happens. */
+  readonly phase?: string;
+}
+
+type Resources = TemplateResources;
+
+const resourcesOf = (s: PlannedStack | undefined): Resources => (s?.template.Resources ?? {}) as Resources;
+
+const own = <T>(record: Record<string, T>, key: string): T | undefined =>
+  Object.prototype.hasOwnProperty.call(record, key) ? record[key] : undefined;
+
+function revocationsOf(stack: PlannedStack | undefined): string[] {
+  const resources = resourcesOf(stack);
+  return Object.keys(resources).filter((id) => resources[id]?.Type === RESOURCE_TYPE);
+}
+
+function boolString(value: unknown, fallback: 'true' | 'false'): 'true' | 'false' {
+  if (value === true || value === 'true') return 'true';
+  if (value === false || value === 'false') return 'false';
+  return fallback;
+}
+
+/**
+ * A key ARN as the plan can name it: a literal ARN; a same-stack key that is deployed, by the ARN
+ * its live physical ID gives; otherwise a description that stays the same on both sides of the
+ * comparison (so an unchanged reference is not taken for a key change).
+ */
+function keyOf(value: unknown, stack: PlannedStack, deployed: PlannedStack | undefined): string {
+  if (typeof value === 'string') return value;
+  const getAtt = (value as { 'Fn::GetAtt'?: unknown })?.['Fn::GetAtt'];
+  if (Array.isArray(getAtt) && typeof getAtt[0] === 'string') {
+    const id = getAtt[0];
+    const live = deployed?.live?.get(id);
+    const env = deployed?.env ?? stack.env;
+    if (live?.physicalId && live.type === 'AWS::KMS::Key' && env) {
+      return `arn:${env.partition}:kms:${env.region}:${env.account}:key/${live.physicalId}`;
+    }
+    return `key ${id} of ${stack.name}`;
+  }
+  const ref = (value as { Ref?: unknown })?.Ref;
+  if (typeof ref === 'string') return `the key passed to ${stack.name} as parameter ${ref}`;
+  return `a key given as ${JSON.stringify(value)}`;
+}
+
+function propsOf(logicalId: string, stack: PlannedStack, deployed: PlannedStack | undefined): RevocationProperties {
+  const p = (resourcesOf(stack)[logicalId]?.Properties ?? {}) as Record<string, unknown>;
+  return {
+    KeyArn: keyOf(p.KeyArn, stack, deployed),
+    KeyLogicalId: typeof p.KeyLogicalId === 'string' ? p.KeyLogicalId : '',
+    RevokeOnStackDelete: boolString(p.RevokeOnStackDelete, 'true'),
+    RevokeOnKeyReplacement: boolString(p.RevokeOnKeyReplacement, 'true'),
+    RevokeOnRemoval: boolString(p.RevokeOnRemoval, 'false'),
+    Revoked: boolString(p.Revoked, 'false'),
+    MaterialScope: p.MaterialScope === 'CURRENT' ? 'CURRENT' : 'ALL',
+    ContractVersion: String(p.ContractVersion ?? ''),
+  };
+}
+
+function constructPath(stack: PlannedStack, logicalId: string): string | undefined {
+  const meta = (resourcesOf(stack)[logicalId] as { Metadata?: Record<string, unknown> } | undefined)?.Metadata;
+  const p = meta?.['aws:cdk:path'];
+  return typeof p === 'string' ? p.replace(/\/Resource$/, '') : undefined;
+}
+
+/** The physical ID a deployed revocation has: live when known, else the one its properties give. */
+function deployedPhysicalId(stack: PlannedStack, logicalId: string, props: RevocationProperties): string {
+  return stack.live?.get(logicalId)?.physicalId ?? physicalIdFor(props.KeyArn, props.Revoked === 'true');
+}
+
+/** Every revocation of a tree, with the physical ID it will have: for the rename guard. */
+function treeRevocations(stack: PlannedStack, deployed: PlannedStack | undefined, path: string): LiveResource[] {
+  const out: LiveResource[] = revocationsOf(stack).map((id) => {
+    const props = propsOf(id, stack, deployed);
+    return { stackId: path, logicalId: id, physicalId: physicalIdFor(props.KeyArn, props.Revoked === 'true'), type: RESOURCE_TYPE, status: 'UPDATE_COMPLETE' };
+  });
+  for (const [id, child] of stack.nested) out.push(...treeRevocations(child, deployed?.nested.get(id), `${path}/${id}`));
+  return out;
+}
+
+function liveOf(stack: PlannedStack | undefined, path: string): LiveResource[] {
+  return [...(stack?.live ?? new Map()).entries()].map(([logicalId, r]) => ({ stackId: path, logicalId, ...r }));
+}
+
+/** Runs the rules to an answer with the facts given; a fact they still ask for is a gap in the plan. */
+function run(facts: Facts): { verdict: PlanItem['verdict']; targets: readonly RevocationTarget[]; why: string; physicalId?: string } {
+  const d = decide(facts);
+  if (d.kind === 'need') return { verdict: 'fail', targets: [], why: `the plan cannot know ${d.fact} before the deployment` };
+  if (d.kind === 'fail') return { verdict: 'fail', targets: [], why: d.reason };
+  return { verdict: d.revoke.length > 0 ? 'revoke' : 'keep', targets: d.revoke, why: d.reason, physicalId: d.physicalId };
+}
+
+const committed = (depth: number, own = 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'): StackFacts[] =>
+  [{ stackId: 'self', status: own }, ...Array.from({ length: depth }, (_, i) => ({ stackId: `ancestor${i}`, status: 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS' }))];
+
+interface Walk {
+  readonly items: PlanItem[];
+  readonly tree: LiveResource[];
+}
+
+/**
+ * What deploying `next` over `deployed` revokes, stack by stack (nested stacks included), and what
+ * destroying the stack after that deployment would revoke.
+ */
+export function plan(next: PlannedStack, deployed: PlannedStack | undefined): PlanItem[] {
+  const walk: Walk = { items: [], tree: treeRevocations(next, deployed, next.name) };
+  planStack(next, deployed, 0, walk);
+  planDestroy(next, deployed, 0, walk);
+  return walk.items;
+}
+
+function item(walk: Walk, stack: PlannedStack, logicalId: string, when: When, key: string,
+  result: ReturnType<typeof run>, phase?: string): void {
+  walk.items.push({
+    when, stack: stack.name, logicalId, constructPath: constructPath(stack, logicalId), verdict: result.verdict,
+    keys: result.targets.map((t) => t.keyArn), key, why: result.why, phase: result.verdict === 'revoke' ? phase : undefined,
+  });
+}
+
+function planStack(next: PlannedStack, deployed: PlannedStack | undefined, depth: number, walk: Walk): void {
+  const before = new Set(revocationsOf(deployed));
+  for (const id of revocationsOf(next)) {
+    const props = propsOf(id, next, deployed);
+    if (!before.has(id)) {
+      const result = run({
+        requestType: 'Create', logicalId: id, props,
+        lineage: committed(depth, deployed ? 'UPDATE_IN_PROGRESS' : 'CREATE_IN_PROGRESS'), resource: { status: 'CREATE_IN_PROGRESS' },
+      });
+      item(walk, next, id, 'deploy', props.KeyArn, result, 'during the create of this resource (a failed create cannot undo it)');
+      continue;
+    }
+    const old = propsOf(id, deployed!, deployed);
+    const oldPhysical = deployedPhysicalId(deployed!, id, old);
+    if (JSON.stringify(resourcesOf(next)[id]?.Properties) === JSON.stringify(resourcesOf(deployed)[id]?.Properties)) {
+      item(walk, next, id, 'deploy', props.KeyArn, { verdict: 'keep', targets: [], why: 'unchanged: CloudFormation sends it no event' });
+      continue;
+    }
+    const update = run({
+      requestType: 'Update', logicalId: id, physicalId: oldPhysical, props, oldProps: old, lineage: committed(depth, 'UPDATE_IN_PROGRESS'),
+    });
+    if (update.physicalId === undefined || update.physicalId === oldPhysical) {
+      item(walk, next, id, 'deploy', props.KeyArn, { ...update, verdict: update.verdict === 'fail' ? 'fail' : 'keep', targets: [] });
+      continue;
+    }
+    // A new physical ID: CloudFormation deletes the old one in the cleanup after a successful update.
+    const result = run(cleanupFacts(id, oldPhysical, old, next, deployed, depth, walk,
+      [{ stackId: next.name, logicalId: id, physicalId: update.physicalId, type: RESOURCE_TYPE, status: 'UPDATE_COMPLETE' }]));
+    item(walk, next, id, 'deploy', old.KeyArn, result, 'in the cleanup, once the update has succeeded');
+  }
+  for (const id of before) {
+    if (own(resourcesOf(next), id)?.Type === RESOURCE_TYPE) continue;
+    const old = propsOf(id, deployed!, deployed);
+    const result = run(cleanupFacts(id, deployedPhysicalId(deployed!, id, old), old, next, deployed, depth, walk, []));
+    item(walk, next, id, 'deploy', old.KeyArn, result, 'in the cleanup, once the update has succeeded');
+  }
+  for (const [nestedId, child] of deployed?.nested ?? new Map<string, PlannedStack>()) {
+    const still = next.nested.get(nestedId);
+    if (still) planStack(still, child, depth + 1, walk);
+    else planRemovedNested(child, depth + 1, walk);
+  }
+  for (const [nestedId, child] of next.nested) {
+    if (!deployed?.nested.has(nestedId)) planStack(child, undefined, depth + 1, walk);
+  }
+}
+
+function cleanupFacts(id: string, physicalId: string, old: RevocationProperties, next: PlannedStack, deployed: PlannedStack | undefined,
+  depth: number, walk: Walk, replacement: LiveResource[]): Facts {
+  return {
+    requestType: 'Delete', logicalId: id, physicalId, props: old,
+    lineage: committed(depth),
+    template: resourcesOf(next),
+    ownResources: [...replacement, ...liveOf(deployed, next.name).filter((r) => r.logicalId !== id)],
+    treeRevocations: walk.tree,
+    resource: { status: 'DELETE_IN_PROGRESS', physicalId }, deletionEvent: true,
+  };
+}
+
+/** A nested stack removed or renamed by the deployment: every revocation in it (and below) gets its Delete (L24). */
+function planRemovedNested(stack: PlannedStack, depth: number, walk: Walk): void {
+  for (const id of revocationsOf(stack)) {
+    const old = propsOf(id, stack, stack);
+    const physicalId = deployedPhysicalId(stack, id, old);
+    const lineage: StackFacts[] = [{ stackId: 'self', status: 'DELETE_IN_PROGRESS' },
+      ...committed(depth - 1).map((s, i) => (i === 0 ? { ...s, status: 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS' } : s))];
+    const result = run({
+      requestType: 'Delete', logicalId: id, physicalId, props: old, lineage, treeRevocations: walk.tree,
+      resource: { status: 'DELETE_IN_PROGRESS', physicalId },
+    });
+    item(walk, stack, id, 'deploy', old.KeyArn, result, 'when the nested stack is deleted, in the cleanup of the successful update');
+  }
+  for (const child of stack.nested.values()) planRemovedNested(child, depth + 1, walk);
+}
+
+/** `cdk destroy` of the stack as this deployment leaves it (L6, L7, L22). */
+function planDestroy(stack: PlannedStack, deployed: PlannedStack | undefined, depth: number, walk: Walk): void {
+  // A deployed stack that never became stable (ROLLBACK_COMPLETE) would still revoke nothing on
+  // deletion; after a successful deployment the stack is stable.
+  for (const id of revocationsOf(stack)) {
+    const props = propsOf(id, stack, deployed);
+    const physicalId = physicalIdFor(props.KeyArn, props.Revoked === 'true');
+    const result = run({
+      requestType: 'Delete', logicalId: id, physicalId, props,
+      lineage: Array.from({ length: depth + 1 }, (_, i) => ({ stackId: `s${i}`, status: 'DELETE_IN_PROGRESS' })),
+      everStable: true, resource: { status: 'DELETE_IN_PROGRESS', physicalId },
+    });
+    item(walk, stack, id, 'destroy', props.KeyArn, result, 'when the stack is destroyed');
+  }
+  for (const [id, child] of stack.nested) planDestroy(child, deployed?.nested.get(id), depth + 1, walk);
+}
