@@ -124,6 +124,15 @@ function treeRevocations(stack: PlannedStack, deployed: PlannedStack | undefined
   return out;
 }
 
+/**
+ * The template in force as the handler will read it while CloudFormation sends the event: the
+ * stack's, with this resource's properties as the event carries them (the plan's own reading of
+ * the key: an ARN, or a description of a key the deployment creates).
+ */
+function templateInForce(stack: PlannedStack, id: string, props: RevocationProperties): TemplateResources {
+  return { ...resourcesOf(stack), [id]: { Type: RESOURCE_TYPE, Properties: { ...props } } };
+}
+
 function liveOf(stack: PlannedStack | undefined, path: string): LiveResource[] {
   return [...(stack?.live ?? new Map()).entries()].map(([logicalId, r]) => ({ stackId: path, logicalId, ...r }));
 }
@@ -169,7 +178,7 @@ function planStack(next: PlannedStack, deployed: PlannedStack | undefined, depth
     const props = propsOf(id, next, deployed);
     if (!before.has(id)) {
       const result = run({
-        requestType: 'Create', logicalId: id, props,
+        requestType: 'Create', logicalId: id, props, template: templateInForce(next, id, props),
         lineage: committed(depth, deployed ? 'UPDATE_IN_PROGRESS' : 'CREATE_IN_PROGRESS'), resource: { status: 'CREATE_IN_PROGRESS' },
       });
       item(walk, next, id, 'deploy', props.KeyArn, result, 'during the create of this resource (a failed create cannot undo it)');
@@ -230,7 +239,7 @@ function planRemovedNested(stack: PlannedStack, depth: number, walk: Walk): void
       ...committed(depth - 1).map((s, i) => (i === 0 ? { ...s, status: 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS' } : s))];
     const result = run({
       requestType: 'Delete', logicalId: id, physicalId, props: old, lineage, treeRevocations: walk.tree,
-      resource: { status: 'DELETE_IN_PROGRESS', physicalId },
+      resource: { status: 'DELETE_IN_PROGRESS', physicalId }, template: templateInForce(stack, id, old),
     });
     item(walk, stack, id, 'deploy', old.KeyArn, result, 'when the nested stack is deleted, in the cleanup of the successful update');
   }
@@ -247,7 +256,7 @@ function planDestroy(stack: PlannedStack, deployed: PlannedStack | undefined, de
     const result = run({
       requestType: 'Delete', logicalId: id, physicalId, props,
       lineage: Array.from({ length: depth + 1 }, (_, i) => ({ stackId: `s${i}`, status: 'DELETE_IN_PROGRESS' })),
-      everStable: true, resource: { status: 'DELETE_IN_PROGRESS', physicalId },
+      everStable: true, resource: { status: 'DELETE_IN_PROGRESS', physicalId }, template: templateInForce(stack, id, props),
     });
     item(walk, stack, id, 'destroy', props.KeyArn, result, 'when the stack is destroyed');
   }

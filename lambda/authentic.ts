@@ -29,7 +29,8 @@ export const SUPPORTED_PARTITIONS = Object.keys(S3_SUFFIXES);
  */
 export const TEST_RESPONSE_ORIGIN_ENV = 'REVOCATION_TEST_RESPONSE_ORIGIN';
 /** The stack ID bound at deploy time (`AWS::StackId` of the handler's own stack), set by the construct. */
-export const BOUND_STACK_ID_ENV = 'REVOCATION_STACK_ID';
+export { BOUND_STACK_ID_ENV } from '../lib/contract';
+import { BOUND_STACK_ID_ENV } from '../lib/contract';
 
 export interface ResponseUrlFacts {
   /** When the URL was signed (ms since the epoch). */

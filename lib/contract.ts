@@ -68,14 +68,24 @@ export const CLOUDFORMATION_ACTIONS = [
   'cloudformation:DescribeStacks',
   'cloudformation:DescribeStackEvents',
   'cloudformation:GetTemplate',
+  'cloudformation:DescribeStackResource',
   'cloudformation:ListStackResources',
 ];
 
 /** Status and history: granted on the handler's own stack and each ancestor up to the root (nested stacks). */
 export const CLOUDFORMATION_STATUS_ACTIONS = ['cloudformation:DescribeStacks', 'cloudformation:DescribeStackEvents'];
 
-/** The template: granted on the handler's own stack only. */
-export const CLOUDFORMATION_TEMPLATE_ACTIONS = ['cloudformation:GetTemplate'];
+/**
+ * The template, and one resource's state (the evidence that CloudFormation is creating or deleting
+ * a revocation right now): granted on the handler's own stack only.
+ */
+export const CLOUDFORMATION_TEMPLATE_ACTIONS = ['cloudformation:GetTemplate', 'cloudformation:DescribeStackResource'];
+
+/**
+ * The environment variable holding the handler's own stack ID (`AWS::StackId`), bound at deploy
+ * time: a request for any other stack is refused (LIFECYCLE L29). Same name as in the handler.
+ */
+export const BOUND_STACK_ID_ENV = 'REVOCATION_STACK_ID';
 
 /**
  * Live resources: granted on the handler's own stack and its ancestors, and in a nested stack also

@@ -8,7 +8,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct, IConstruct } from 'constructs';
 import { retentionOf } from './checks';
 import {
-  CLOUDFORMATION_LIST_ACTIONS, CLOUDFORMATION_STATUS_ACTIONS, CLOUDFORMATION_TEMPLATE_ACTIONS, KMS_ACTIONS,
+  BOUND_STACK_ID_ENV, CLOUDFORMATION_LIST_ACTIONS, CLOUDFORMATION_STATUS_ACTIONS, CLOUDFORMATION_TEMPLATE_ACTIONS, KMS_ACTIONS,
 } from './contract';
 import { keyIdentity, stackChainOf } from './key-identity';
 import { acknowledgeNagFindings, NagFinding, nagResourceFinding } from './nag';
@@ -109,6 +109,8 @@ export class RevocationProvider extends Construct {
       role: this.role,
       timeout: HANDLER_TIMEOUT,
       memorySize: 256,
+      // The handler serves this stack only: a request naming another stack is refused (LIFECYCLE L29).
+      environment: { [BOUND_STACK_ID_ENV]: scope.stackId },
     });
 
     const cloudFormation = cloudFormationReads(scope);

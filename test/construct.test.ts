@@ -18,8 +18,8 @@ import { KeyMaterialRevocation, KeyMaterialScope } from '../lib/index';
 const ACCOUNT = '111111111111';
 const ENV = { account: ACCOUNT, region: 'eu-west-1' };
 const KMS_ACTIONS = ['kms:DeleteImportedKeyMaterial', 'kms:DescribeKey', 'kms:ListKeyRotations'];
-const CFN_READS = ['cloudformation:DescribeStackEvents', 'cloudformation:DescribeStacks', 'cloudformation:GetTemplate',
-  'cloudformation:ListStackResources'];
+const CFN_READS = ['cloudformation:DescribeStackEvents', 'cloudformation:DescribeStackResource', 'cloudformation:DescribeStacks',
+  'cloudformation:GetTemplate', 'cloudformation:ListStackResources'];
 const IMPORTED = `arn:aws:kms:eu-west-1:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
 
 function externalKey(stack: Stack, id: string): kms.Key {
@@ -601,6 +601,19 @@ describe('S11: nested stacks', () => {
     expect(statements).toHaveLength(1);
     expect(actionsOf(statements[0])).toEqual(CFN_READS);
     expect(statements[0].Resource).toEqual({ Ref: 'AWS::StackId' });
+  });
+
+  test('L29/S11: the handler is bound to its own stack at deploy time (REVOCATION_STACK_ID), in a nested stack to the nested one', () => {
+    const stack = newStack();
+    new KeyMaterialRevocation(stack, 'R', { key: externalKey(stack, 'K') });
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: { REVOCATION_STACK_ID: { Ref: 'AWS::StackId' } } },
+    });
+    const nested = new NestedStack(newStack('Root'), 'Nested');
+    new KeyMaterialRevocation(nested, 'R', { key: externalKey(nested, 'K') });
+    Template.fromStack(nested).hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: { REVOCATION_STACK_ID: { Ref: 'AWS::StackId' } } },
+    });
   });
 
   test('S11: a revocation in a nested stack gets a handler there, reading its own stack and the root\'s', () => {

@@ -434,3 +434,22 @@ describe('CloudFormationDouble, driven by the real @aws-sdk/client-cloudformatio
     });
   });
 });
+
+describe('DescribeStackResource (L29 evidence)', () => {
+  test('L29: one logical resource\'s status and physical ID; a logical ID the stack lacks is a ValidationError', async () => {
+    const { CloudFormationClient, DescribeStackResourceCommand } = await import('@aws-sdk/client-cloudformation');
+    const { CloudFormationDouble } = await import('./cloudformation-double');
+    const cfn = await CloudFormationDouble.start();
+    try {
+      const id = 'arn:aws:cloudformation:eu-west-1:111122223333:stack/S/00000000-0000-0000-0000-000000000001';
+      cfn.putStack(id, { status: 'DELETE_IN_PROGRESS', template: {}, resources: [{ logicalId: 'R', physicalId: 'p-1', type: 'Custom::X', status: 'DELETE_IN_PROGRESS' }] });
+      const client = new CloudFormationClient({ region: 'eu-west-1', endpoint: cfn.endpoint, credentials: { accessKeyId: 'AKIA', secretAccessKey: 'x' } });
+      const out = await client.send(new DescribeStackResourceCommand({ StackName: id, LogicalResourceId: 'R' }));
+      expect(out.StackResourceDetail).toMatchObject({ LogicalResourceId: 'R', PhysicalResourceId: 'p-1', ResourceStatus: 'DELETE_IN_PROGRESS', StackId: id });
+      await expect(client.send(new DescribeStackResourceCommand({ StackName: id, LogicalResourceId: 'Nope' })))
+        .rejects.toMatchObject({ name: 'ValidationError', message: expect.stringContaining('does not exist') });
+    } finally {
+      await cfn.stop();
+    }
+  });
+});

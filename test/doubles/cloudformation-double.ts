@@ -134,7 +134,7 @@ interface Ctx {
 
 const XMLNS = 'http://cloudformation.amazonaws.com/doc/2010-05-15/';
 const STACK_ARN_RE = /^arn:(aws[a-z-]*):cloudformation:([a-z0-9-]+):(\d{12}):stack\/([A-Za-z][A-Za-z0-9-]*)\/([A-Za-z0-9-]+)$/;
-const SUPPORTED_OPS = ['DescribeStacks', 'DescribeStackEvents', 'GetTemplate', 'ListStackResources'] as const;
+const SUPPORTED_OPS = ['DescribeStacks', 'DescribeStackEvents', 'DescribeStackResource', 'GetTemplate', 'ListStackResources'] as const;
 type SupportedOp = (typeof SUPPORTED_OPS)[number];
 
 /**
@@ -411,6 +411,7 @@ export class CloudFormationDouble extends AwsDouble<CfnCall, { op: string; acces
       case 'DescribeStackEvents': return this.describeStackEvents(ctx);
       case 'GetTemplate': return this.getTemplate(ctx);
       case 'ListStackResources': return this.listStackResources(ctx);
+      case 'DescribeStackResource': return this.describeStackResource(ctx);
     }
   }
 
@@ -553,6 +554,26 @@ export class CloudFormationDouble extends AwsDouble<CfnCall, { op: string; acces
     const s = this.mustFind(ctx);
     const body = stage === 'Original' ? s.template : s.processedTemplate ?? s.template;
     return el('TemplateBody', JSON.stringify(body)) + members('StagesAvailable', ['Original', 'Processed']);
+  }
+
+  /**
+   * DescribeStackResource (API Reference): StackResourceDetail of one logical resource, including
+   * a deleted stack's by its stack ID. A logical ID the stack does not have: ValidationError
+   * "Resource X does not exist for stack Y" (GUESS: the exact wording is not documented).
+   */
+  private describeStackResource(ctx: Ctx): string {
+    const s = this.mustFind(ctx);
+    const logicalId = ctx.params.LogicalResourceId;
+    if (!logicalId) {
+      throw new CfnError('ValidationError', "1 validation error detected: Value null at 'logicalResourceId' failed to satisfy constraint: Member must not be null");
+    }
+    const r = s.resources.find((x) => x.logicalId === logicalId);
+    if (!r) throw new CfnError('ValidationError', `Resource ${logicalId} does not exist for stack ${s.stackName}`);
+    return `<StackResourceDetail>${el('StackName', s.stackName) + el('StackId', s.stackId) + el('LogicalResourceId', r.logicalId) +
+      el('PhysicalResourceId', r.physicalId) + el('ResourceType', r.type) +
+      el('LastUpdatedTimestamp', (r.lastUpdated ?? s.lastUpdatedTime ?? s.creationTime).toISOString()) +
+      el('ResourceStatus', r.status) + el('ResourceStatusReason', r.statusReason)}` +
+      `<DriftInformation>${el('StackResourceDriftStatus', 'NOT_CHECKED')}</DriftInformation></StackResourceDetail>`;
   }
 
   /** ListStackResources: paginated StackResourceSummaries; deleted stacks by unique stack ID only. */

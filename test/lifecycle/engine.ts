@@ -166,7 +166,7 @@ export interface DeployedFunction {
   readonly properties: Record<string, any>;
 }
 
-type Invoker = Pick<LambdaRunner, 'invoke'>;
+type Invoker = Pick<LambdaRunner, 'invoke'> & Partial<Pick<LambdaRunner, 'useEnvironment'>>;
 
 export interface EngineOptions {
   readonly kms: KmsDouble;
@@ -832,6 +832,8 @@ export class StackEngine {
     const rootStatus = this.parent ? this.root.status : undefined;
     const fn = this.functionFor(props.ServiceToken);
     const runner = (fn && this.o.runnerFor?.(fn)) ?? this.o.runner;
+    // The function runs with its environment as deployed (REVOCATION_STACK_ID resolved, L29).
+    if (fn) runner.useEnvironment?.(fn.properties.Environment?.Variables);
     const invocation = await runner.invoke(event);
     const answer = await this.o.responses.waitFor(responseUrl, 0);
     const decisionLine = invocation.logs.map((l) => safeJson(l.line)).find((j) => j?.message === 'decision');

@@ -22,6 +22,10 @@ export interface FunctionSpec {
   readonly environment: Record<string, string>;
 }
 
+function stringsOnly(env: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string'));
+}
+
 /** The role's temporary credentials, as Lambda provides them to a sandbox. */
 export const ROLE_CREDENTIALS = {
   AWS_ACCESS_KEY_ID: 'ASIAHANDLERROLE00001',
@@ -87,8 +91,25 @@ export class LambdaRunner {
   /** Containers started, for the cold-start count. */
   started = 0;
 
+  /** The function's environment variables as deployed (the template's may hold unresolved intrinsics). */
+  private environment: Record<string, string>;
+
   constructor(readonly spec: FunctionSpec, private readonly options: RunnerOptions = {}) {
     this.node = nodeForRuntime(spec.runtime);
+    this.environment = stringsOnly(spec.environment);
+  }
+
+  /**
+   * The function's environment as CloudFormation resolved it (for example REVOCATION_STACK_ID from
+   * AWS::StackId). A change takes effect as in Lambda: the sandboxes of the old configuration are
+   * retired and new ones start with the new one.
+   */
+  useEnvironment(environment: Record<string, unknown> | undefined): void {
+    const next = stringsOnly(environment ?? {});
+    if (JSON.stringify(next) === JSON.stringify(this.environment)) return;
+    this.environment = next;
+    for (const c of this.containers.filter((x) => !x.busy)) c.child.kill('SIGKILL');
+    this.containers.splice(0, this.containers.length, ...this.containers.filter((x) => x.busy));
   }
 
   get timeoutMs(): number {
@@ -176,7 +197,7 @@ export class LambdaRunner {
       AWS_CONFIG_FILE: path.join(this.home, 'no-config'),
       AWS_SHARED_CREDENTIALS_FILE: path.join(this.home, 'no-credentials'),
       AWS_EC2_METADATA_DISABLED: 'true',
-      ...this.spec.environment,
+      ...this.environment,
       ...this.options.env,
       TESTBED_ASSET_DIR: this.spec.assetDir,
       TESTBED_HANDLER: this.spec.handler,

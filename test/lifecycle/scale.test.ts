@@ -1,14 +1,14 @@
 /**
- * LIFECYCLE L18 (with S5) on the wire: 300 KeyMaterialRevocations in ONE stack, deleted at once.
+ * LIFECYCLE L18 (with S5) on the wire: 250 KeyMaterialRevocations (the per-stack maximum) in ONE stack, deleted at once.
  *
  * The keys are imported by ARN (kms.Key.fromKeyArn) and pre-created in the KMS double with one
- * imported material each: 300 same-stack keys plus their revocations would exceed CloudFormation's
- * 500-resource limit. On deletion the engine sends the 300 Deletes of one dependency wave at once;
+ * imported material each: 250 same-stack keys plus their revocations would exceed CloudFormation's
+ * 500-resource limit. On deletion the engine sends the 250 Deletes of one dependency wave at once;
  * the runner runs them in up to MAX_CONTAINERS Lambda containers, and the KMS double enforces the
  * default quota of 15 DeleteImportedKeyMaterial requests per second for the account and Region.
  * Every Delete must succeed (no FAILED), every key must end revoked, the stack DELETE_COMPLETE.
  *
- * The deletion's wall time is compared with its lower bound, 300 / 15 = 20 s, and stored in
+ * The deletion's wall time is compared with its lower bound, 250 / 15 = 17 s, and stored in
  * .test-output/lifecycle-scale.json (git-ignored) as well as printed.
  */
 import { randomUUID } from 'node:crypto';
@@ -23,7 +23,7 @@ import { REVOCATION_TYPE } from './engine';
 import { KMS_DEFAULT_QUOTAS } from '../doubles/kms-double';
 import { TestBed } from './testbed';
 
-const REVOCATIONS = 300;
+const REVOCATIONS = 250;
 const MAX_CONTAINERS = 24;
 const CFN_RESOURCE_LIMIT = 500;
 const QUOTA_PER_SECOND = KMS_DEFAULT_QUOTAS.DeleteImportedKeyMaterial;
@@ -32,7 +32,7 @@ const RESULTS_FILE = path.join(__dirname, '..', '..', '.test-output', 'lifecycle
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
-describe('L18 300 revocation resources in one stack, deleted at once', () => {
+describe('L18 250 revocation resources in one stack, deleted at once', () => {
   let bed: TestBed | undefined;
   afterAll(async () => { await bed?.stop(); });
 

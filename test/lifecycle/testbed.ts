@@ -39,6 +39,9 @@ export class TestBed {
       env: {
         AWS_ENDPOINT_URL_KMS: kms.endpoint,
         AWS_ENDPOINT_URL_CLOUDFORMATION: cfn.endpoint,
+        // The ResponseURL server is plain HTTP on 127.0.0.1: accepted only through this setting,
+        // which the construct never passes (L29).
+        REVOCATION_TEST_RESPONSE_ORIGIN: responses.origin,
         ...options.env,
       },
     };
@@ -115,7 +118,10 @@ export class TestBed {
     const count = (name: string) => this.invocations.set(name, (this.invocations.get(name) ?? 0) + 1);
     const rootName = this.runner.spec.functionName;
     if (!fn.stack.parent && `${this.stackName}-${fn.logicalId}` === rootName) {
-      return { invoke: (event: unknown) => { count(rootName); return this.runner.invoke(event); } };
+      return {
+        invoke: (event: unknown) => { count(rootName); return this.runner.invoke(event); },
+        useEnvironment: (env: Record<string, unknown> | undefined) => this.runner.useEnvironment(env),
+      };
     }
     let runner = this.nestedRunners.get(fn.name);
     if (!runner) {
@@ -126,7 +132,10 @@ export class TestBed {
       this.nestedRunners.set(fn.name, runner);
     }
     const chosen = runner;
-    return { invoke: (event: unknown) => { count(fn.name); return chosen.invoke(event); } };
+    return {
+      invoke: (event: unknown) => { count(fn.name); return chosen.invoke(event); },
+      useEnvironment: (env: Record<string, unknown> | undefined) => chosen.useEnvironment(env),
+    };
   }
 
   private nestedTemplate(url: string): Template {
