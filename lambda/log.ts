@@ -52,12 +52,8 @@ export function logDecision(record: DecisionRecord): void {
   logLine(record.decision === 'failed' || record.decision === 'refused' ? 'error' : 'info', 'decision', record);
 }
 
-/** The CloudWatch namespace of the handler's metrics; the construct's metric methods name the same. */
-export const METRIC_NAMESPACE = 'CdkKmsKeyMaterial';
-/** A Delete answered FAILED: a revocation promised by the contract did not happen (LIFECYCLE L16, L28). */
-export const METRIC_REVOCATION_FAILURES = 'RevocationFailures';
-/** A request refused as not CloudFormation's or no longer fresh (LIFECYCLE L26, L29). */
-export const METRIC_REFUSED_REQUESTS = 'RefusedRequests';
+export { METRIC_NAMESPACE, METRIC_REFUSED_REQUESTS, METRIC_REVOCATION_FAILURES } from '../lib/contract';
+import { METRIC_NAMESPACE } from '../lib/contract';
 
 /**
  * One metric data point in CloudWatch's embedded metric format: CloudWatch Logs turns the log line

@@ -93,3 +93,10 @@ export const BOUND_STACK_ID_ENV = 'REVOCATION_STACK_ID';
  * the root's tree does), to find another live revocation of the same key in the tree.
  */
 export const CLOUDFORMATION_LIST_ACTIONS = ['cloudformation:ListStackResources'];
+
+/** The handler's CloudWatch metrics (embedded metric format), dimension StackName: the construct's metric methods name the same. */
+export const METRIC_NAMESPACE = 'CdkKmsKeyMaterial';
+/** A Delete answered FAILED: a revocation the contract promised did not happen (LIFECYCLE L16, L28). */
+export const METRIC_REVOCATION_FAILURES = 'RevocationFailures';
+/** A request refused as not CloudFormation's or no longer fresh (LIFECYCLE L26, L29). */
+export const METRIC_REFUSED_REQUESTS = 'RefusedRequests';

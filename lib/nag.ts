@@ -9,6 +9,7 @@ import { Construct } from 'constructs';
  * Findings of one resource must be acknowledged in one call: the metadata entry is replaced.
  */
 export function acknowledgeNagFindings(resource: CfnResource, findings: ReadonlyArray<NagFinding>): void {
+  if (findings.length === 0) return;
   resource.addMetadata('cdk_nag', {
     rules_to_suppress: findings.map((f) => ({ id: f.ruleId, reason: f.reason, applies_to: [f.finding] })),
   });

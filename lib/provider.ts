@@ -1,10 +1,11 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ArnFormat, Aspects, CfnResource, Duration, IAspect, ScopedAws, Stack, Token } from 'aws-cdk-lib';
+import { Aspects, CfnResource, Duration, IAspect, RemovalPolicy, ScopedAws, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct, IConstruct } from 'constructs';
 import { retentionOf } from './checks';
 import {
@@ -24,8 +25,13 @@ const HANDLER_RUNTIME = new lambda.Runtime('nodejs24.x', lambda.RuntimeFamily.NO
 /** The handler's time budget never exceeds this; the resource's ServiceTimeout usually bounds it sooner. */
 const HANDLER_TIMEOUT = Duration.minutes(15);
 
-/** What Lambda itself needs to write the function's logs (instead of AWSLambdaBasicExecutionRole). */
-const LOG_ACTIONS = ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'];
+/** What Lambda needs to write the function's logs into its own log group (instead of AWSLambdaBasicExecutionRole). */
+const LOG_ACTIONS = ['logs:CreateLogStream', 'logs:PutLogEvents'];
+/**
+ * The decision log is the evidence of what was revoked, when and why (CloudFormation cannot report
+ * what a Delete revoked): kept a year by default, and kept when the stack is destroyed.
+ */
+export const DEFAULT_LOG_RETENTION = logs.RetentionDays.ONE_YEAR;
 
 /*
  * Key permissions live only in customer managed policies whose logical IDs are content-addressed
@@ -84,6 +90,10 @@ export class RevocationProvider extends Construct {
   readonly function: lambda.Function;
   /** The CloudFormation reads and the logs; updated in place, which is fine for them. */
   readonly readsPolicy: iam.Policy;
+  /** The handler's own log group: its decision log is the evidence of every revocation. */
+  readonly logGroup: logs.LogGroup;
+  /** The log retention asked for explicitly, and by which revocation. */
+  private retention?: { readonly days: logs.RetentionDays; readonly by: string };
   private readonly uses: KeyUse[] = [];
   /** Keys told apart as cheaply as possible at construction, for the per-stack maximum. */
   private readonly distinctKeys = new Set<unknown>();
@@ -114,25 +124,25 @@ export class RevocationProvider extends Construct {
     });
 
     const cloudFormation = cloudFormationReads(scope);
-    // The function's own log group; ':*' covers its log streams, named by Lambda at run time.
-    const logGroup = scope.formatArn({
-      service: 'logs', resource: 'log-group', resourceName: `/aws/lambda/${this.function.functionName}`, arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    // A log group of its own, with a retention, created before the function (Lambda's advanced
+    // logging controls: LoggingConfig.LogGroup; set by override so that the aws-cdk-lib floor
+    // need not know the property). Its ARN (Fn::GetAtt Arn) ends in ':*', which covers the log
+    // streams Lambda names at run time.
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: logs.RetentionDays.ONE_YEAR,
+      removalPolicy: RemovalPolicy.RETAIN,
     });
-    const logStreams = `${logGroup}:*`;
+    (this.function.node.defaultChild as lambda.CfnFunction).addPropertyOverride('LoggingConfig', { LogGroup: this.logGroup.logGroupName });
+    const logStreams = this.logGroup.logGroupArn;
     this.readsPolicy = new iam.Policy(this, 'Policy', {
       roles: [this.role],
       statements: [
         ...cloudFormation.statements,
-        new iam.PolicyStatement({ actions: LOG_ACTIONS, resources: [logGroup, logStreams] }),
+        new iam.PolicyStatement({ actions: LOG_ACTIONS, resources: [logStreams] }),
       ],
     });
+    // The log group's ARN (Fn::GetAtt) ends in ':*' for its streams; cdk-nag does not count that as a wildcard.
     acknowledgeNagFindings(this.readsPolicy.node.defaultChild as CfnResource, [
-      {
-        ruleId: 'AwsSolutions-IAM5',
-        finding: nagResourceFinding(scope, logStreams),
-        reason: 'The handler writes logs to its own log group only (/aws/lambda/ and its function name); the wildcard ' +
-          'stands for that group\'s log streams, which Lambda names at run time',
-      },
       ...cloudFormation.findings,
     ]);
 
@@ -141,6 +151,23 @@ export class RevocationProvider extends Construct {
     // AspectPriority.MUTATING, named by number for the aws-cdk-lib versions that predate it.
     Aspects.of(this).add(new GrantKeys(this), { priority: 200 });
     this.node.addValidation({ validate: () => this.validateKeyPolicies() });
+  }
+
+  /**
+   * The retention of the handler's log group, which the revocations of a stack share: one of them
+   * may set it, or several the same. Conflicting values fail synth rather than pick one silently.
+   */
+  useLogRetention(days: logs.RetentionDays | undefined, by: string): void {
+    if (days === undefined) return;
+    if (this.retention && this.retention.days !== days) {
+      throw new Error(
+        `${by} asks for a log retention of ${days} days but ${this.retention.by} in the same stack asks for ${this.retention.days}: ` +
+        'the revocations of a stack share one handler and one log group; give them the same logRetention',
+      );
+    }
+    if (this.retention) return;
+    this.retention = { days, by };
+    (this.logGroup.node.defaultChild as logs.CfnLogGroup).retentionInDays = days === logs.RetentionDays.INFINITE ? undefined : days;
   }
 
   /**

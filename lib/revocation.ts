@@ -1,10 +1,13 @@
 import { Annotations, CfnResource, Duration, Stack, Token } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { checkAccount, checkNotAlias, checkOrigin, checkServiceTimeout, retentionOf } from './checks';
 import {
-  ATTR_KEY_ARN, ATTR_REVOKED_MATERIAL_IDS, CONTRACT_VERSION, KMS_ACTIONS, RESOURCE_TYPE, RevocationProperties,
+  ATTR_KEY_ARN, ATTR_REVOKED_MATERIAL_IDS, CONTRACT_VERSION, KMS_ACTIONS, METRIC_NAMESPACE, METRIC_REFUSED_REQUESTS,
+  METRIC_REVOCATION_FAILURES, RESOURCE_TYPE, RevocationProperties,
 } from './contract';
 import { cfnKeyOf, keyIdentity, rootStackOf } from './key-identity';
 import { keyPolicyTrustsAccount } from './key-policy';
@@ -96,6 +99,39 @@ export interface KeyMaterialRevocationProps {
    * @default Duration.minutes(5)
    */
   readonly serviceTimeout?: Duration;
+
+  /**
+   * How long the handler's log group keeps its decision log, the evidence of what was revoked,
+   * when and why. The log group is shared by the revocations of a stack (one handler per stack)
+   * and is kept when the stack is deleted. Revocations of one stack that set this must agree.
+   *
+   * @default logs.RetentionDays.ONE_YEAR
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/** Options for the alarm on failed revocations. */
+export interface RevocationFailureAlarmOptions {
+  /**
+   * The alarm's description.
+   *
+   * @default - says what failed and where to look
+   */
+  readonly alarmDescription?: string;
+
+  /**
+   * The period over which failures are counted.
+   *
+   * @default Duration.minutes(5)
+   */
+  readonly period?: Duration;
+
+  /**
+   * The alarm's name.
+   *
+   * @default - a name CloudFormation generates
+   */
+  readonly alarmName?: string;
 }
 
 const DEFAULT_SERVICE_TIMEOUT = Duration.minutes(5);
@@ -153,6 +189,7 @@ export class KeyMaterialRevocation extends Construct {
     const serviceTimeout = checkServiceTimeout(props.serviceTimeout ?? DEFAULT_SERVICE_TIMEOUT);
 
     const provider = RevocationProvider.of(this);
+    provider.useLogRetention(props.logRetention, this.node.path);
     if (cfnKey) {
       // S3 once the tree is complete: the Origin may be set after this construct is created.
       this.node.addValidation({ validate: () => checkOrigin(cfnKey) });
@@ -213,6 +250,57 @@ export class KeyMaterialRevocation extends Construct {
 
     this.keyArn = Token.asString(resource.getAtt(ATTR_KEY_ARN));
     this.revokedMaterialIds = Token.asString(resource.getAtt(ATTR_REVOKED_MATERIAL_IDS));
+  }
+
+  /**
+   * Revocations that failed in this stack: every Delete the handler answered FAILED, counted by
+   * the handler itself (CloudWatch embedded metric format, namespace CdkKmsKeyMaterial, dimension
+   * StackName). Where CloudFormation cannot fail the stack, in the cleanup after an update, this
+   * metric is how a failed revocation becomes visible (LIFECYCLE L28). The metric is per stack:
+   * every revocation of the stack returns the same one.
+   *
+   * @default - sum over 5 minutes
+   */
+  public metricRevocationFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.handlerMetric(METRIC_REVOCATION_FAILURES, props);
+  }
+
+  /**
+   * Requests the handler refused as not sent by CloudFormation for this stack, or no longer fresh
+   * (LIFECYCLE L26, L29): someone invoked the function by hand, or Lambda delivered an event late.
+   *
+   * @default - sum over 5 minutes
+   */
+  public metricRefusedRequests(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.handlerMetric(METRIC_REFUSED_REQUESTS, props);
+  }
+
+  /**
+   * An alarm that goes off when a revocation of this stack fails (one failure is enough). Add one
+   * per stack: the metric counts the whole stack. Give it an action (SNS, a pager) to be told.
+   */
+  public addRevocationFailureAlarm(id: string, options: RevocationFailureAlarmOptions = {}): cloudwatch.Alarm {
+    return new cloudwatch.Alarm(this, id, {
+      metric: this.metricRevocationFailures({ period: options.period ?? Duration.minutes(5) }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmName: options.alarmName,
+      alarmDescription: options.alarmDescription ?? `A key material revocation failed in stack ${Stack.of(this).stackName}: ` +
+        'its material may still be usable. See the handler\'s log group for the decision line (decision "failed") and the reason',
+    });
+  }
+
+  private handlerMetric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: METRIC_NAMESPACE,
+      metricName,
+      dimensionsMap: { StackName: Stack.of(this).stackName },
+      statistic: 'Sum',
+      period: Duration.minutes(5),
+      ...props,
+    });
   }
 
   /** S8: a retained revocation never receives the Delete it acts on. */

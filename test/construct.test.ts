@@ -12,6 +12,7 @@ import {
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import { IConstruct } from 'constructs';
 import { KeyMaterialRevocation, KeyMaterialScope } from '../lib/index';
 
@@ -186,19 +187,51 @@ describe('synth rules', () => {
     }
   });
 
-  test('S5: the role has no AWS managed policy; the logs permission names the function\'s own log group, without a dependency cycle', () => {
+  test('S5: the role has no AWS managed policy; the logs permission names the handler\'s own log group, without a dependency cycle', () => {
     const stack = newStack();
     new KeyMaterialRevocation(stack, 'R', { key: externalKey(stack, 'K') });
-    // Template.fromStack fails on a dependency cycle: the policy refers to the function, the function to the role.
+    // Template.fromStack fails on a dependency cycle.
     const template = Template.fromStack(stack);
     const [role] = Object.values(template.findResources('AWS::IAM::Role')) as any[];
     expect(role.Properties.ManagedPolicyArns).toBeUndefined();
-    const [fn] = Object.keys(template.findResources('AWS::Lambda::Function'));
+    const [logGroup] = Object.keys(template.findResources('AWS::Logs::LogGroup'));
     const logs = readsPolicy(template).resource.Properties.PolicyDocument.Statement.filter((s: any) => actionsOf(s)[0].startsWith('logs:'));
     expect(logs).toHaveLength(1);
-    expect(actionsOf(logs[0])).toEqual(['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents']);
-    const logGroup = ['arn:', { Ref: 'AWS::Partition' }, ':logs:eu-west-1:111111111111:log-group:/aws/lambda/', { Ref: fn }];
-    expect(logs[0].Resource).toEqual([{ 'Fn::Join': ['', logGroup] }, { 'Fn::Join': ['', [...logGroup, ':*']] }]);
+    // The log group exists before the function: no logs:CreateLogGroup.
+    expect(actionsOf(logs[0])).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
+    expect(logs[0].Resource).toEqual({ 'Fn::GetAtt': [logGroup, 'Arn'] });
+  });
+
+  test('issue 10: the handler logs to a log group of its own, kept a year by default and kept when the stack is deleted', () => {
+    const stack = newStack();
+    new KeyMaterialRevocation(stack, 'R', { key: externalKey(stack, 'K') });
+    const template = Template.fromStack(stack);
+    const [logGroup] = Object.keys(template.findResources('AWS::Logs::LogGroup'));
+    template.hasResource('AWS::Logs::LogGroup', { Properties: { RetentionInDays: 365 }, DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    template.hasResourceProperties('AWS::Lambda::Function', { LoggingConfig: { LogGroup: { Ref: logGroup } } });
+  });
+
+  test('issue 10: logRetention sets the shared log group\'s retention; two revocations of a stack that disagree fail synth', () => {
+    const stack = newStack();
+    new KeyMaterialRevocation(stack, 'R1', { key: externalKey(stack, 'K1'), logRetention: logs.RetentionDays.TEN_YEARS });
+    new KeyMaterialRevocation(stack, 'R2', { key: externalKey(stack, 'K2'), logRetention: logs.RetentionDays.TEN_YEARS });
+    Template.fromStack(stack).hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 3653 });
+    expect(() => new KeyMaterialRevocation(stack, 'R3', { key: externalKey(stack, 'K3'), logRetention: logs.RetentionDays.ONE_WEEK }))
+      .toThrow(/Stack\/R3 asks for a log retention of 7 days but Stack\/R1 .* 3653.*same logRetention/);
+  });
+
+  test('L28: metricRevocationFailures names what the handler emits; the alarm goes off at one failure', () => {
+    const stack = newStack();
+    const revocation = new KeyMaterialRevocation(stack, 'R', { key: externalKey(stack, 'K') });
+    const metric = revocation.metricRevocationFailures();
+    expect(metric).toMatchObject({ namespace: 'CdkKmsKeyMaterial', metricName: 'RevocationFailures', statistic: 'Sum', dimensions: { StackName: 'Stack' } });
+    expect(metric.period.toMinutes()).toBe(5);
+    expect(revocation.metricRefusedRequests({ period: Duration.hours(1) })).toMatchObject({ metricName: 'RefusedRequests' });
+    revocation.addRevocationFailureAlarm('Alarm');
+    Template.fromStack(stack).hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'CdkKmsKeyMaterial', MetricName: 'RevocationFailures', Dimensions: [{ Name: 'StackName', Value: 'Stack' }],
+      Threshold: 1, EvaluationPeriods: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching', Statistic: 'Sum',
+    });
   });
 
   test('S5: 250 keys with realistic ARNs: at most 5 key policies, each under 6,144 characters, so any update stays within 10 attached', () => {
