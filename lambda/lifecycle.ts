@@ -54,7 +54,7 @@ export async function handleRequest(event: RevocationEvent, refusal: string | un
     const result = await revokeKeyMaterial(target.keyArn, target.scope, budget);
     materialIds.push(...result.materialIds);
     record.materialIds = [...materialIds];
-    if (decision.revoke.length > 1) (record.revokedKeys ??= []).push(target.keyArn);
+    (record.revokedKeys ??= []).push(target.keyArn);
     notes.push(`${target.keyArn}: scope ${target.scope}${result.note ? `, ${result.note}` : ''}`);
   }
   record.decision = decision.decision;

@@ -11,7 +11,7 @@ export interface DecisionRecord {
   ancestorStatuses?: string[];
   /** Whether the (root) stack's history shows it once reached a stable state, when that was read. */
   everStable?: boolean;
-  /** The keys revoked, when a request revoked more than one (a key change with the switch on). */
+  /** The keys revoked (two after a key change with the switch on; not always the request's KeyArn). */
   revokedKeys?: string[];
   /** Set when the status was remembered from an earlier Delete of the same stack deletion. */
   stackStatusRemembered?: boolean;
