@@ -22,7 +22,27 @@ export interface TestBedOptions extends RunnerOptions {
   readonly parameters?: Record<string, string>;
   /** Import material into EXTERNAL keys the stack creates: this many materials each (default 2). */
   readonly materialsPerKey?: number;
+  /**
+   * Read quota of the CloudFormation double, requests per second per operation (one double is one
+   * account and Region); `false` turns it off. Default CFN_READ_QUOTA_PER_SECOND.
+   */
+  readonly cfnReadQuotaPerSecond?: number | false;
 }
+
+/**
+ * The CloudFormation reads the handler makes (the double's operations), throttled by default.
+ *
+ * GUESS: AWS documents no per-operation request rate for these CloudFormation reads. The
+ * CloudFormation quotas page of the User Guide (cloudformation-limits.html) lists template and
+ * stack limits only; DescribeAccountLimits reports ConcurrentResourcesLimit, StackLimit and
+ * StackOutputsLimit only; the re:Post knowledge-center article on CloudFormation "Rate exceeded"
+ * errors advises exponential backoff and a quota increase without naming a figure. So a
+ * conservative 10 requests per second per operation for the account and Region: below what
+ * CloudFormation is commonly observed to sustain, so that a handler that reads too much per
+ * request shows it here (L18) rather than only in a real account.
+ */
+export const CFN_READ_OPERATIONS = ['DescribeStacks', 'DescribeStackEvents', 'DescribeStackResource', 'GetTemplate', 'ListStackResources'] as const;
+export const CFN_READ_QUOTA_PER_SECOND = 10;
 
 export class TestBed {
   /** Synthesizes `build` as the first version of the app and starts everything around it. */
@@ -34,6 +54,8 @@ export class TestBed {
       CloudFormationDouble.start(),
       ResponseServer.start(),
     ]);
+    const readQuota = options.cfnReadQuotaPerSecond ?? CFN_READ_QUOTA_PER_SECOND;
+    if (readQuota !== false) for (const op of CFN_READ_OPERATIONS) cfn.setReadQuota(op, readQuota);
     const runnerOptions: RunnerOptions = {
       ...options,
       env: {
