@@ -18,6 +18,7 @@ import {
   ListKeyRotationsCommand,
   ListResourceTagsCommand,
   NotFoundException,
+  ReplicateKeyCommand,
   RotateKeyOnDemandCommand,
   ScheduleKeyDeletionCommand,
   TagResourceCommand,
@@ -816,5 +817,106 @@ describe('KmsDouble, driven by the real @aws-sdk/client-kms', () => {
       // The SDK wraps non-service errors ("AWS SDK error wrapper for Error: connect ECONNREFUSED ...").
       expect(err.message).toMatch(/ECONNREFUSED/);
     });
+  });
+});
+
+describe('KmsDouble: multi-Region keys (LIFECYCLE M1), keys per Region as the SigV4 scope names it', () => {
+  let double: KmsDouble;
+  const clients: KMSClient[] = [];
+  const inRegion = (region: string): KMSClient => {
+    const c = new KMSClient({ region, endpoint: double.endpoint, credentials: CREDS, maxAttempts: 1 });
+    clients.push(c);
+    return c;
+  };
+
+  beforeEach(async () => {
+    double = await KmsDouble.start({ defaultAccount: ACCOUNT, defaultRegion: REGION });
+  });
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.destroy();
+    await double.stop();
+  });
+
+  it('replicateKey() makes a replica with the same mrk- key ID in another Region; DescribeKey shows MultiRegionConfiguration from every Region', async () => {
+    const primary = double.addKey({ origin: 'EXTERNAL', multiRegion: true, importedMaterials: 2 });
+    const keyId = primary.split('/')[1];
+    expect(keyId).toMatch(/^mrk-[0-9a-f]{32}$/);
+    const east = double.replicateKey(primary, 'us-east-1');
+    const south = double.replicateKey(primary, 'ap-south-1');
+    expect(east).toBe(`arn:aws:kms:us-east-1:${ACCOUNT}:key/${keyId}`);
+    const fromPrimary = (await inRegion(REGION).send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!;
+    expect(fromPrimary.MultiRegion).toBe(true);
+    expect(fromPrimary.MultiRegionConfiguration).toEqual({
+      MultiRegionKeyType: 'PRIMARY',
+      PrimaryKey: { Arn: primary, Region: REGION },
+      ReplicaKeys: [{ Arn: east, Region: 'us-east-1' }, { Arn: south, Region: 'ap-south-1' }],
+    });
+    // The key ID alone finds the key of the request's Region.
+    const fromReplica = (await inRegion('us-east-1').send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!;
+    expect(fromReplica.Arn).toBe(east);
+    expect(fromReplica.MultiRegionConfiguration?.MultiRegionKeyType).toBe('REPLICA');
+    expect(fromReplica.MultiRegionConfiguration?.PrimaryKey).toEqual({ Arn: primary, Region: REGION });
+    expect(fromReplica.MultiRegionConfiguration?.ReplicaKeys).toContainEqual({ Arn: east, Region: 'us-east-1' });
+    expect(fromReplica.Origin).toBe('EXTERNAL');
+    // Same material IDs, imported into the replica as the user would.
+    expect(double.key(east)!.materials.map((m) => m.id)).toEqual(double.key(primary)!.materials.map((m) => m.id));
+    expect(double.key(east)!.state).toBe('Enabled');
+    expect(double.key(east)!.multiRegionKeyType).toBe('REPLICA');
+    expect(double.key(primary)!.replicaArns).toEqual([east, south]);
+    // A single-Region key has no MultiRegionConfiguration.
+    const single = double.addKey({ origin: 'EXTERNAL' });
+    const plain = (await inRegion(REGION).send(new DescribeKeyCommand({ KeyId: single }))).KeyMetadata!;
+    expect(plain.MultiRegion).toBe(false);
+    expect(plain.MultiRegionConfiguration).toBeUndefined();
+  });
+
+  it('material is per Region: DeleteImportedKeyMaterial in one Region leaves the primary and the other replicas usable', async () => {
+    const primary = double.addKey({ origin: 'EXTERNAL', multiRegion: true, importedMaterials: 1 });
+    const east = double.replicateKey(primary, 'us-east-1');
+    const south = double.replicateKey(primary, 'ap-south-1');
+    await inRegion('us-east-1').send(new DeleteImportedKeyMaterialCommand({ KeyId: east }));
+    expect(double.key(east)!.state).toBe('PendingImport');
+    expect(double.key(primary)!.state).toBe('Enabled');
+    expect(double.key(south)!.state).toBe('Enabled');
+    // A key ARN of another Region is not found at this Region's endpoint.
+    const err = await rejection(inRegion(REGION).send(new DeleteImportedKeyMaterialCommand({ KeyId: south })));
+    expect(err).toBeInstanceOf(NotFoundException);
+    await inRegion('ap-south-1').send(new DeleteImportedKeyMaterialCommand({ KeyId: south.split('/')[1] }));
+    expect(double.key(south)!.state).toBe('PendingImport');
+    expect(double.key(primary)!.state).toBe('Enabled');
+    // Calls carry the Region they were signed for.
+    expect(double.callsTo('DeleteImportedKeyMaterial').map((c) => c.region)).toEqual(['us-east-1', REGION, 'ap-south-1']);
+  });
+
+  it('ReplicateKey over the wire: an EXTERNAL replica starts PendingImport; the same material imported makes it Enabled', async () => {
+    const primary = double.addKey({ origin: 'EXTERNAL', multiRegion: true, importedMaterials: 1 });
+    const out = await inRegion(REGION).send(new ReplicateKeyCommand({ KeyId: primary, ReplicaRegion: 'eu-central-1', Description: 'replica' }));
+    const replica = out.ReplicaKeyMetadata!.Arn!;
+    expect(replica).toBe(primary.replace(REGION, 'eu-central-1'));
+    expect(out.ReplicaKeyMetadata!.KeyState).toBe('PendingImport');
+    expect(out.ReplicaKeyMetadata!.MultiRegionConfiguration?.MultiRegionKeyType).toBe('REPLICA');
+    expect(JSON.parse(out.ReplicaPolicy!).Statement).toBeDefined();
+    const [material] = double.key(primary)!.materials;
+    expect(double.key(replica)!.materials).toEqual([expect.objectContaining({ id: material.id, importState: 'PENDING_IMPORT' })]);
+    double.importMaterial(replica, { keyMaterialId: material.id });
+    expect(double.key(replica)!.state).toBe('Enabled');
+    // The primary lists it; a second replica in the same Region, a replica of a replica and a single-Region key are refused.
+    expect((await inRegion(REGION).send(new DescribeKeyCommand({ KeyId: primary }))).KeyMetadata!.MultiRegionConfiguration!.ReplicaKeys)
+      .toEqual([{ Arn: replica, Region: 'eu-central-1' }]);
+    expect((await rejection(inRegion(REGION).send(new ReplicateKeyCommand({ KeyId: primary, ReplicaRegion: 'eu-central-1' })))).name)
+      .toBe('AlreadyExistsException');
+    expect((await rejection(inRegion('eu-central-1').send(new ReplicateKeyCommand({ KeyId: replica, ReplicaRegion: 'us-west-2' })))).name)
+      .toBe('UnsupportedOperationException');
+    const single = double.addKey({ origin: 'EXTERNAL' });
+    expect((await rejection(inRegion(REGION).send(new ReplicateKeyCommand({ KeyId: single, ReplicaRegion: 'us-west-2' })))).name)
+      .toBe('UnsupportedOperationException');
+    expect(() => double.replicateKey(single, 'us-west-2')).toThrow(/not a multi-Region key/);
+  });
+
+  it('replicateKey({ importMaterial: false }) leaves the replica without material: nothing to revoke there', () => {
+    const primary = double.addKey({ origin: 'EXTERNAL', multiRegion: true, importedMaterials: 2 });
+    const replica = double.replicateKey(primary, 'us-west-2', { importMaterial: false });
+    expect(double.key(replica)!.state).toBe('PendingImport');
+    expect(double.key(replica)!.materials.every((m) => m.importState === 'PENDING_IMPORT')).toBe(true);
   });
 });

@@ -11,6 +11,17 @@
  * Behaviour is modelled on the AWS KMS API Reference and Developer Guide (pages cited inline),
  * not on any particular client. Where the documentation is silent the choice is marked GUESS.
  *
+ * Multi-Region keys (Developer Guide, multi-region-keys-overview and multi-region-keys-import): a
+ * primary (CreateKey MultiRegion, or addKey({ multiRegion: true })) and its replicas (ReplicateKey,
+ * or replicateKey()) share one key ID (`mrk-...`); each is a key of its own Region, with its own
+ * state, policy and, for imported material, its own copy of the material: "AWS KMS does not copy
+ * or synchronize the key material from a primary key with imported key material to its replica
+ * keys. You must import the same key material into related primary and replica keys", and "the
+ * key states of related multi-Region keys are independent of each other". DeleteImportedKeyMaterial
+ * therefore acts on the key of the request's Region only. DescribeKey shows MultiRegionConfiguration
+ * (API_MultiRegionConfiguration): PrimaryKey {Arn, Region} and ReplicaKeys [{Arn, Region}], the
+ * latter "includes the current KMS key if it is a replica key".
+ *
  * Access control: off by default (every request is allowed unless a `deny()` rule matches). With
  * `enforcePolicies()` the double decides AccessDenied from key policies and identity-based (IAM)
  * policies the way KMS does, for principals mapped with `setPrincipal()` (see "Policy
@@ -20,7 +31,8 @@
  * What the double does not do: verify SigV4 signatures (it only reads the credential scope:
  * access key ID and Region), grants, cryptography (import tokens and public keys are random
  * bytes; "encrypted key material" is treated as an opaque fingerprint of the material),
- * multi-Region replication, custom key stores, the "hot key" throttling condition, or eventual
+ * the synchronisation of shared properties between multi-Region keys (a replica is a copy of its
+ * primary's key spec, usage and origin, taken when it is made), custom key stores, the "hot key" throttling condition, or eventual
  * consistency (of keys, or of policy changes).
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
@@ -69,6 +81,18 @@ export interface AddKeySpec {
   keyPolicy?: PolicyDocument;
 }
 
+export interface ReplicateKeySpec {
+  /**
+   * EXTERNAL keys only: import the primary's materials (the same material IDs) into the replica
+   * at once, as a user would after ReplicateKey. Default true; false leaves the replica
+   * PendingImport with every material PENDING_IMPORT.
+   */
+  importMaterial?: boolean;
+  keyState?: KeyState;
+  keyPolicy?: PolicyDocument;
+  description?: string;
+}
+
 export interface KeyMaterialView {
   id: string;
   state: KeyMaterialState;
@@ -90,6 +114,12 @@ export interface KeyView {
   account: string;
   region: string;
   multiRegion: boolean;
+  /** Multi-Region keys only: PRIMARY or REPLICA. */
+  multiRegionKeyType?: 'PRIMARY' | 'REPLICA';
+  /** Multi-Region keys only: the primary key's ARN (the key's own for a primary). */
+  primaryArn?: string;
+  /** Multi-Region keys only: the ARNs of the primary's replicas, in the order they were made. */
+  replicaArns?: string[];
   creationDate: Date;
   deletionDate?: Date;
   tags: Record<string, string>;
@@ -177,6 +207,7 @@ const SUPPORTED_OPS = [
   'ImportKeyMaterial',
   'ListKeyRotations',
   'ListResourceTags',
+  'ReplicateKey',
   'RotateKeyOnDemand',
   'ScheduleKeyDeletion',
   'TagResource',
@@ -229,6 +260,8 @@ interface Key {
   keyUsage: string;
   state: KeyState;
   multiRegion: boolean;
+  /** A multi-Region replica: its primary's ARN (same key ID, another Region). Undefined for primaries and single-Region keys. */
+  primaryArn?: string;
   description: string;
   creationDate: Date;
   deletionDate?: Date;
@@ -256,6 +289,9 @@ interface ImportTokenRecord {
 }
 
 const epoch = (d: Date): number => d.getTime() / 1000;
+/** "Related multi-Region keys ... have the same key ID": their ARNs differ only in the Region. */
+const replicaArnOf = (primaryArn: string, region: string): string => primaryArn.replace(/^(arn:[^:]+:kms:)[^:]+:/, `$1${region}:`);
+const regionOf = (keyArn: string): string => keyArn.split(':')[3];
 const hex = (bytes: number): string => randomBytes(bytes).toString('hex');
 
 export class KmsDouble extends AwsDouble<KmsCall, KmsDenyRule> {
@@ -339,6 +375,68 @@ export class KmsDouble extends AwsDouble<KmsCall, KmsDenyRule> {
     return arn;
   }
 
+  /**
+   * Makes a replica of a multi-Region primary key in `region` (as ReplicateKey does): the same
+   * key ID, key spec, usage and origin; its own state and policy. For imported material the
+   * replica gets copies of the primary's materials (same IDs), imported unless
+   * `spec.importMaterial` is false. Returns the replica's ARN.
+   */
+  replicateKey(primaryArn: string, region: string, spec: ReplicateKeySpec = {}): string {
+    const primary = this.mustGetKey(primaryArn);
+    const problem = this.replicationProblem(primary, region);
+    if (problem) throw new Error(`KmsDouble.replicateKey: ${problem.message}`);
+    return this.makeReplica(primary, region, spec.importMaterial ?? true, spec).arn;
+  }
+
+  /** Why `primary` cannot be replicated into `region`, as ReplicateKey would answer; undefined when it can. */
+  private replicationProblem(primary: Key, region: string): KmsError | undefined {
+    // API_ReplicateKey errors: UnsupportedOperationException for a key that is not a multi-Region
+    // primary; AlreadyExistsException when the Region has a replica (or the primary) already.
+    if (!primary.multiRegion) return new KmsError('UnsupportedOperationException', `${primary.arn} is not a multi-Region key.`);
+    if (primary.primaryArn) return new KmsError('UnsupportedOperationException', `${primary.arn} is a replica key; only a multi-Region primary key can be replicated.`);
+    if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) {
+      return new KmsError('ValidationException', `1 validation error detected: Value '${region}' at 'replicaRegion' failed to satisfy constraint: Member must satisfy regular expression pattern: ^([a-z]+-){2,3}\\d+$`);
+    }
+    const arn = replicaArnOf(primary.arn, region);
+    if (this.keys.has(arn)) return new KmsError('AlreadyExistsException', `${arn} already exists.`);
+    return undefined;
+  }
+
+  private makeReplica(primary: Key, region: string, importMaterial: boolean, spec: ReplicateKeySpec): Key {
+    const arn = replicaArnOf(primary.arn, region);
+    const replica: Key = {
+      ...primary,
+      arn,
+      region,
+      primaryArn: primary.arn,
+      state: 'Enabled',
+      description: spec.description ?? primary.description,
+      creationDate: new Date(),
+      deletionDate: undefined,
+      tags: new Map(),
+      aliases: new Set(),
+      // AWS_KMS material is shared; imported material is the user's to import into each replica.
+      materials: primary.materials
+        .filter((m) => m.state !== 'PENDING_ROTATION')
+        .map((m) => ({ ...m, importState: primary.origin === 'EXTERNAL' && !importMaterial ? 'PENDING_IMPORT' : m.importState })),
+      deletedMaterialIds: [],
+      keyPolicy: spec.keyPolicy === undefined ? undefined : normalizeDocument(spec.keyPolicy),
+    };
+    if (primary.origin === 'EXTERNAL') {
+      const imported = replica.materials.length > 0 && replica.materials.every((m) => m.importState === 'IMPORTED');
+      replica.state = imported ? (primary.state === 'Disabled' ? 'Disabled' : 'Enabled') : 'PendingImport';
+    }
+    if (spec.keyState) replica.state = spec.keyState;
+    if (replica.state === 'PendingDeletion') replica.deletionDate = new Date(Date.now() + 30 * 86400_000);
+    this.keys.set(arn, replica);
+    return replica;
+  }
+
+  /** The replicas of a primary key, in the order they were made. */
+  private replicasOf(primary: Key): Key[] {
+    return [...this.keys.values()].filter((k) => k.primaryArn === primary.arn);
+  }
+
   /** Points an alias (`alias/name`) at a key, in the key's account and Region. */
   addAlias(aliasName: string, keyArn: string): void {
     const key = this.mustGetKey(keyArn);
@@ -409,6 +507,11 @@ export class KmsDouble extends AwsDouble<KmsCall, KmsDenyRule> {
       account: key.account,
       region: key.region,
       multiRegion: key.multiRegion,
+      ...(key.multiRegion ? {
+        multiRegionKeyType: key.primaryArn ? 'REPLICA' as const : 'PRIMARY' as const,
+        primaryArn: key.primaryArn ?? key.arn,
+        replicaArns: this.replicasOf(this.keys.get(key.primaryArn ?? key.arn) ?? key).map((r) => r.arn),
+      } : {}),
       creationDate: new Date(key.creationDate),
       deletionDate: key.deletionDate ? new Date(key.deletionDate) : undefined,
       tags: Object.fromEntries(key.tags),
@@ -618,6 +721,7 @@ export class KmsDouble extends AwsDouble<KmsCall, KmsDenyRule> {
       case 'ImportKeyMaterial': return this.importKeyMaterial(ctx);
       case 'ListKeyRotations': return this.listKeyRotations(ctx);
       case 'ListResourceTags': return this.listResourceTags(ctx);
+      case 'ReplicateKey': return this.replicateKeyOp(ctx);
       case 'RotateKeyOnDemand': return this.rotateKeyOnDemand(ctx);
       case 'ScheduleKeyDeletion': return this.scheduleKeyDeletion(ctx);
       case 'TagResource': return this.tagResource(ctx);
@@ -882,10 +986,12 @@ export class KmsDouble extends AwsDouble<KmsCall, KmsDenyRule> {
     if (key.keySpec.startsWith('HMAC_')) md.MacAlgorithms = [`HMAC_SHA_${key.keySpec.slice(5)}`];
     if (key.state === 'PendingDeletion' && key.deletionDate) md.DeletionDate = epoch(key.deletionDate);
     if (key.multiRegion) {
+      // The same view from the primary and from every replica (a replica lists itself among ReplicaKeys).
+      const primary = (key.primaryArn && this.keys.get(key.primaryArn)) || key;
       md.MultiRegionConfiguration = {
-        MultiRegionKeyType: 'PRIMARY',
-        PrimaryKey: { Arn: key.arn, Region: key.region },
-        ReplicaKeys: [],
+        MultiRegionKeyType: key.primaryArn ? 'REPLICA' : 'PRIMARY',
+        PrimaryKey: { Arn: key.primaryArn ?? key.arn, Region: key.primaryArn ? regionOf(key.primaryArn) : key.region },
+        ReplicaKeys: this.replicasOf(primary).map((r) => ({ Arn: r.arn, Region: r.region })),
       };
     }
     const current = this.currentMaterial(key);
@@ -1202,6 +1308,41 @@ export class KmsDouble extends AwsDouble<KmsCall, KmsDenyRule> {
       this.rotateTo(key, pending);
     }
     return { KeyId: key.arn };
+  }
+
+  /**
+   * API_ReplicateKey: KeyId names the primary in the request's Region; ReplicaRegion another
+   * Region. The replica of a key with imported material is PendingImport until the same material
+   * is imported into it (multi-region-keys-import); the answer is the replica's metadata.
+   * GUESS: the replica is created at once (no transient Creating state).
+   */
+  private replicateKeyOp(ctx: Ctx): Record<string, unknown> {
+    const primary = this.resolveKey(ctx, ctx.body.KeyId, { allowAlias: false });
+    const region = ctx.body.ReplicaRegion;
+    if (typeof region !== 'string' || !region) {
+      throw new KmsError('ValidationException', "1 validation error detected: Value null at 'replicaRegion' failed to satisfy constraint: Member must not be null");
+    }
+    const problem = this.replicationProblem(primary, region);
+    if (problem) throw problem;
+    let keyPolicy: PolicyDocument | undefined;
+    if (ctx.body.Policy !== undefined) {
+      try {
+        keyPolicy = JSON.parse(String(ctx.body.Policy));
+      } catch {
+        throw new KmsError('MalformedPolicyDocumentException', 'The new key policy is not valid JSON.');
+      }
+    }
+    const replica = this.makeReplica(primary, region, false, {
+      keyPolicy, description: typeof ctx.body.Description === 'string' ? ctx.body.Description : undefined,
+    });
+    for (const t of (ctx.body.Tags ?? []) as Array<{ TagKey?: string; TagValue?: string }>) {
+      if (typeof t.TagKey === 'string') replica.tags.set(t.TagKey, String(t.TagValue ?? ''));
+    }
+    return {
+      ReplicaKeyMetadata: this.keyMetadata(replica),
+      ReplicaPolicy: JSON.stringify(this.keyPolicy(replica.arn)),
+      ReplicaTags: [...replica.tags].map(([TagKey, TagValue]) => ({ TagKey, TagValue })),
+    };
   }
 
   /** API_ScheduleKeyDeletion: PendingWindowInDays 7..30 (default 30); state PendingDeletion. */
