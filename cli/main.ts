@@ -33,9 +33,13 @@ export interface StackPlan {
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === '--help' || command === '-h') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   if (command !== 'plan') {
-    process.stderr.write(command === undefined || command === '--help' || command === '-h' ? USAGE : `unknown command ${command}\n\n${USAGE}`);
-    return command === undefined || command === '--help' || command === '-h' ? 0 : 1;
+    process.stderr.write(command === undefined ? USAGE : `unknown command ${command}\n\n${USAGE}`);
+    return 1;
   }
   let parsed;
   try {

@@ -34,7 +34,8 @@ export function checkNotAlias(key: kms.IKey): void {
  * neither account is resolved: it is defined in the same stack or in the same nested stack tree
  * (nested stacks always deploy to their root's account).
  */
-export function checkAccount(scope: Construct, keyArn: string, keyAccount: string, stack: Stack, sameAccount: boolean): void {
+/** `keyName` is the key ARN, or the key's construct path when its ARN is only a token (never printed raw). */
+export function checkAccount(scope: Construct, keyName: string, keyAccount: string, stack: Stack, sameAccount: boolean): void {
   const stackAccount = stack.account;
   if (Token.isUnresolved(keyAccount) || Token.isUnresolved(stackAccount)) {
     if (sameAccount) return;
@@ -45,7 +46,7 @@ export function checkAccount(scope: Construct, keyArn: string, keyAccount: strin
   }
   if (keyAccount !== stackAccount) {
     throw new Error(
-      `key ${keyArn} is in account ${keyAccount} but stack ${stack.stackName} deploys to account ${stackAccount}: ` +
+      `key ${keyName} is in account ${keyAccount} but stack ${stack.stackName} deploys to account ${stackAccount}: ` +
       'DeleteImportedKeyMaterial works only in the key\'s own account, so deploy the revocation in a stack of account ' + keyAccount,
     );
   }

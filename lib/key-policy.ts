@@ -17,12 +17,15 @@ import * as kms from 'aws-cdk-lib/aws-kms';
  *
  * Statements are only ever added to a key's policy, so a trust seen now still holds at
  * synthesis (an escape-hatch override of `KeyPolicy` would replace a statement of ours just the
- * same). Anything this does not recognise (a condition, a literal account ARN, a token) answers
+ * same). Anything this does not recognise (a condition, another account's root, a token) answers
  * false, and the caller adds its own statement: the cost of a wrong "no" is a few hundred
  * template bytes, of a wrong "yes" a handler that cannot revoke.
  */
-export function keyPolicyTrustsAccount(cfnKey: kms.CfnKey, actions: readonly string[]): boolean {
-  const document: unknown = cfnKey.keyPolicy;
+export function keyPolicyTrustsAccount(cfnKey: kms.CfnKey, actions: readonly string[], key?: kms.IKey): boolean {
+  // `kms.Key.fromCfnKey` turns the CfnKey's policy into a PolicyDocument that the returned key
+  // holds (and renders lazily into the CfnKey): read that document, not the lazy token.
+  const held = (key as { policy?: unknown } | undefined)?.policy;
+  const document: unknown = held instanceof iam.PolicyDocument ? held : cfnKey.keyPolicy;
   if (document === undefined) return true;
   // A PolicyDocument is itself resolvable: test for it before testing for a token.
   if (!(document instanceof iam.PolicyDocument) && Token.isUnresolved(document)) return false;
@@ -31,6 +34,15 @@ export function keyPolicyTrustsAccount(cfnKey: kms.CfnKey, actions: readonly str
   const stack = Stack.of(cfnKey);
   const root = JSON.stringify(stack.resolve(new iam.AccountRootPrincipal().arn));
   return rendered.Statement.some((statement) => trustsRoot(stack, statement, root) && coversAll(statement, actions));
+}
+
+/**
+ * The account root written out: `arn:PARTITION:iam::ACCOUNT:root` or the bare account ID, for the
+ * stack's own account when it is known at synth (a literal for another account trusts that one).
+ */
+function isLiteralRoot(stack: Stack, principal: unknown): boolean {
+  if (typeof principal !== 'string' || Token.isUnresolved(stack.account)) return false;
+  return principal === stack.account || new RegExp(`^arn:aws[a-z-]*:iam::${stack.account}:root$`).test(principal);
 }
 
 interface StatementJson {
@@ -49,7 +61,7 @@ const list = (value: string | string[] | undefined): string[] => (value === unde
 function trustsRoot(stack: Stack, s: StatementJson, root: string): boolean {
   if (s.Effect !== 'Allow' || s.Condition || s.NotAction || s.NotPrincipal || s.NotResource) return false;
   if (!list(s.Resource).includes('*') || typeof s.Principal !== 'object') return false;
-  return list(s.Principal.AWS).some((principal) => JSON.stringify(stack.resolve(principal)) === root);
+  return list(s.Principal.AWS).some((principal) => JSON.stringify(stack.resolve(principal)) === root || isLiteralRoot(stack, stack.resolve(principal)));
 }
 
 /** IAM action patterns: `*` matches any run of characters, `?` one; case-insensitive. */

@@ -35,9 +35,10 @@ export enum KeyMaterialScope {
  */
 export interface KeyMaterialRevocationProps {
   /**
-   * The key whose imported material is revoked. It must have `Origin: EXTERNAL`, be in the
-   * stack's account, and be given by key ID or key ARN (not an alias). It may be in another
-   * Region of the same account. A key defined in the app (`kms.Key`, `kms.Key.fromCfnKey`, a key
+   * The key whose imported material is revoked. It must have `Origin: EXTERNAL` and be in the
+   * stack's account. A key outside the app is given by its key ARN (`kms.Key.fromKeyArn`): the
+   * ARN names the key's Region and account, which a bare key ID or an alias does not, so both are
+   * refused. It may be in another Region of the same account. A key defined in the app (`kms.Key`, `kms.Key.fromCfnKey`, a key
    * of another stack) is checked at synth; a key known by ARN alone is checked on create.
    *
    * One revocation per key in a stack, where a nested stack's tree counts as one stack.
@@ -184,7 +185,7 @@ export class KeyMaterialRevocation extends Construct {
     const sameStack = keyStack === stack;
     // A key of the same stack, or of the same nested tree, is in the stack's account even when
     // neither account is known yet.
-    checkAccount(this, key.keyArn, keyStack?.account ?? key.env.account, stack,
+    checkAccount(this, Token.isUnresolved(key.keyArn) ? key.node.path : key.keyArn, keyStack?.account ?? key.env.account, stack,
       keyStack !== undefined && rootStackOf(keyStack) === rootStackOf(stack));
     const serviceTimeout = checkServiceTimeout(props.serviceTimeout ?? DEFAULT_SERVICE_TIMEOUT);
 
@@ -193,7 +194,7 @@ export class KeyMaterialRevocation extends Construct {
     if (cfnKey) {
       // S3 once the tree is complete: the Origin may be set after this construct is created.
       this.node.addValidation({ validate: () => checkOrigin(cfnKey) });
-      if (sameStack && !keyPolicyTrustsAccount(cfnKey, KMS_ACTIONS)) {
+      if (sameStack && !keyPolicyTrustsAccount(cfnKey, KMS_ACTIONS, key)) {
         // A key policy that does not let IAM policies grant our actions (a custom one) gets a
         // statement for the handler's role. In a key policy, "*" means this key. Other stacks'
         // keys are left alone: referencing this stack's role from there would create a
@@ -205,7 +206,10 @@ export class KeyMaterialRevocation extends Construct {
         }));
       }
     }
-    if (Token.isUnresolved(key.keyArn) && !cfnKey) {
+    // A key known by its ID, account and Region (kms.Key.fromLookup after a successful lookup) has
+    // only its partition as a token: it is known well enough, and needs no warning.
+    const knownAtSynth = !Token.isUnresolved(key.keyId) && !Token.isUnresolved(key.env.account) && !Token.isUnresolved(key.env.region);
+    if (Token.isUnresolved(key.keyArn) && !cfnKey && !knownAtSynth) {
       Annotations.of(this).addWarningV2('cdk-kms-key-material:keyCheckedAtDeploy',
         'the key ARN is only known at deploy time: the handler checks on create that it names a key (not an alias) ' +
         'with Origin EXTERNAL in the stack\'s account, and fails the deployment otherwise');

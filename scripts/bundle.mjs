@@ -1,12 +1,18 @@
 // Bundles the Lambda handler (lambda/index.ts, the SDK clients included) into one file that ships
 // inside the npm package, so users need neither esbuild, Docker nor the SDK to synthesize.
 import { build } from 'esbuild';
-import { chmodSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = join(root, 'assets', 'revocation-handler');
+
+// `--if-missing` (the example app's cdk.json): a fresh clone has no bundle until the first build,
+// and no install script makes one (consumers' installs run none).
+if (process.argv.includes('--if-missing') && existsSync(join(outdir, 'index.js')) && existsSync(join(root, 'assets', 'plan', 'cli.js'))) {
+  process.exit(0);
+}
 
 rmSync(outdir, { recursive: true, force: true });
 mkdirSync(outdir, { recursive: true });

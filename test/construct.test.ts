@@ -116,6 +116,25 @@ describe('synth rules', () => {
     expect(() => new KeyMaterialRevocation(stack, 'R', { key })).toThrow(/222222222222.*111111111111/);
   });
 
+  test('S7: kms.Key.fromLookup after a successful lookup gives no warning (cdk synth --strict passes)', () => {
+    const app = new App({ context: { [`key-provider:account=${ACCOUNT}:aliasName=alias/byok:region=eu-west-1`]: { keyId: '1234abcd-12ab-34cd-56ef-1234567890ab' } } });
+    const stack = newStack('Lookup', ENV, app);
+    new KeyMaterialRevocation(stack, 'R', { key: kms.Key.fromLookup(stack, 'K', { aliasName: 'alias/byok' }) });
+    expect(Annotations.fromStack(stack).findWarning('*', Match.anyValue())).toEqual([]);
+    // A key ARN that is a parameter still warns: only deploy time can check it.
+    const other = newStack('Param', ENV, new App());
+    new KeyMaterialRevocation(other, 'R', { key: kms.Key.fromKeyArn(other, 'K', new CfnParameter(other, 'Arn').valueAsString) });
+    expect(Annotations.fromStack(other).findWarning('*', Match.stringLikeRegexp('key ARN is only known at deploy time'))).toHaveLength(1);
+  });
+
+  test('S1: the error names a key defined in the app by its construct path, never a raw token', () => {
+    const app = new App();
+    const key = externalKey(newStack('Keys', { account: '222222222222', region: 'eu-west-1' }, app), 'Key');
+    const stack = newStack('Revocations', ENV, app);
+    expect(() => new KeyMaterialRevocation(stack, 'R', { key })).toThrow(/^key Keys\/Key is in account 222222222222/);
+    expect(() => new KeyMaterialRevocation(stack, 'R2', { key })).not.toThrow(/\$\{Token\[/);
+  });
+
   test.each([
     ['an alias construct', (s: Stack) => new kms.Alias(s, 'A', { aliasName: 'alias/byok', targetKey: externalKey(s, 'K') })],
     ['an imported alias name', (s: Stack) => kms.Alias.fromAliasName(s, 'A', 'alias/byok')],
@@ -557,6 +576,29 @@ describe('S10: a key defined in the app, however it reaches the construct', () =
     expect(cr.Properties.KeyLogicalId).toBe('CK');
     expect(cr.Properties.KeyArn).toEqual({ 'Fn::GetAtt': ['CK', 'Arn'] });
     expect(cr.DependsOn).toContain('CK');
+    expect(keyStatementsForRole(stack)).toHaveLength(1);
+  });
+
+  test.each([
+    ['the literal root ARN', `arn:aws:iam::${ACCOUNT}:root`],
+    ['the bare account ID', ACCOUNT],
+  ])('S10/S5 (issue 11): fromCfnKey with a key policy trusting the account through %s gets no extra statement', (_name, principal) => {
+    const stack = newStack();
+    const cfnKey = new kms.CfnKey(stack, 'CK', {
+      origin: 'EXTERNAL',
+      keyPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: principal }, Action: 'kms:*', Resource: '*' }] },
+    });
+    new KeyMaterialRevocation(stack, 'R', { key: kms.Key.fromCfnKey(cfnKey) });
+    expect(keyStatementsForRole(stack)).toHaveLength(0);
+  });
+
+  test('S10/S5: fromCfnKey trusting another account\'s root still gets the statement', () => {
+    const stack = newStack();
+    const cfnKey = new kms.CfnKey(stack, 'CK', {
+      origin: 'EXTERNAL',
+      keyPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::222222222222:root' }, Action: 'kms:*', Resource: '*' }] },
+    });
+    new KeyMaterialRevocation(stack, 'R', { key: kms.Key.fromCfnKey(cfnKey) });
     expect(keyStatementsForRole(stack)).toHaveLength(1);
   });
 

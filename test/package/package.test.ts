@@ -30,13 +30,19 @@ afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
 test('the tarball holds the compiled library, the jsii assembly and the bundled handler, and nothing else', () => {
   for (const needed of ['lib/index.js', 'lib/index.d.ts', 'lib/revocation.js', 'lib/contract.js', '.jsii',
-    'assets/revocation-handler/index.js', 'README.md', 'LICENSE', 'API.md', 'package.json']) {
+    'assets/revocation-handler/index.js', 'assets/plan/cli.js', 'README.md', 'LICENSE', 'API.md', 'package.json']) {
     expect(packed).toContain(needed);
   }
   const unexpected = packed.filter((f) => /^(test|bench|example|lambda|scripts|rosetta)\//.test(f) || /\.ts$/.test(f) && !/\.d\.ts$/.test(f)
     || /^(cdk\.json|jest\.config\.js|tsconfig.*\.json|eslint\.config\.mjs)$/.test(f));
   expect(unexpected).toEqual([]);
   expect(pkg.dependencies ?? {}).toEqual({});
+});
+
+test('installing the package runs no script of ours (no install-script warning): the bundle is made before packing', () => {
+  for (const hook of ['preinstall', 'install', 'postinstall', 'prepare']) expect(pkg.scripts[hook]).toBeUndefined();
+  expect(pkg.scripts.prepack).toBe('npm run bundle');
+  expect(pkg.bin['cdk-kms-key-material']).toBe('assets/plan/cli.js');
 });
 
 test(`installed with only aws-cdk-lib ${floor(pkg.peerDependencies['aws-cdk-lib'])} and constructs, it synthesizes a stack with the handler asset`, () => {
@@ -70,4 +76,9 @@ test(`installed with only aws-cdk-lib ${floor(pkg.peerDependencies['aws-cdk-lib'
   const asset = manifest.files[String(fn.Properties.Code.S3Key).replace(/\.zip$/, '')];
   const shipped = fs.readFileSync(path.join(app, 'cdk.out', asset.source.path, 'index.js'));
   expect(shipped.equals(fs.readFileSync(path.join(ROOT, 'assets', 'revocation-handler', 'index.js')))).toBe(true);
+  // The plan command is on the consumer's PATH through npm's bin link, and runs with what the package holds.
+  const help = execFileSync(path.join(app, 'node_modules', '.bin', 'cdk-kms-key-material'), ['--help'], { cwd: app, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  expect(help).toContain('usage: cdk-kms-key-material plan');
+  const plan = execFileSync(process.execPath, [path.join(app, 'node_modules', '.bin', 'cdk-kms-key-material'), 'plan', '--app', 'cdk.out', '--deployed', 'cdk.out'], { cwd: app, encoding: 'utf8' });
+  expect(plan).toContain('Stack Consumer (from file)');
 }, 300_000);
