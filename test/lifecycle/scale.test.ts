@@ -8,6 +8,10 @@
  * default quota of 15 DeleteImportedKeyMaterial requests per second for the account and Region.
  * Every Delete must succeed (no FAILED), every key must end revoked, the stack DELETE_COMPLETE.
  *
+ * The CloudFormation double throttles each read operation at the test bed's default quota
+ * (CFN_READ_QUOTA_PER_SECOND, a GUESS: see testbed.ts); the CloudFormation calls per revocation
+ * are recorded, sent and with throttled retries, and the reads sent per revocation are bounded.
+ *
  * The deletion's wall time is compared with its lower bound, 250 / 15 = 17 s, and stored in
  * .test-output/lifecycle-scale.json (git-ignored) as well as printed.
  */
@@ -21,22 +25,30 @@ import { KeyMaterialRevocation } from '../../lib/index';
 import { ACCOUNT, REGION } from './assembly';
 import { REVOCATION_TYPE } from './engine';
 import { KMS_DEFAULT_QUOTAS } from '../doubles/kms-double';
-import { TestBed } from './testbed';
+import { CFN_READ_OPERATIONS, CFN_READ_QUOTA_PER_SECOND, TestBed } from './testbed';
 
 const REVOCATIONS = 250;
 const MAX_CONTAINERS = 24;
 const CFN_RESOURCE_LIMIT = 500;
 const QUOTA_PER_SECOND = KMS_DEFAULT_QUOTAS.DeleteImportedKeyMaterial;
 const LOWER_BOUND_MS = (REVOCATIONS / QUOTA_PER_SECOND) * 1000;
+/**
+ * CloudFormation reads sent per revocation (throttled retries left out), at the most: each Delete
+ * reads DescribeStackResource once; the deleting stack's lineage, history and template are read
+ * once per warm container and remembered (lambda/facts.ts).
+ */
+const MAX_CFN_READS_PER_REVOCATION = 1.5;
 const RESULTS_FILE = path.join(__dirname, '..', '..', '.test-output', 'lifecycle-scale.json');
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
 describe('L18 250 revocation resources in one stack, deleted at once', () => {
   let bed: TestBed | undefined;
+  /** The CloudFormation reads sent during the deletion, per revocation, once measured. */
+  let cfnReadsSentPerRevocation: number | undefined;
   afterAll(async () => { await bed?.stop(); });
 
-  test(`L18 S5 all ${REVOCATIONS} Deletes succeed under the ${QUOTA_PER_SECOND}/s DeleteImportedKeyMaterial quota: no FAILED, every key revoked, DELETE_COMPLETE`, async () => {
+  test(`L18 S5 all ${REVOCATIONS} Deletes succeed under the ${QUOTA_PER_SECOND}/s DeleteImportedKeyMaterial quota and a ${CFN_READ_QUOTA_PER_SECOND}/s CloudFormation read quota: no FAILED, every key revoked, DELETE_COMPLETE`, async () => {
     // Key IDs chosen up front, so the app can name the keys before the double holds them.
     const keyIds = Array.from({ length: REVOCATIONS }, () => randomUUID());
     const arns = keyIds.map((id) => `arn:aws:kms:${REGION}:${ACCOUNT}:key/${id}`);
@@ -62,6 +74,7 @@ describe('L18 250 revocation resources in one stack, deleted at once', () => {
     expect(bed.kms.callsTo('DeleteImportedKeyMaterial')).toEqual([]);
 
     bed.kms.resetCalls();
+    bed.cfn.resetCalls();
     const deleteStarted = Date.now();
     await bed.engine.deleteStack();
     const deleteMs = Date.now() - deleteStarted;
@@ -71,6 +84,10 @@ describe('L18 250 revocation resources in one stack, deleted at once', () => {
     const deleteCalls = bed.kms.callsTo('DeleteImportedKeyMaterial');
     const throttled = deleteCalls.filter((c) => c.errorType === 'ThrottlingException');
     const succeeded = deleteCalls.filter((c) => c.status === 200);
+    const cfnCalls = bed.cfn.calls;
+    const cfnSent = cfnCalls.filter((c) => c.status === 200);
+    const cfnThrottled = cfnCalls.filter((c) => c.errorType === 'Throttling');
+    const perOp = (list: typeof cfnCalls) => Object.fromEntries(CFN_READ_OPERATIONS.map((op) => [op, list.filter((c) => c.op === op).length]));
     const durations = deletes.map((a) => a.invocation!.durationMs).sort((a, b) => a - b);
     const results = {
       at: new Date().toISOString(),
@@ -82,6 +99,8 @@ describe('L18 250 revocation resources in one stack, deleted at once', () => {
       createWallMs: createMs,
       deleteWallMs: deleteMs,
       deleteLowerBoundMs: LOWER_BOUND_MS,
+      /** One DescribeStackResource per Delete under the read quota bounds the deletion too. */
+      deleteLowerBoundByCfnReadsMs: (REVOCATIONS / CFN_READ_QUOTA_PER_SECOND) * 1000,
       deleteWallOverLowerBound: Number((deleteMs / LOWER_BOUND_MS).toFixed(2)),
       deleteAnswers: deletes.length,
       failedAnswers: failed.length,
@@ -92,6 +111,15 @@ describe('L18 250 revocation resources in one stack, deleted at once', () => {
         n[c.request.KeyId] = (n[c.request.KeyId] ?? 0) + 1;
         return n;
       }, {}))),
+      cfnReadQuotaPerSecond: CFN_READ_QUOTA_PER_SECOND,
+      cfnReadsSent: cfnSent.length,
+      cfnRequestsInclThrottled: cfnCalls.length,
+      cfnThrottled: cfnThrottled.length,
+      cfnReadsSentPerRevocation: Number((cfnSent.length / REVOCATIONS).toFixed(3)),
+      cfnRequestsInclThrottledPerRevocation: Number((cfnCalls.length / REVOCATIONS).toFixed(3)),
+      cfnReadsSentByOperation: perOp(cfnSent),
+      cfnThrottledByOperation: perOp(cfnThrottled),
+      cfnOtherOutcomes: cfnCalls.filter((c) => c.status !== 200 && c.errorType !== 'Throttling').length,
       invocationMs: { p50: percentile(durations, 50), p90: percentile(durations, 90), max: durations[durations.length - 1] },
       timedOut: deletes.filter((a) => a.invocation?.timedOut).length,
     };
@@ -99,7 +127,12 @@ describe('L18 250 revocation resources in one stack, deleted at once', () => {
     fs.writeFileSync(RESULTS_FILE, JSON.stringify(results, null, 2) + '\n');
     console.log(`L18 scale: ${JSON.stringify(results, null, 2)}`);
 
+    cfnReadsSentPerRevocation = results.cfnReadsSentPerRevocation;
+
     expect(results.failedAnswers).toBe(0);
+    // Every CloudFormation read either answered or throttled (and retried), nothing else.
+    expect(results.cfnOtherOutcomes).toBe(0);
+    expect(results.cfnReadsSentByOperation.DescribeStackResource).toBe(REVOCATIONS);
     expect(deletes).toHaveLength(REVOCATIONS);
     expect(results.timedOut).toBe(0);
     expect(bed.engine.status).toBe('DELETE_COMPLETE');
@@ -110,10 +143,22 @@ describe('L18 250 revocation resources in one stack, deleted at once', () => {
         .toEqual({ arn, state: 'PendingImport', materials: ['PENDING_IMPORT'] });
     }
     expect(new Set(succeeded.map((c) => c.request.KeyId)).size).toBe(REVOCATIONS);
-    // The quota was really in play (otherwise this test proves nothing about L18), and the
-    // containers really ran at once.
-    expect(throttled.length).toBeGreaterThan(0);
+    // A quota was really in play (otherwise this test proves nothing about L18), and the
+    // containers really ran at once. Under the CloudFormation read quota, one DescribeStackResource
+    // per Delete at 10/s paces the Deletes below KMS's 15/s, so the throttling may all be
+    // CloudFormation's.
+    expect(throttled.length + results.cfnThrottled).toBeGreaterThan(0);
     expect(bed.runner.started).toBeGreaterThan(1);
     expect(bed.runner.started).toBeLessThanOrEqual(MAX_CONTAINERS);
   }, 240_000);
+
+  // Issue point 7: the handler remembers a deleting stack's lineage, history and template per warm
+  // container, and each Delete reads DescribeStackResource once, so the reads per revocation stay
+  // near one. Measured with 24 containers: each container still reads the lineage, the template
+  // and 3-4 pages of history once: 1.49 to 1.52 reads per revocation over runs (DescribeStackEvents
+  // 75-83 of 373-381), so this sits at the bound and may fail; the bound is the issue's, not loosened.
+  test(`L18 issue point 7: at most ${MAX_CFN_READS_PER_REVOCATION} CloudFormation reads sent per revocation (throttled retries left out)`, () => {
+    expect(cfnReadsSentPerRevocation).toBeDefined();
+    expect(cfnReadsSentPerRevocation).toBeLessThanOrEqual(MAX_CFN_READS_PER_REVOCATION);
+  });
 });
