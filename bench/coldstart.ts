@@ -125,12 +125,16 @@ function eventProperties(synth: Synthesized, serviceToken: string): Record<strin
   return Object.fromEntries(Object.entries(props).map(([k, v]) => [k, typeof v === 'string' ? v : String(v)]));
 }
 
+const stringValues = (env: Record<string, unknown>) => Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string'));
+
 interface Prepared {
   readonly variant: Variant;
   readonly spec: FunctionSpec;
   readonly resourceType: string;
   readonly properties: Record<string, any>;
   readonly synth: Synthesized;
+  /** The custom resource's logical ID in the template. */
+  readonly logicalId: string;
 }
 
 export async function measureColdStart(samplesPerVariant: number): Promise<ColdStartResult> {
@@ -142,8 +146,8 @@ export async function measureColdStart(samplesPerVariant: number): Promise<ColdS
     const scope = variant === 'ours-current' ? KeyMaterialScope.CURRENT : KeyMaterialScope.ALL;
     const synth = synthesize(buildApp({ side, keyArns: [placeholder], scope }), 'BenchStack');
     const spec = handlerFunction(synth);
-    const [resource] = Object.values(synth.template.Resources).filter((r) => isCustomResourceType(r.Type));
-    return { variant, spec, resourceType: resource.Type, properties: eventProperties(synth, serviceToken), synth };
+    const [[logicalId, resource]] = Object.entries(synth.template.Resources).filter(([, r]) => isCustomResourceType(r.Type));
+    return { variant, spec, resourceType: resource.Type, properties: eventProperties(synth, serviceToken), synth, logicalId };
   };
   const variants: Variant[] = ['ours-current', 'baseline', 'ours-all'];
   const prepared = new Map(variants.map((v) => [v, prepare(v)]));
@@ -158,22 +162,45 @@ export async function measureColdStart(samplesPerVariant: number): Promise<ColdS
     CloudFormationDouble.start(),
     HttpsResponseServer.start(),
   ]);
-  const stackId = `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/BenchStack/${randomUUID()}`;
-  cfn.putStack(stackId, { status: 'DELETE_IN_PROGRESS', template: prepared.get('ours-current')!.synth.template, resources: [] });
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-lambda-home-'));
+
+  /**
+   * A stack of its own per sample, in the CloudFormation double as CloudFormation shows a stack
+   * deletion under way: DELETE_IN_PROGRESS, a history that reached CREATE_COMPLETE, the template in
+   * force naming the sample's key, and the revocation resource DELETE_IN_PROGRESS under its physical
+   * ID. Ours reads all four (DescribeStacks, DescribeStackEvents, GetTemplate, DescribeStackResource).
+   */
+  const deletingStack = (p: Prepared, keyArn: string, physicalId: string): string => {
+    const stackId = `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/BenchStack/${randomUUID()}`;
+    const template = JSON.parse(JSON.stringify(p.synth.template).split(placeholder).join(keyArn));
+    const logicalId = p.logicalId;
+    cfn.putStack(stackId, {
+      status: 'DELETE_IN_PROGRESS', template,
+      resources: [{ logicalId, physicalId, type: p.resourceType, status: 'DELETE_IN_PROGRESS' }],
+    });
+    const stackEvent = (status: string) => cfn.addStackEvent(stackId, { logicalId: 'BenchStack', physicalId: stackId, type: 'AWS::CloudFormation::Stack', status });
+    stackEvent('CREATE_IN_PROGRESS');
+    cfn.addStackEvent(stackId, { logicalId, physicalId, type: p.resourceType, status: 'CREATE_COMPLETE' });
+    stackEvent('CREATE_COMPLETE');
+    stackEvent('DELETE_IN_PROGRESS');
+    cfn.addStackEvent(stackId, { logicalId, physicalId, type: p.resourceType, status: 'DELETE_IN_PROGRESS' });
+    return stackId;
+  };
 
   const one = async (p: Prepared): Promise<Sample> => {
     const keyArn = kms.addKey({ origin: 'EXTERNAL', importedMaterials: 1 });
     const properties = JSON.parse(JSON.stringify(p.properties).split(placeholder).join(keyArn));
     const responseUrl = responses.newUrl();
+    const physicalId = p.variant === 'baseline' ? keyArn : PHYSICAL_ID_PREFIX + keyArn;
+    const stackId = deletingStack(p, keyArn, physicalId);
     const event = {
       RequestType: 'Delete',
       ServiceToken: serviceToken,
       ResponseURL: responseUrl,
       StackId: stackId,
       RequestId: randomUUID(),
-      LogicalResourceId: 'Revocation0',
-      PhysicalResourceId: p.variant === 'baseline' ? keyArn : PHYSICAL_ID_PREFIX + keyArn,
+      LogicalResourceId: p.logicalId,
+      PhysicalResourceId: physicalId,
       ResourceType: p.resourceType,
       ResourceProperties: properties,
     };
@@ -202,7 +229,11 @@ export async function measureColdStart(samplesPerVariant: number): Promise<ColdS
       NODE_EXTRA_CA_CERTS: responses.caFile,
       AWS_ENDPOINT_URL_KMS: kms.endpoint,
       AWS_ENDPOINT_URL_CLOUDFORMATION: cfn.endpoint,
-      ...p.spec.environment,
+      ...stringValues(p.spec.environment),
+      // What the construct's AWS::StackId resolves to, and the test-only origin of the HTTPS
+      // ResponseURL server (not S3), as the test bed sets it.
+      REVOCATION_STACK_ID: stackId,
+      REVOCATION_TEST_RESPONSE_ORIGIN: responses.origin,
       BENCH_ASSET_DIR: p.spec.assetDir,
       BENCH_HANDLER: p.spec.handler,
       BENCH_EVENT: JSON.stringify(event),
@@ -223,7 +254,7 @@ export async function measureColdStart(samplesPerVariant: number): Promise<ColdS
       answer?.Status === 'SUCCESS' ? '' : `answer ${answer ? `${answer.Status}: ${answer.Reason}` : 'missing'}`,
       revoked ? '' : 'material not revoked',
     ].filter(Boolean);
-    if (problems.length > 0 && report.logs?.length) progress(`${p.variant}: ${problems.join('; ')}\n${report.logs.join('\n')}`);
+    if (problems.length > 0) progress(`${p.variant}: ${problems.join('; ')}${report.logs?.length ? `\n${report.logs.join('\n')}` : ''}`);
     return {
       variant: p.variant,
       bootMs: report.bootMs,

@@ -74,6 +74,14 @@ export class HttpsResponseServer extends ResponseRecorder {
     });
   }
 
+  /**
+   * The server's origin (https, default port). Not an S3 host, so the handler accepts it only
+   * through REVOCATION_TEST_RESPONSE_ORIGIN, which the benchmark sets as the test bed does.
+   */
+  get origin(): string {
+    return `https://${this.host}`;
+  }
+
   /** A fresh ResponseURL: https, default port, with a query string like a presigned URL. */
   newUrl(): string {
     const n = ++this.counter;

@@ -2,10 +2,11 @@
  * Renders bench/RESULTS.md from the figures of one run: tables, the goals of issue 5 with a
  * verdict computed from the figures, and what each figure means for a user.
  */
-import type { ColdStartResult, VariantSummary } from './coldstart';
+import type { BundleSize, ColdStartResult, VariantSummary } from './coldstart';
+import type { PlanTimeResult } from './plan-time';
 import { fmt, int, kib } from './stats';
 import {
-  MAX_MANAGED_POLICIES_PER_ROLE, MAX_MANAGED_POLICY_CHARS, MAX_RESOURCES, MAX_ROLE_INLINE_POLICY_CHARS, SideCost, SynthTime,
+  MAX_MANAGED_POLICIES_PER_ROLE, MAX_MANAGED_POLICY_CHARS, MAX_RESOURCES, MAX_ROLE_INLINE_POLICY_CHARS, SideCost, SynthFigures, SynthTime,
 } from './template-cost';
 import { HeadroomResult } from './retry-headroom';
 import { DELETE_QUOTA_PER_SECOND, ThroughputResult } from './throughput';
@@ -22,6 +23,29 @@ export interface BenchResults {
   readonly coldStart: ColdStartResult;
   readonly throughput: ThroughputResult[];
   /** Absent from results recorded before it was measured. */
+  readonly retryHeadroom?: HeadroomResult[];
+  /** The plan command on the largest app, next to `cdk synth` of it (absent before it was measured). */
+  readonly planTime?: PlanTimeResult;
+  /** The CloudFormation read quota of the second throughput pass, and where its figure comes from. */
+  readonly cfnReadQuota?: { perSecond: number; source: string };
+  /** The figures of the run recorded before this one, to say what moved. */
+  readonly previous?: PreviousRun;
+}
+
+/** What a run keeps of the run before it (bench/run.ts previousRun). */
+export interface PreviousRun {
+  readonly date: string;
+  readonly commit: string;
+  readonly node: string;
+  readonly nproc: string;
+  readonly template: {
+    ours: { bytesPerKey: number; sameStackBytesPerKey: number; resourcesPerKey: number; resourcesPerKeyAtMax: number; fixedResources: number; maxKeys: number; rowAtOne: SynthFigures };
+    baseline: { bytesPerKey: number; maxKeys: number };
+  };
+  readonly synthMs: { ours: number; baseline: number };
+  readonly coldStartMs: { ours: number; oursAll: number; baseline: number; oursLoad: number; oursInvoke: number; baselineLoad: number; baselineInvoke: number };
+  readonly bundle?: BundleSize;
+  readonly throughput: Array<Pick<ThroughputResult, 'label' | 'side' | 'scope' | 'model' | 'concurrency' | 'stacks' | 'keys' | 'wallMs' | 'failed' | 'callsPerKey' | 'successfulCallsPerKey' | 'cfn'>>;
   readonly retryHeadroom?: HeadroomResult[];
 }
 

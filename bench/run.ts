@@ -16,11 +16,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { KeyMaterialScope } from '../lib/index';
 import { measureColdStart } from './coldstart';
-import { BenchResults, renderReport } from './report';
+import { BenchResults, PreviousRun, renderReport } from './report';
 import { measureRetryHeadroom } from './retry-headroom';
 import { progress } from './stats';
 import { measureSynthTime, measureTemplateCost } from './template-cost';
-import { measureThroughput, ThroughputResult } from './throughput';
+import { measurePlanTime } from './plan-time';
+import { cfnReadQuota, measureThroughput, ThroughputResult } from './throughput';
 
 const ROOT = path.join(__dirname, '..');
 
@@ -30,6 +31,8 @@ interface Config {
   readonly coldSamples: number;
   readonly throughputKeys: number;
   readonly concurrencies: number[];
+  readonly planRuns: number;
+  readonly planSynthRuns: number;
 }
 
 function machine() {
@@ -56,6 +59,42 @@ function gitCommit(): string {
 
 const version = (pkg: string) => (JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version;
 
+/**
+ * The figures of the run recorded before this one (bench/results.json), kept in the new record so
+ * that the report can say what moved; a previous record's own `previous` is dropped.
+ */
+function previousRun(file: string): PreviousRun | undefined {
+  if (!fs.existsSync(file)) return undefined;
+  try {
+    const p = JSON.parse(fs.readFileSync(file, 'utf8')) as BenchResults;
+    if (p.quick) return undefined;
+    const v = (name: string) => p.coldStart.variants.find((x) => x.variant === name);
+    return {
+      date: p.date,
+      commit: p.versions.commit,
+      node: p.node.parent,
+      nproc: p.machine.nproc,
+      template: {
+        ours: { bytesPerKey: p.templateCost.ours.bytesPerKey, sameStackBytesPerKey: p.templateCost.ours.sameStackBytesPerKey, resourcesPerKey: p.templateCost.ours.resourcesPerKey,
+          resourcesPerKeyAtMax: p.templateCost.ours.resourcesPerKeyAtMax, fixedResources: p.templateCost.ours.fixedResources, maxKeys: p.templateCost.ours.maxDeployable.keys,
+          rowAtOne: p.templateCost.ours.rows[0] },
+        baseline: { bytesPerKey: p.templateCost.baseline.bytesPerKey, maxKeys: p.templateCost.baseline.maxByResources.keys },
+      },
+      synthMs: { ours: p.synthTime.oursMedianMs, baseline: p.synthTime.baselineMedianMs },
+      coldStartMs: { ours: v('ours-current')?.loadPlusInvokeMs.median ?? NaN, oursAll: v('ours-all')?.loadPlusInvokeMs.median ?? NaN, baseline: v('baseline')?.loadPlusInvokeMs.median ?? NaN,
+        oursLoad: v('ours-current')?.loadMs.median ?? NaN, oursInvoke: v('ours-current')?.invokeMs.median ?? NaN, baselineLoad: v('baseline')?.loadMs.median ?? NaN, baselineInvoke: v('baseline')?.invokeMs.median ?? NaN },
+      bundle: p.coldStart.bundles.find((b) => b.side === 'ours'),
+      throughput: p.throughput.map((t) => ({
+        label: t.label, side: t.side, scope: t.scope, model: t.model, concurrency: t.concurrency, stacks: t.stacks, keys: t.keys, wallMs: t.wallMs,
+        failed: t.failed, callsPerKey: t.callsPerKey, successfulCallsPerKey: t.successfulCallsPerKey, cfn: t.cfn,
+      })),
+      retryHeadroom: p.retryHeadroom,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const quick = args.includes('--quick');
@@ -69,8 +108,8 @@ async function main(): Promise<void> {
     return;
   }
   const config: Config = quick
-    ? { quick, synthRuns: 3, coldSamples: 5, throughputKeys: 90, concurrencies: [8] }
-    : { quick, synthRuns: 9, coldSamples: 15, throughputKeys: 300, concurrencies: [8, 32] };
+    ? { quick, synthRuns: 3, coldSamples: 5, throughputKeys: 90, concurrencies: [8], planRuns: 3, planSynthRuns: 1 }
+    : { quick, synthRuns: 9, coldSamples: 15, throughputKeys: 300, concurrencies: [8, 32], planRuns: 9, planSynthRuns: 5 };
   if (!fs.existsSync(path.join(ROOT, 'assets', 'revocation-handler', 'index.js'))) {
     throw new Error('assets/revocation-handler/index.js is missing: run `npm run bundle` first');
   }
@@ -86,24 +125,39 @@ async function main(): Promise<void> {
   const templateCost = { ours: measureTemplateCost('ours'), baseline: measureTemplateCost('baseline') };
   const synthTime = measureSynthTime(100, config.synthRuns);
   const coldStart = await measureColdStart(config.coldSamples);
+  // The plan command on the largest app (issue 13 goal 4): 489 keys then, two stacks of ~245 now.
+  const planTime = measurePlanTime({ stacks: 2, keysPerStack: 245, synthRuns: config.planSynthRuns, planRuns: config.planRuns });
   const throughput: ThroughputResult[] = [];
-  // The baseline adds two resources per key: 300 keys do not fit one stack (500 resources), so
-  // its keys are spread over as many stacks as needed, all deleted at once.
+  // Neither side holds 300 keys in one stack: ours at most 250 (the construct refuses more at
+  // synthesis), the baseline 249 (500 resources). The keys are spread over as many stacks as
+  // needed, all deleted at once in one account and Region, each stack with its own function.
+  const oursStacks = Math.ceil(config.throughputKeys / templateCost.ours.maxDeployable.keys);
   const baselineStacks = Math.ceil(config.throughputKeys / templateCost.baseline.maxByResources.keys);
-  for (const concurrency of config.concurrencies) {
-    throughput.push(await measureThroughput({ side: 'ours', scope: KeyMaterialScope.CURRENT, keys: config.throughputKeys, concurrency }));
-    throughput.push(await measureThroughput({ side: 'ours', scope: KeyMaterialScope.ALL, keys: config.throughputKeys, concurrency }));
-    throughput.push(await measureThroughput({ side: 'baseline', keys: config.throughputKeys, concurrency, stacks: baselineStacks }));
+  const quota = cfnReadQuota();
+  progress(`CloudFormation read quota for the second pass: ${quota.perSecond}/s per operation, ${quota.source}`);
+  const keys = config.throughputKeys;
+  const scopes = config.quick ? [KeyMaterialScope.CURRENT] : [KeyMaterialScope.CURRENT, KeyMaterialScope.ALL];
+  // First without a CloudFormation read quota (as the last run), then with it (ours only: the
+  // baseline reads nothing from CloudFormation).
+  for (const cfnReadQuotaPerSecond of [undefined, quota.perSecond]) {
+    for (const concurrency of config.concurrencies) {
+      for (const scope of scopes) {
+        throughput.push(await measureThroughput({ side: 'ours', scope, keys, concurrency, stacks: oursStacks, cfnReadQuotaPerSecond }));
+      }
+      if (cfnReadQuotaPerSecond === undefined) {
+        throughput.push(await measureThroughput({ side: 'baseline', keys, concurrency, stacks: baselineStacks }));
+      }
+    }
+    // Lambda scaled out: one sandbox per Delete (ours only: see bench/sandboxes.ts).
+    for (const scope of scopes) {
+      throughput.push(await measureThroughput({ side: 'ours', scope, keys, concurrency: keys, sandboxPerDelete: true, stacks: oursStacks, cfnReadQuotaPerSecond }));
+    }
   }
-  // Lambda scaled out: one sandbox per Delete (ours only: see bench/sandboxes.ts).
-  for (const scope of config.quick ? [KeyMaterialScope.CURRENT] : [KeyMaterialScope.CURRENT, KeyMaterialScope.ALL]) {
-    const keys = config.throughputKeys;
-    throughput.push(await measureThroughput({ side: 'ours', scope, keys, concurrency: keys, sandboxPerDelete: true }));
-  }
-  // Several full stacks destroyed together: 490 revocations each, one quota.
+  // Several full stacks destroyed together: 245 revocations each (2, 4 and 6 stacks), one quota.
   const retryHeadroom = [];
-  for (const keys of config.quick ? [300] : [490, 980, 1470]) retryHeadroom.push(await measureRetryHeadroom(keys));
+  for (const n of config.quick ? [300] : [490, 980, 1470]) retryHeadroom.push(await measureRetryHeadroom(n));
 
+  const previous = previousRun(path.join(__dirname, 'results.json'));
   const results: BenchResults = {
     date: new Date().toISOString(),
     quick,
@@ -121,13 +175,17 @@ async function main(): Promise<void> {
     coldStart,
     throughput,
     retryHeadroom,
+    planTime,
+    cfnReadQuota: quota,
+    previous,
   };
+  // The figures first: a report that fails to render can be rendered again from them (--render).
+  if (!quick) fs.writeFileSync(path.join(__dirname, 'results.json'), `${JSON.stringify(results, null, 1)}\n`);
   const report = renderReport(results);
   if (quick && !out) {
     process.stdout.write(report);
   } else {
     fs.writeFileSync(out ?? path.join(__dirname, 'RESULTS.md'), report);
-    if (!quick) fs.writeFileSync(path.join(__dirname, 'results.json'), `${JSON.stringify(results, null, 1)}\n`);
     progress(`wrote ${out ?? 'bench/RESULTS.md and bench/results.json'}`);
   }
   progress(`done in ${results.durationSeconds.toFixed(0)} s`);

@@ -47,11 +47,12 @@ export async function withSandboxEnvironment<T>(extra: Record<string, string>, f
 /**
  * Runs `fn` with the console silenced: hundreds of handlers log here, interleaved, and nothing
  * below reads their lines (outcomes come from their answers and the doubles' call logs). One
- * switch for the whole run: per-invocation capture cannot tell concurrent handlers apart.
+ * switch for the whole run: per-invocation capture cannot tell concurrent handlers apart. With
+ * `onLine`, every line is handed to it instead (the benchmark tallies the decision lines).
  */
-export async function withSilencedConsole<T>(fn: () => Promise<T>): Promise<T> {
+export async function withSilencedConsole<T>(fn: () => Promise<T>, onLine?: (line: string) => void): Promise<T> {
   const saved = { log: console.log, warn: console.warn, error: console.error, info: console.info };
-  const quiet = () => undefined;
+  const quiet = onLine ? (...args: unknown[]) => onLine(args.map(String).join(' ')) : () => undefined;
   Object.assign(console, { log: quiet, warn: quiet, error: quiet, info: quiet });
   try {
     return await fn();
@@ -67,6 +68,8 @@ export class InProcessSandboxes {
   private readonly file: string;
   private readonly pool: Handler[] = [];
   private warm?: Handler;
+  /** The function's environment as deployed (REVOCATION_STACK_ID resolved), set by the engine before each invocation. */
+  private environment: Record<string, string> = {};
 
   /**
    * @param assetDir the handler's asset directory (index.js inside)
@@ -84,6 +87,17 @@ export class InProcessSandboxes {
   /** From now on every invocation takes a fresh sandbox from the pool (Lambda scaling out). */
   freshPerInvocation = false;
 
+  /**
+   * The function's environment as CloudFormation resolved it (the engine calls this before every
+   * invocation, as it does for a LambdaRunner). The sandboxes share this process's environment, so
+   * it is applied at each invocation's start: the handler reads REVOCATION_STACK_ID and
+   * REVOCATION_TEST_RESPONSE_ORIGIN synchronously, before its first await, so stacks whose
+   * sandboxes run side by side in this process each see their own.
+   */
+  useEnvironment(environment: Record<string, unknown> | undefined): void {
+    this.environment = Object.fromEntries(Object.entries(environment ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  }
+
   async invoke(event: unknown): Promise<InvocationResult> {
     let handler: Handler;
     if (this.freshPerInvocation) {
@@ -99,6 +113,7 @@ export class InProcessSandboxes {
     const started = Date.now();
     const deadline = started + this.timeoutMs;
     let error: string | undefined;
+    Object.assign(process.env, this.environment);
     try {
       await handler(event, { getRemainingTimeInMillis: () => deadline - Date.now() });
     } catch (err) {

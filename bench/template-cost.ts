@@ -56,6 +56,8 @@ export interface SynthFigures {
 
 interface SynthOptions extends AppOptions {
   readonly context?: Record<string, unknown>;
+  /** Version reporting on, as `cdk synth` has it by default: the stack gets a CDKMetadata resource. */
+  readonly analyticsReporting?: boolean;
 }
 
 type Resources = Record<string, { Type: string; Properties?: any }>;
@@ -64,7 +66,7 @@ type Resources = Record<string, { Type: string; Properties?: any }>;
 export function synthFigures(o: SynthOptions): SynthFigures {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-synth-'));
   try {
-    const app = new App({ outdir, context: o.context });
+    const app = new App({ outdir, context: o.context, analyticsReporting: o.analyticsReporting ?? false });
     const stack = new Stack(app, STACK_NAME, { env: { account: ACCOUNT, region: REGION } });
     buildApp(o)(stack);
     const artifact = app.synth().getStackByName(STACK_NAME);
@@ -213,6 +215,11 @@ export interface SideCost {
   /** The same with a custom key policy that does not trust the account (ours then adds a key-policy statement). */
   readonly sameStackCustomPolicy?: Array<{ keys: number; resources: number; bytes: number }>;
   readonly sameStackCustomPolicyBytesPerKey?: number;
+  /**
+   * The largest stack that synthesizes under 500 resources counted as `cdk synth` counts it:
+   * version reporting on (a CDKMetadata resource), resources by type.
+   */
+  readonly cdkSynthAtMax?: { keys: number; resources: number; byType: Record<string, number> };
 }
 
 export function measureTemplateCost(side: Side): SideCost {
@@ -253,9 +260,14 @@ export function measureTemplateCost(side: Side): SideCost {
   const sameStack = sameStackRows(false);
   const sameStackCustomPolicy = sameStackRows(true);
 
+  // CDKMetadata is one more resource: the largest N under 500 may be one less with it.
+  const metadataLimit = largestN((n) => synthFigures({ side, keyArns: arns(n), analyticsReporting: true }), fitsResources);
+  const withMetadata = synthFigures({ side, keyArns: arns(metadataLimit.keys), analyticsReporting: true });
+
   return {
     side,
     rows,
+    cdkSynthAtMax: { keys: metadataLimit.keys, resources: withMetadata.resources, byType: withMetadata.byType },
     resourcesPerKey,
     fixedResources,
     resourcesPerKeyAtMax: (atMax.resources - fixedResources) / atMax.keys,

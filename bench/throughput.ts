@@ -41,6 +41,8 @@ export interface ThroughputOptions {
    * clock (bench/sandboxes.ts), instead of `concurrency` container processes.
    */
   readonly sandboxPerDelete?: boolean;
+  /** A read quota on the CloudFormation double during the deletion, per operation (requests per second); off when unset. */
+  readonly cfnReadQuotaPerSecond?: number;
 }
 
 export interface OpCount {
@@ -93,6 +95,17 @@ export interface ThroughputResult {
   readonly invocationMaxMs: number;
   /** A few FAILED reasons, distinct. */
   readonly failedReasons: string[];
+  /** The CloudFormation double's read quota during the deletion (per operation, requests per second), if any. */
+  readonly cfnReadQuotaPerSecond?: number;
+  /** Keys in each stack deleted at once. */
+  readonly keysPerStack?: number[];
+  /** The handler's decision lines during the deletion, by decision (revoked, skipped, failed, refused, ...). */
+  readonly decisions?: Record<string, number>;
+  /** Per key: CloudFormation requests sent (throttled included) and successful; KMS the same. */
+  readonly cfnSentPerKey?: number;
+  readonly cfnOkPerKey?: number;
+  readonly kmsSentPerKey?: number;
+  readonly kmsOkPerKey?: number;
 }
 
 function countOps(calls: Array<{ op: string; status: number; errorType?: string }>): Record<string, OpCount> {
@@ -109,73 +122,165 @@ function countOps(calls: Array<{ op: string; status: number; errorType?: string 
 
 const sum = (r: Record<string, OpCount>, f: (o: OpCount) => number) => Object.values(r).reduce((a, o) => a + f(o), 0);
 
+/** The handler's CloudFormation reads: what a read quota applies to (the double's read operations). */
+export const CFN_READ_OPERATIONS = ['DescribeStacks', 'DescribeStackEvents', 'DescribeStackResource', 'GetTemplate', 'ListStackResources'] as const;
+
+/**
+ * The read quota to play, requests per second per operation for the account and Region: the test
+ * bed's default (test/lifecycle/testbed.ts CFN_READ_QUOTA_PER_SECOND, a GUESS of 10/s: AWS
+ * documents no figure) when it defines one, else the benchmark's own setting of the same GUESS.
+ */
+export function cfnReadQuota(): { perSecond: number; source: string } {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const testbed = require('../test/lifecycle/testbed') as { CFN_READ_QUOTA_PER_SECOND?: unknown };
+  if (typeof testbed.CFN_READ_QUOTA_PER_SECOND === 'number') {
+    return { perSecond: testbed.CFN_READ_QUOTA_PER_SECOND, source: 'the test bed\'s default (test/lifecycle/testbed.ts CFN_READ_QUOTA_PER_SECOND)' };
+  }
+  return { perSecond: 10, source: 'the benchmark\'s own setting (the test bed defines none)' };
+}
+
+/** Keys per stack for `keys` keys over `stacks` stacks (as even as possible). */
+function split(keyArns: string[], stacks: number): string[][] {
+  const out: string[][] = [];
+  let from = 0;
+  for (let i = 0; i < stacks; i++) {
+    const n = Math.floor(keyArns.length / stacks) + (i < keyArns.length % stacks ? 1 : 0);
+    out.push(keyArns.slice(from, from + n));
+    from += n;
+  }
+  return out;
+}
+
+type Runner = { invoke(event: unknown): Promise<InvocationResult>; useEnvironment(environment: Record<string, unknown> | undefined): void };
+
+/** The environment CloudFormation resolved for the stack's one function (REVOCATION_STACK_ID from AWS::StackId). */
+function deployedEnvironment(engine: StackEngine): Record<string, unknown> | undefined {
+  const fn = [...engine.resources.values()].find((r) => r.type === 'AWS::Lambda::Function');
+  return fn?.properties.Environment?.Variables;
+}
+
+/**
+ * One deletion of `o.keys` revocations spread over `o.stacks` stacks, all deleted at once in one
+ * account and Region (one KMS quota, one CloudFormation double), each stack with its own function:
+ * `o.concurrency` container processes shared evenly by the stacks' functions, or one in-process
+ * sandbox per Delete.
+ */
 export async function measureThroughput(o: ThroughputOptions): Promise<ThroughputResult> {
   const stacks = o.stacks ?? 1;
   const label = o.side === 'ours' ? `ours, scope ${o.scope ?? KeyMaterialScope.ALL}` : 'baseline (AwsCustomResource)';
-  if (o.sandboxPerDelete) {
-    if (o.side !== 'ours') throw new Error('sandboxPerDelete runs our bundle only');
-    return measureWithSandboxPerDelete(o, label);
-  }
-  progress(`throughput: ${label}, N = ${o.keys} in ${stacks} stack(s), ${o.concurrency} containers`);
+  const sandboxes = o.sandboxPerDelete === true;
+  if (sandboxes && o.side !== 'ours') throw new Error('sandboxPerDelete runs our bundle only');
+  progress(`throughput: ${label}, N = ${o.keys} in ${stacks} stack(s), ${sandboxes ? 'one sandbox per Delete' : `${o.concurrency} containers`}`
+    + `${o.cfnReadQuotaPerSecond ? `, CloudFormation reads ${o.cfnReadQuotaPerSecond}/s per operation` : ''}`);
+  // In-process sandboxes cannot trust a certificate after this process started (NODE_EXTRA_CA_CERTS
+  // is read at start): they answer over plain HTTP, as in the test bed.
   const [kms, cfn, responses] = await Promise.all([
     KmsDouble.start({ defaultAccount: ACCOUNT, defaultRegion: REGION }),
     CloudFormationDouble.start(),
-    HttpsResponseServer.start(),
+    sandboxes ? ResponseServer.start() : HttpsResponseServer.start(),
   ]);
   const keyArns = Array.from({ length: o.keys }, () => kms.addKey({ origin: 'EXTERNAL', importedMaterials: 1 }));
-  const perStack = Math.ceil(o.keys / stacks);
+  const env: Record<string, string> = {
+    AWS_ENDPOINT_URL_KMS: kms.endpoint,
+    AWS_ENDPOINT_URL_CLOUDFORMATION: cfn.endpoint,
+    // The ResponseURL server is on a loopback address, not S3: the handler accepts it only through
+    // this setting, which the construct never passes (L29), as in the test bed.
+    REVOCATION_TEST_RESPONSE_ORIGIN: responses.origin,
+  };
   const runnerOptions = {
     // The machine's containers are shared evenly by the stacks' functions.
     maxConcurrency: Math.max(1, Math.floor(o.concurrency / stacks)),
     env: {
-      AWS_ENDPOINT_URL_KMS: kms.endpoint,
-      AWS_ENDPOINT_URL_CLOUDFORMATION: cfn.endpoint,
+      ...env,
       // Where the Lambda Node.js runtime provides the AWS SDK v3 (its NODE_PATH has
       // /var/runtime/node_modules): the baseline (installLatestAwsSdk: false) loads it from there.
       // Here: the repository's @aws-sdk packages. Ours bundles its SDK and ignores it.
       NODE_PATH: path.join(ROOT, 'node_modules'),
-      NODE_EXTRA_CA_CERTS: responses.caFile,
+      ...(responses instanceof HttpsResponseServer ? { NODE_EXTRA_CA_CERTS: responses.caFile } : {}),
     },
   };
-  const deployments = Array.from({ length: stacks }, (_, i) => {
+  const perStack = split(keyArns, stacks);
+  const deployments = perStack.map((arns, i) => {
     const stackName = stacks === 1 ? 'BenchStack' : `BenchStack${i + 1}`;
-    const synth = synthesize(buildApp({ side: o.side, keyArns: keyArns.slice(i * perStack, (i + 1) * perStack), scope: o.scope }), stackName);
+    const synth = synthesize(buildApp({ side: o.side, keyArns: arns, scope: o.scope }), stackName);
     // The baseline's template asks for nodejs22.x; both run on the Node.js major of ours (RESULTS.md).
     const spec = { ...handlerFunction(synth), runtime: BENCH_RUNTIME };
+    const newRunner = (): LambdaRunner | InProcessSandboxes => (sandboxes
+      ? new InProcessSandboxes(spec.assetDir, spec.timeoutSeconds * 1000)
+      : new LambdaRunner(spec, runnerOptions));
     // The engine keeps its runner; this one forwards to whichever runner is current.
-    const holder = { runner: new LambdaRunner(spec, runnerOptions) };
-    const forwarding = { invoke: (event: unknown): Promise<InvocationResult> => holder.runner.invoke(event) };
-    const engine = new StackEngine({
-      kms, cfn, responses, runner: forwarding, stackName,
-    });
-    return { synth, spec, engine, holder };
+    const holder: { runner: LambdaRunner | InProcessSandboxes } = { runner: newRunner() };
+    const forwarding: Runner = {
+      invoke: (event) => holder.runner.invoke(event),
+      useEnvironment: (environment) => holder.runner.useEnvironment(environment),
+    };
+    const engine = new StackEngine({ kms, cfn, responses, runner: forwarding, stackName });
+    return { synth, spec, engine, holder, newRunner, keys: arns.length };
   });
-  try {
+  const decisionLines: Record<string, number> = {};
+  const tally = (line: string) => {
+    const j = safeJson(line);
+    if (j?.message === 'decision') decisionLines[String(j.decision)] = (decisionLines[String(j.decision)] ?? 0) + 1;
+  };
+  let counting = false;
+  const sandboxEnvironment = { ...env, AWS_REGION: REGION };
+  const run = async () => {
     const createStatuses = await Promise.all(deployments.map((d) => d.engine.create(d.synth.template)));
     for (const d of deployments) {
-      await d.holder.runner.stop();
-      d.holder.runner = new LambdaRunner(d.spec, runnerOptions);
-      // Init before the clock, as for one sandbox per Delete: §3 measures it, and Lambda runs the
-      // inits side by side where this machine would queue them on its CPUs.
-      await d.holder.runner.prewarm(runnerOptions.maxConcurrency);
+      if (d.holder.runner instanceof LambdaRunner) await d.holder.runner.stop();
+      d.holder.runner = d.newRunner();
+      // The function's deployed environment before the init: the engine sets the same one at
+      // each invocation, which then retires nothing.
+      d.holder.runner.useEnvironment(deployedEnvironment(d.engine));
+      // Init before the clock, side by side as in Lambda (§3 measures it), where this machine
+      // would queue the inits on its CPUs.
+      if (d.holder.runner instanceof LambdaRunner) {
+        await d.holder.runner.prewarm(runnerOptions.maxConcurrency);
+      } else {
+        d.holder.runner.prepare(d.keys);
+        d.holder.runner.freshPerInvocation = true;
+        d.holder.runner.started = 0;
+      }
     }
     kms.resetCalls();
     cfn.resetCalls();
     kms.resetQuotas();
+    if (o.cfnReadQuotaPerSecond) for (const op of CFN_READ_OPERATIONS) cfn.setReadQuota(op, o.cfnReadQuotaPerSecond);
     const from = deployments.map((d) => d.engine.timeline.length);
 
+    counting = true;
     const started = Date.now();
     const deleteStatuses = await Promise.all(deployments.map((d) => d.engine.deleteStack()));
     const wallMs = Date.now() - started;
+    counting = false;
 
     const deletes = deployments.flatMap((d, i) => d.engine.timeline.slice(from[i]).filter((e) => e.requestType === 'Delete'));
+    // Containers: the decision line of each invocation, as the engine recorded it.
+    if (!sandboxes) for (const e of deletes) if (e.decision) tally(JSON.stringify(e.decision));
     return summarize({
       o, label, stacks, kms, cfn, keyArns, started, wallMs, deletes, createStatuses, deleteStatuses,
-      coldStarts: deployments.reduce((a, d) => a + d.holder.runner.started, 0), model: 'containers',
+      coldStarts: deployments.reduce((a, d) => a + d.holder.runner.started, 0), model: sandboxes ? 'sandbox-per-delete' : 'containers',
+      decisions: decisionLines, keysPerStack: deployments.map((d) => d.keys),
     });
+  };
+  try {
+    if (!sandboxes) return await run();
+    // Sandboxes: this process is their environment (endpoints, Region, role credentials), and
+    // their log lines are tallied (decision lines) instead of printed.
+    return await withSandboxEnvironment(sandboxEnvironment, () => withSilencedConsole(run, (line) => { if (counting) tally(line); }));
   } finally {
-    await Promise.all([...deployments.map((d) => d.holder.runner.stop()), kms.stop(), cfn.stop(), responses.stop()]);
+    await Promise.all([...deployments.map((d) => (d.holder.runner instanceof LambdaRunner ? d.holder.runner.stop() : undefined)),
+      kms.stop(), cfn.stop(), responses.stop()]);
     for (const d of deployments) fs.rmSync(d.synth.assemblyDir, { recursive: true, force: true });
+  }
+}
+
+function safeJson(line: string): Record<string, any> | undefined {
+  try {
+    const j = JSON.parse(line);
+    return typeof j === 'object' && j !== null ? j : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -195,11 +300,13 @@ interface SummaryInput {
   readonly deleteStatuses: string[];
   readonly coldStarts: number;
   readonly model: 'containers' | 'sandbox-per-delete';
+  readonly decisions: Record<string, number>;
+  readonly keysPerStack: number[];
 }
 
 /** The figures of one deletion, from the engine's timeline and the doubles' call logs. */
 function summarize(input: SummaryInput): ThroughputResult {
-  const { o, label, stacks, kms, cfn, keyArns, started, wallMs, deletes, createStatuses, deleteStatuses, model, coldStarts } = input;
+  const { o, label, stacks, kms, cfn, keyArns, started, wallMs, deletes, createStatuses, deleteStatuses, model, coldStarts, decisions, keysPerStack } = input;
   const kmsOps = countOps(kms.calls);
   const cfnOps = countOps(cfn.calls);
   const okAt = kms.calls.filter((c) => c.op === 'DeleteImportedKeyMaterial' && c.status === 200).map((c) => c.at - started);
@@ -240,50 +347,12 @@ function summarize(input: SummaryInput): ThroughputResult {
     invocationMedianMs: durations[Math.floor(durations.length / 2)] ?? NaN,
     invocationMaxMs: durations[durations.length - 1] ?? NaN,
     failedReasons: [...new Set(deletes.filter((e) => e.responseStatus === 'FAILED').map((e) => String(e.reason).slice(0, 300)))].slice(0, 3),
+    cfnReadQuotaPerSecond: o.cfnReadQuotaPerSecond,
+    keysPerStack,
+    decisions,
+    cfnSentPerKey: sum(cfnOps, (c) => c.total) / o.keys,
+    cfnOkPerKey: sum(cfnOps, (c) => c.ok) / o.keys,
+    kmsSentPerKey: sum(kmsOps, (c) => c.total) / o.keys,
+    kmsOkPerKey: sum(kmsOps, (c) => c.ok) / o.keys,
   };
-}
-
-/**
- * The deletion with one sandbox per Delete (bench/sandboxes.ts): our bundle, loaded once per
- * Delete before the clock, in this process, with the SDK pointed at the doubles as LambdaRunner
- * points its containers.
- */
-async function measureWithSandboxPerDelete(o: ThroughputOptions, label: string): Promise<ThroughputResult> {
-  progress(`throughput: ${label}, N = ${o.keys}, one sandbox per Delete`);
-  const [kms, cfn, responses] = await Promise.all([
-    KmsDouble.start({ defaultAccount: ACCOUNT, defaultRegion: REGION }),
-    CloudFormationDouble.start(),
-    ResponseServer.start(),
-  ]);
-  const keyArns = Array.from({ length: o.keys }, () => kms.addKey({ origin: 'EXTERNAL', importedMaterials: 1 }));
-  const synth = synthesize(buildApp({ side: o.side, keyArns, scope: o.scope }), 'BenchStack');
-  const spec = handlerFunction(synth);
-  const sandboxes = new InProcessSandboxes(spec.assetDir, spec.timeoutSeconds * 1000);
-  const engine = new StackEngine({ kms, cfn, responses, runner: sandboxes, stackName: 'BenchStack' });
-  const environment = {
-    AWS_ENDPOINT_URL_KMS: kms.endpoint, AWS_ENDPOINT_URL_CLOUDFORMATION: cfn.endpoint, AWS_REGION: spec.region, ...spec.environment,
-  };
-  try {
-    return await withSandboxEnvironment(environment, () => withSilencedConsole(async () => {
-      const createStatus = await engine.create(synth.template);
-      sandboxes.prepare(o.keys);
-      sandboxes.freshPerInvocation = true;
-      sandboxes.started = 0;
-      kms.resetCalls();
-      cfn.resetCalls();
-      kms.resetQuotas();
-      const from = engine.timeline.length;
-      const started = Date.now();
-      const deleteStatus = await engine.deleteStack();
-      const wallMs = Date.now() - started;
-      return summarize({
-        o, label, stacks: 1, kms, cfn, keyArns, started, wallMs,
-        deletes: engine.timeline.slice(from).filter((e) => e.requestType === 'Delete'),
-        createStatuses: [createStatus], deleteStatuses: [deleteStatus], coldStarts: sandboxes.started, model: 'sandbox-per-delete',
-      });
-    }));
-  } finally {
-    await Promise.all([kms.stop(), cfn.stop(), responses.stop()]);
-    fs.rmSync(synth.assemblyDir, { recursive: true, force: true });
-  }
 }
