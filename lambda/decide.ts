@@ -23,7 +23,7 @@
  * - Stack refactoring moves or renames resources without sending them any event.
  */
 import {
-  FAILED_CREATE_PHYSICAL_ID_PREFIX, MaterialScopeValue, PHYSICAL_ID_PREFIX, RESOURCE_TYPE, REVOKED_PHYSICAL_ID_PREFIX,
+  FAILED_CREATE_PHYSICAL_ID_PREFIX, MaterialScopeValue, PHYSICAL_ID_PREFIX, RegionsValue, RESOURCE_TYPE, REVOKED_PHYSICAL_ID_PREFIX,
   RevocationProperties,
 } from '../lib/contract';
 import { isCommittedUpdate, isDeleting, isRollback, isUpdateCleanup } from './status';
@@ -96,6 +96,8 @@ export interface Facts {
 export interface RevocationTarget {
   readonly keyArn: string;
   readonly scope: MaterialScopeValue;
+  /** A multi-Region key's Regions (LIFECYCLE M1): every Region where it holds material, or the key's own only. */
+  readonly regions: RegionsValue;
   readonly why: string;
 }
 
@@ -153,6 +155,13 @@ function own<T>(record: Record<string, T> | undefined, key: string): T | undefin
 function scopeOf(properties: Record<string, unknown> | undefined, fallback: MaterialScopeValue): MaterialScopeValue {
   const scope = properties?.MaterialScope;
   return scope === 'ALL' || scope === 'CURRENT' ? scope : fallback;
+}
+
+/** The Regions setting of properties (absent: ALL, as for resources deployed before it existed). */
+function regionsOf(properties: { Regions?: unknown } | undefined, fallback: RegionsValue = 'ALL'): RegionsValue {
+  const regions = properties?.Regions;
+  if (regions === undefined) return properties ? 'ALL' : fallback;
+  return regions === 'ALL' || regions === 'KEY_REGION' ? regions : fallback;
 }
 
 function literalBool(value: unknown): boolean | undefined {
@@ -265,6 +274,11 @@ function boundToTemplate(facts: Facts): Decision | undefined {
       return fail(`refused: the request's ${name} is '${facts.props[name]}' but the stack's template says '${literal}'; nothing was revoked`);
     }
   }
+  // Regions: absent on either side means ALL (M1); a token in the template is not compared.
+  const regions = properties.Regions;
+  if ((regions === undefined || typeof regions === 'string') && regionsOf(properties) !== regionsOf(facts.props)) {
+    return fail(`refused: the request's Regions is '${regionsOf(facts.props)}' but the stack's template says '${regionsOf(properties)}'; nothing was revoked`);
+  }
   const keyArn = properties.KeyArn;
   if (typeof keyArn === 'string' && !sameKey(keyArn, facts.props.KeyArn)) {
     return fail(`refused: the request names key ${facts.props.KeyArn} but the stack's template names ${keyArn}; nothing was revoked`);
@@ -316,7 +330,7 @@ function decideCreate(facts: Facts): Decision {
   if (rollback) {
     return answer(physicalId, 'skipped', `revoked is on, but a stack is ${rollback.status}: rollbacks never revoke`, [], props.KeyArn);
   }
-  return answer(physicalId, 'revoked', 'revoked is on at create', [{ keyArn: props.KeyArn, scope: props.MaterialScope, why: 'revoked is on at create' }], props.KeyArn);
+  return answer(physicalId, 'revoked', 'revoked is on at create', [{ keyArn: props.KeyArn, scope: props.MaterialScope, regions: regionsOf(props), why: 'revoked is on at create' }], props.KeyArn);
 }
 
 // ---- Update: L8-L11, L14 (the update phase never revokes) ---------------------------------------
@@ -362,9 +376,9 @@ function decideUpdate(facts: Facts): Decision {
   const precheck: RevocationTarget[] = [];
   if (facts.lineage) {
     if (keyChanged && on(props.RevokeOnKeyReplacement)) {
-      precheck.push({ keyArn: old.KeyArn, scope: old.MaterialScope, why: 'revoked in the cleanup as the replaced key' });
+      precheck.push({ keyArn: old.KeyArn, scope: old.MaterialScope, regions: regionsOf(old), why: 'revoked in the cleanup as the replaced key' });
     }
-    if (switchOn) precheck.push({ keyArn: props.KeyArn, scope: props.MaterialScope, why: 'revoked in the cleanup by the switch' });
+    if (switchOn) precheck.push({ keyArn: props.KeyArn, scope: props.MaterialScope, regions: regionsOf(props), why: 'revoked in the cleanup by the switch' });
   }
   const checks = precheck.length > 0 ? `; checked now what the cleanup will need for ${precheck.map((t) => t.keyArn).join(' and ')}` : '';
   if (!keyChanged) return answer(physicalId, 'skipped', `in-place update of the same key; ${switchNote}${checks}`, [], undefined, precheck);
@@ -429,7 +443,7 @@ function stackDeletion(facts: Facts, physical: string): Decision {
   if (!facts.everStable) {
     return answer(physical, 'skipped', `${what} of a stack that never reached a stable state: the cleanup of a failed create never revokes`);
   }
-  return answer(physical, 'revoked', what, [{ keyArn: props.KeyArn, scope: props.MaterialScope, why: what }]);
+  return answer(physical, 'revoked', what, [{ keyArn: props.KeyArn, scope: props.MaterialScope, regions: regionsOf(props), why: what }]);
 }
 
 /** L24: a nested stack deleted by a successful update of an ancestor (removed or renamed). */
@@ -479,7 +493,7 @@ function revokeUnlessManagedElsewhere(facts: Facts, physical: string, why: strin
   if (guard === 'need') return need('treeRevocations');
   if (typeof guard === 'object') return guard;
   if (guard) return answer(physical, 'skipped', `${why}, but ${guard} still manages the same key (moved by a refactor, not removed)`);
-  return answer(physical, 'revoked', why, [{ keyArn: facts.props.KeyArn, scope: facts.props.MaterialScope, why }]);
+  return answer(physical, 'revoked', why, [{ keyArn: facts.props.KeyArn, scope: facts.props.MaterialScope, regions: regionsOf(facts.props), why }]);
 }
 
 /**
@@ -506,7 +520,7 @@ function replaced(facts: Facts, physical: string, newProperties: Record<string, 
       if (guard === 'need') return need('treeRevocations');
       if (typeof guard === 'object') return guard;
       if (guard) notes.push(`key replaced, but ${guard} still manages ${props.KeyArn} (a refactor, not a removal)`);
-      else targets.push({ keyArn: props.KeyArn, scope: props.MaterialScope, why: `key replaced by ${now.keyArn} after a successful update` });
+      else targets.push({ keyArn: props.KeyArn, scope: props.MaterialScope, regions: regionsOf(props), why: `key replaced by ${now.keyArn} after a successful update` });
     }
   }
   // The switch acts on the key the new properties name, once: when it turned on, or stays on
@@ -517,7 +531,7 @@ function replaced(facts: Facts, physical: string, newProperties: Record<string, 
   if (now.revoked && (!sameKey(now.keyArn, props.KeyArn) || !wasOn)) {
     const why = sameKey(now.keyArn, props.KeyArn) ? 'revoked switched on, and the update has succeeded'
       : `revoked is on for the new key ${now.keyArn}, and the update has succeeded`;
-    targets.push({ keyArn: now.keyArn, scope: scopeOf(newProperties, props.MaterialScope), why });
+    targets.push({ keyArn: now.keyArn, scope: scopeOf(newProperties, props.MaterialScope), regions: regionsOf(newProperties, regionsOf(props)), why });
   } else if (sameKey(now.keyArn, props.KeyArn)) {
     notes.push(now.revoked ? 'the same key with the switch still on: nothing more to revoke' : `revoked switched off; ${REIMPORT_NOTE}`);
   }
@@ -534,7 +548,7 @@ function removalOfConstruct(facts: Facts, physical: string, what: string): Decis
   if (typeof guard === 'object') return guard;
   if (guard) return answer(physical, 'skipped', `${what}, revokeOnRemoval is on, but ${guard} still manages the same key (a refactor, not a removal)`);
   const why = `${what}, revokeOnRemoval is on`;
-  return answer(physical, 'revoked', why, [{ keyArn: props.KeyArn, scope: props.MaterialScope, why }]);
+  return answer(physical, 'revoked', why, [{ keyArn: props.KeyArn, scope: props.MaterialScope, regions: regionsOf(props), why }]);
 }
 
 /**

@@ -1,5 +1,5 @@
 import {
-  BoolString, CONTRACT_VERSION, MaterialScopeValue, RevocationProperties,
+  BoolString, CONTRACT_VERSION, MaterialScopeValue, RegionsValue, RevocationProperties,
 } from '../lib/contract';
 import { HandlerError } from './errors';
 
@@ -123,6 +123,10 @@ export function parseProperties(raw: unknown, which: 'ResourceProperties' | 'Old
   if (scope !== 'ALL' && scope !== 'CURRENT') {
     throw new HandlerError(`${where}MaterialScope must be 'ALL' or 'CURRENT', got ${describe(scope)}`);
   }
+  const regions = raw.Regions;
+  if (regions !== undefined && regions !== 'ALL' && regions !== 'KEY_REGION') {
+    throw new HandlerError(`${where}Regions must be 'ALL' or 'KEY_REGION' when given, got ${describe(regions)}`);
+  }
   return {
     KeyArn: keyArn,
     KeyLogicalId: keyLogicalId,
@@ -131,6 +135,7 @@ export function parseProperties(raw: unknown, which: 'ResourceProperties' | 'Old
     RevokeOnRemoval: requireBool(raw, 'RevokeOnRemoval', where),
     Revoked: requireBool(raw, 'Revoked', where),
     MaterialScope: scope as MaterialScopeValue,
+    ...(regions !== undefined ? { Regions: regions as RegionsValue } : {}),
     ContractVersion: version,
   };
 }

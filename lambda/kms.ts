@@ -1,16 +1,21 @@
 import {
   DeleteImportedKeyMaterialCommand, DescribeKeyCommand, KeyMetadata, KMSClient, ListKeyRotationsCommand, RotationsListEntry,
 } from '@aws-sdk/client-kms';
-import { MaterialScopeValue } from '../lib/contract';
+import { MaterialScopeValue, RegionsValue } from '../lib/contract';
 import { Budget } from './budget';
 import { kmsClient } from './clients';
-import { awsErrorName, errorMessage, explainKmsError, HandlerError } from './errors';
+import { awsErrorName, BudgetExhaustedError, errorMessage, explainKmsError, HandlerError } from './errors';
 import { parseKeyArn } from './event';
 
 /** What revoking found and did, for the log line and the response. */
 export interface RevocationResult {
-  /** Material IDs deleted by this call (the current material's ID as KMS reported it). */
+  /** Material IDs deleted by this call (the current material's ID as KMS reported it), each once. */
   readonly materialIds: string[];
+  /**
+   * A multi-Region key (LIFECYCLE M1): the material IDs deleted in each Region revoked, by Region
+   * (related multi-Region keys share material IDs, so `materialIds` alone cannot say where).
+   */
+  readonly byRegion?: Record<string, string[]>;
   /** Why nothing (or less than everything) was deleted, when that is the case. */
   readonly note?: string;
 }
@@ -75,9 +80,28 @@ export async function validateKey(keyArn: string, stackAccount: string, budget: 
  * handler's reach, or a policy that denies it, fails the update while it can still roll back. A
  * key that no longer exists passes: its revocation will report it gone. DeleteImportedKeyMaterial
  * itself has no dry run, so a denial of that action alone still shows only in the cleanup (and
- * then loudly: the RevocationFailures metric).
+ * then loudly: the RevocationFailures metric). A multi-Region key (M1) is checked in every Region
+ * its cleanup revocation will act in (unless `regions` is KEY_REGION).
  */
-export async function precheckRevocation(keyArn: string, scope: MaterialScopeValue, why: string, budget: Budget): Promise<void> {
+export async function precheckRevocation(keyArn: string, scope: MaterialScopeValue, why: string, budget: Budget,
+  regions: RegionsValue = 'ALL'): Promise<void> {
+  const meta = await precheckInRegion(keyArn, scope, why, budget);
+  if (!meta?.MultiRegion || regions !== 'ALL') return;
+  // M1: the cleanup will revoke in every Region of the key; each is read now, with its own client.
+  let keys;
+  try {
+    keys = await regionalKeys(keyArn, meta, budget);
+  } catch (err) {
+    throw new HandlerError(`multi-Region key ${keyArn} is to be ${why}, but its Regions cannot be read now: ${errorMessage(err)}. ` +
+      'Failing the update while it can still roll back');
+  }
+  for (const key of keys.filter((k) => k.arn !== (meta.Arn ?? keyArn))) {
+    await precheckInRegion(key.arn, scope, `${why} (the Region ${key.region} of multi-Region key ${keyArn})`, budget);
+  }
+}
+
+/** precheckRevocation for the key of one Region; answers its metadata (undefined: the key does not exist). */
+async function precheckInRegion(keyArn: string, scope: MaterialScopeValue, why: string, budget: Budget): Promise<KeyMetadata | undefined> {
   let meta;
   try {
     meta = await describeKey(keyArn, budget);
@@ -85,15 +109,16 @@ export async function precheckRevocation(keyArn: string, scope: MaterialScopeVal
     throw new HandlerError(`key ${keyArn} is to be ${why}, but it cannot be read now: ${errorMessage(err)}. ` +
       'Failing the update while it can still roll back, instead of a revocation that would fail in the cleanup');
   }
-  if (!meta) return;
+  if (!meta) return undefined;
   if (meta.Origin !== 'EXTERNAL') throw new HandlerError(`key ${keyArn} is to be ${why}, but its origin is ${meta.Origin ?? 'unknown'}, not EXTERNAL`);
-  if (scope !== 'ALL' || (meta.KeySpec ?? 'SYMMETRIC_DEFAULT') !== 'SYMMETRIC_DEFAULT') return;
+  if (scope !== 'ALL' || (meta.KeySpec ?? 'SYMMETRIC_DEFAULT') !== 'SYMMETRIC_DEFAULT') return meta;
   try {
     await listImportedMaterials(meta.Arn ?? keyArn, budget);
   } catch (err) {
     throw new HandlerError(`key ${keyArn} is to be ${why}, but its materials cannot be listed now: ${errorMessage(err)}. ` +
       'Failing the update while it can still roll back');
   }
+  return meta;
 }
 
 /** Every imported material of a symmetric key, non-current ones first and the current one last. */
@@ -167,14 +192,116 @@ async function deleteMaterial(keyArn: string, materialId: string | undefined, bu
   return { kind: 'deleted', materialId: out.KeyMaterialId ?? materialId ?? '' };
 }
 
+const GONE: RevocationResult = { materialIds: [], note: 'key no longer exists: nothing left to revoke' };
+
+/** The key of one Region: a single-Region key, or the primary or one replica of a multi-Region key. */
+interface RegionalKey {
+  readonly arn: string;
+  readonly region: string;
+}
+
+/**
+ * LIFECYCLE M1: every Region where a multi-Region key can hold material, the key's own first: the
+ * primary and each replica its DescribeKey lists (MultiRegionConfiguration, read in the key's own
+ * Region). For a replica, the primary's own configuration too (DescribeKey in the primary's
+ * Region), so that a replica added after this one is covered even where the replica's view lags.
+ * Imported material is per Region (AWS KMS Developer Guide, "Importing key material into
+ * multi-Region keys": KMS does not copy or synchronize it), so each Region is revoked on its own.
+ * A listed key of another key ID or account is refused: it is not the key this resource manages.
+ * A primary that cannot be read leaves its replicas as the replica listed them; the primary's own
+ * revocation then reports why.
+ */
+async function regionalKeys(keyArn: string, meta: KeyMetadata, budget: Budget): Promise<RegionalKey[]> {
+  const own = parseKeyArn(meta.Arn ?? keyArn);
+  const config = meta.MultiRegionConfiguration;
+  if (!config) {
+    throw new HandlerError(`kms:DescribeKey shows ${own.arn} as a multi-Region key but lists no MultiRegionConfiguration: ` +
+      'its replicas are unknown, so nothing was revoked');
+  }
+  const listed = [config.PrimaryKey, ...(config.ReplicaKeys ?? [])];
+  if (config.MultiRegionKeyType === 'REPLICA' && config.PrimaryKey?.Arn) {
+    let primary: KeyMetadata | undefined;
+    try {
+      primary = await describeKey(config.PrimaryKey.Arn, budget);
+    } catch (err) {
+      if (err instanceof BudgetExhaustedError) throw err;
+    }
+    const primaryConfig = primary?.MultiRegionConfiguration;
+    if (primaryConfig) listed.push(primaryConfig.PrimaryKey, ...(primaryConfig.ReplicaKeys ?? []));
+  }
+  const keys = new Map<string, RegionalKey>([[own.arn, { arn: own.arn, region: own.region }]]);
+  for (const entry of listed) {
+    if (!entry?.Arn) continue;
+    const parsed = parseKeyArn(entry.Arn, `the related multi-Region key listed by kms:DescribeKey on ${own.arn}`);
+    if (parsed.account !== own.account || parsed.keyId !== own.keyId || parsed.partition !== own.partition) {
+      throw new HandlerError(`kms:DescribeKey on ${own.arn} lists ${entry.Arn} as a related multi-Region key, but it is another key ` +
+        'or account: the handler revokes only the key this resource manages, so nothing was revoked');
+    }
+    if (!keys.has(parsed.arn)) keys.set(parsed.arn, { arn: parsed.arn, region: parsed.region });
+  }
+  return [...keys.values()];
+}
+
 /**
  * Revokes the key's imported material: every material by ID (scope ALL) or the current one
  * (scope CURRENT). A key already in PendingImport, pending deletion or gone is a success, with a
  * note saying which (LIFECYCLE L6, L15).
+ *
+ * A multi-Region key (LIFECYCLE M1) is revoked in every Region where it holds material (see
+ * regionalKeys), each with its own KMS client and the same scope, unless `regions` is KEY_REGION.
+ * "Done or loud": every Region is tried, even after one fails, so that as much material as can be
+ * is gone; then a Region that failed fails the whole revocation, with a reason naming each failed
+ * Region, the action and the cause (as L16), and the Regions that were revoked.
  */
-export async function revokeKeyMaterial(keyArn: string, scope: MaterialScopeValue, budget: Budget): Promise<RevocationResult> {
+export async function revokeKeyMaterial(keyArn: string, scope: MaterialScopeValue, budget: Budget,
+  regions: RegionsValue = 'ALL'): Promise<RevocationResult> {
   const meta = await describeKey(keyArn, budget);
-  if (!meta) return { materialIds: [], note: 'key no longer exists: nothing left to revoke' };
+  if (!meta) return GONE;
+  if (!meta.MultiRegion) return revokeInRegion(keyArn, scope, budget, meta);
+  const own = meta.Arn ?? keyArn;
+  const ownRegion = parseKeyArn(own).region;
+  if (regions === 'KEY_REGION') {
+    const result = await revokeInRegion(keyArn, scope, budget, meta);
+    const only = `multi-Region key revoked in its own Region ${ownRegion} only (Regions KEY_REGION): its other Regions keep their material`;
+    return { ...result, byRegion: { [ownRegion]: result.materialIds }, note: result.note ? `${only}; ${result.note}` : only };
+  }
+  const keys = await regionalKeys(keyArn, meta, budget);
+  const byRegion: Record<string, string[]> = {};
+  const notes: string[] = [];
+  const failures: Array<{ region: string; err: unknown }> = [];
+  for (const key of keys) {
+    if (failures.some((f) => f.err instanceof BudgetExhaustedError)) {
+      failures.push({ region: key.region, err: new BudgetExhaustedError(`not tried: the time budget ran out before ${key.arn}`) });
+      continue;
+    }
+    try {
+      const result = await revokeInRegion(key.arn, scope, budget, key.arn === own ? meta : undefined);
+      byRegion[key.region] = result.materialIds;
+      if (result.note) notes.push(`${key.region}: ${result.note}`);
+    } catch (err) {
+      failures.push({ region: key.region, err });
+    }
+  }
+  const materialIds = [...new Set(Object.values(byRegion).flat())];
+  const done = Object.keys(byRegion);
+  if (failures.length > 0) {
+    const reason = `revocation of multi-Region key ${own} failed in ${failures.length} of ${keys.length} Regions ` +
+      `(${failures.map((f) => f.region).join(', ')}): ` +
+      failures.map((f) => `in ${f.region}: ${errorMessage(f.err)}`).join('; ') +
+      (done.length > 0
+        ? `. Revoked in ${done.map((r) => `${r} (${byRegion[r].length} material(s))`).join(', ')}: that material is gone`
+        : '. No Region was revoked');
+    throw failures.some((f) => f.err instanceof BudgetExhaustedError) ? new BudgetExhaustedError(reason) : new HandlerError(reason);
+  }
+  const summary = `multi-Region key revoked in ${done.length} Region(s): ${done.join(', ')}`;
+  return { materialIds, byRegion, note: [summary, ...notes].join('; ') };
+}
+
+/** revokeKeyMaterial for the key of one Region; `meta` is its DescribeKey when already read (undefined: read it). */
+async function revokeInRegion(keyArn: string, scope: MaterialScopeValue, budget: Budget,
+  known?: KeyMetadata): Promise<RevocationResult> {
+  const meta = known ?? await describeKey(keyArn, budget);
+  if (!meta) return GONE;
   const state = meta.KeyState ?? '';
   const arn = meta.Arn ?? keyArn;
   if (meta.Origin !== 'EXTERNAL') {

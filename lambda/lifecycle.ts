@@ -47,13 +47,14 @@ export async function handleRequest(event: RevocationEvent, refusal: string | un
   if (decision.kind === 'fail') throw new HandlerError(decision.reason);
   if (decision.kind !== 'answer') throw new HandlerError(`the rules asked for ${decision.fact} and never decided`);
   if (decision.validate) await validateKey(decision.validate, parseStackArn(event.StackId).account, budget);
-  for (const target of decision.precheck ?? []) await precheckRevocation(target.keyArn, target.scope, target.why, budget);
+  for (const target of decision.precheck ?? []) await precheckRevocation(target.keyArn, target.scope, target.why, budget, target.regions);
   const materialIds: string[] = [];
   const notes: string[] = [];
   for (const target of decision.revoke) {
-    const result = await revokeKeyMaterial(target.keyArn, target.scope, budget);
+    const result = await revokeKeyMaterial(target.keyArn, target.scope, budget, target.regions);
     materialIds.push(...result.materialIds);
     record.materialIds = [...materialIds];
+    if (result.byRegion) (record.materialIdsByRegion ??= {})[target.keyArn] = result.byRegion;
     (record.revokedKeys ??= []).push(target.keyArn);
     notes.push(`${target.keyArn}: scope ${target.scope}${result.note ? `, ${result.note}` : ''}`);
   }

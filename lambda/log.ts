@@ -20,6 +20,8 @@ export interface DecisionRecord {
   decision?: string;
   reason?: string;
   materialIds?: string[];
+  /** Multi-Region keys (LIFECYCLE M1): for each key revoked, the material IDs deleted in each Region. */
+  materialIdsByRegion?: Record<string, Record<string, string[]>>;
   responseSent?: boolean;
   durationMs?: number;
 }

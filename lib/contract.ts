@@ -17,6 +17,13 @@ export const CONTRACT_VERSION = '1';
 /** Which imported key materials a revocation deletes. Mirrors the public `KeyMaterialScope` enum. */
 export type MaterialScopeValue = 'ALL' | 'CURRENT';
 
+/**
+ * Which Regions a revocation of a multi-Region key covers (LIFECYCLE M1). Mirrors the construct's
+ * `revokeReplicas`: ALL is the primary's Region and every replica's, KEY_REGION the Region of
+ * `KeyArn` only. Single-Region keys have one Region either way.
+ */
+export type RegionsValue = 'ALL' | 'KEY_REGION';
+
 /** A boolean as CloudFormation delivers it. */
 export type BoolString = 'true' | 'false';
 
@@ -34,6 +41,12 @@ export interface RevocationProperties {
   readonly RevokeOnRemoval: BoolString;
   readonly Revoked: BoolString;
   readonly MaterialScope: MaterialScopeValue;
+  /**
+   * Absent means ALL: resources deployed before the property existed revoke in every Region, and
+   * the construct writes it only for KEY_REGION, so that upgrading changes no template. A change
+   * of it alone is an in-place update (same physical ID, nothing revoked).
+   */
+  readonly Regions?: RegionsValue;
   readonly ContractVersion: string;
 }
 
