@@ -1,7 +1,7 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Aspects, CfnResource, Duration, IAspect, RemovalPolicy, ScopedAws, Stack, Token } from 'aws-cdk-lib';
+import { Aspects, CfnResource, Duration, Fn, IAspect, RemovalPolicy, ScopedAws, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -13,6 +13,7 @@ import {
 } from './contract';
 import { keyIdentity, stackChainOf } from './key-identity';
 import { acknowledgeNagFindings, NagFinding, nagResourceFinding } from './nag';
+import { renderedResource } from './rendered';
 
 /** Construct IDs and the handler's location: permanent, changing them replaces deployed resources. */
 const PROVIDER_ID = 'KmsKeyMaterialRevocationProvider';
@@ -188,10 +189,11 @@ export class RevocationProvider extends Construct {
   /** Creates the key policies, once per synthesis, from the keys registered by then. */
   grantKeys(): void {
     const stack = Stack.of(this);
-    const keys = new Map<string, { arn: string; resources: CfnResource[] }>();
+    const keys = new Map<string, { arn: string; everyRegion: boolean; resources: CfnResource[] }>();
     for (const use of this.uses) {
       const identity = keyIdentity(use.key, use.cfnKey, stack);
-      const entry = keys.get(identity) ?? { arn: use.key.keyArn, resources: [] };
+      const everyRegion = isMultiRegionAtSynth(use.key, use.cfnKey);
+      const entry = keys.get(identity) ?? { arn: everyRegion ? everyRegionArn(use.key.keyArn) : use.key.keyArn, everyRegion, resources: [] };
       entry.resources.push(use.resource);
       keys.set(identity, entry);
     }
@@ -221,6 +223,13 @@ export class RevocationProvider extends Construct {
         statements: [new iam.PolicyStatement({ actions: KMS_ACTIONS, resources: arns })],
       });
       this.keyPolicies.push(policy);
+      const everyRegion = members.filter((identity) => keys.get(identity)!.everyRegion).map((identity) => keys.get(identity)!.arn);
+      acknowledgeNagFindings(policy.node.defaultChild as CfnResource, everyRegion.map((arn) => ({
+        ruleId: 'AwsSolutions-IAM5',
+        finding: nagResourceFinding(stack, arn),
+        reason: 'A multi-Region key: its exact key ID (mrk-...) in any Region of this account, because its material is ' +
+          'revoked in the primary\'s Region and every replica\'s, including replicas added after deployment; no other key matches',
+      })));
       const chars = estimatedPolicyChars(arns);
       if (chars > MANAGED_POLICY_MAX_CHARS) {
         this.keyPolicyErrors.push(
@@ -247,6 +256,34 @@ export class RevocationProvider extends Construct {
     }
     return errors;
   }
+}
+
+/**
+ * Whether a key is known at synth to be multi-Region (LIFECYCLE M1): an app-defined key whose
+ * rendered MultiRegion is true (set as a property or by an override), or a key whose key ID is
+ * known and begins with `mrk-` (the prefix KMS gives every multi-Region key ID, and only those).
+ */
+export function isMultiRegionAtSynth(key: kms.IKey, cfnKey: kms.CfnKey | undefined): boolean {
+  if (cfnKey) {
+    const multiRegion = renderedResource(cfnKey).Properties?.MultiRegion;
+    return multiRegion === true || multiRegion === 'true';
+  }
+  return !Token.isUnresolved(key.keyId) && key.keyId.startsWith('mrk-');
+}
+
+/**
+ * The key resource the handler is granted for a multi-Region key (LIFECYCLE S5, M1; a
+ * single-Region key is granted by its exact ARN): that key ID in any Region of the key's account
+ * and partition (`arn:<partition>:kms:*:<account>:key/mrk-...`). Its material is revoked in the primary's
+ * Region and every replica's, and replicas can be added after deployment, in Regions synth
+ * cannot know; the key ID is the same in all of them and no other key has it, so the grant is
+ * still "that key, in those Regions". For a key ARN known only at deploy time (a CfnKey's
+ * `Arn`), the Region is cut out of the ARN by Fn::Split and Fn::Select.
+ */
+function everyRegionArn(keyArn: string): string {
+  if (!Token.isUnresolved(keyArn)) return keyArn.replace(/^(arn:[^:]+:kms:)[^:]*:/, '$1*:');
+  const part = (i: number) => Fn.select(i, Fn.split(':', keyArn));
+  return Fn.join(':', ['arn', part(1), 'kms', '*', part(4), part(5)]);
 }
 
 class GrantKeys implements IAspect {

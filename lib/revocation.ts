@@ -11,7 +11,7 @@ import {
 } from './contract';
 import { cfnKeyOf, keyIdentity, rootStackOf } from './key-identity';
 import { keyPolicyTrustsAccount } from './key-policy';
-import { RevocationProvider } from './provider';
+import { isMultiRegionAtSynth, RevocationProvider } from './provider';
 
 /**
  * Which imported key materials a revocation deletes.
@@ -91,6 +91,17 @@ export interface KeyMaterialRevocationProps {
    * @default KeyMaterialScope.ALL
    */
   readonly materialScope?: KeyMaterialScope;
+
+  /**
+   * For a multi-Region key: revoke the material in every Region where the key holds it, its
+   * primary's Region and each replica's, as `DescribeKey` lists them when the revocation runs
+   * (replicas added after deployment included), each with the same `materialScope`. Off: only in
+   * the Region of the key's ARN, and the other Regions keep their material (synth warns when the
+   * key is known to be multi-Region). No effect on single-Region keys.
+   *
+   * @default true
+   */
+  readonly revokeReplicas?: boolean;
 
   /**
    * How long CloudFormation waits for the handler's answer (the custom resource's
@@ -214,6 +225,18 @@ export class KeyMaterialRevocation extends Construct {
         'the key ARN is only known at deploy time: the handler checks on create that it names a key (not an alias) ' +
         'with Origin EXTERNAL in the stack\'s account, and fails the deployment otherwise');
     }
+    if (props.revokeReplicas === false) {
+      // M1: known once the tree is complete (MultiRegion may be set by an override later).
+      this.node.addValidation({ validate: () => {
+        if (isMultiRegionAtSynth(key, cfnKey)) {
+          Annotations.of(this).addWarningV2('cdk-kms-key-material:oneRegionOnly',
+            'the key is a multi-Region key and revokeReplicas is off: a revocation deletes its material in the Region of ' +
+            'its ARN only, and the primary and every other replica keep theirs (each Region holds its own copy of imported ' +
+            'material); leave revokeReplicas on to revoke in every Region');
+        }
+        return [];
+      } });
+    }
     if (props.revoked) {
       Annotations.of(this).addWarningV2('cdk-kms-key-material:revokedOnCreate',
         '`revoked` is on: if this resource is created with it on, the key material is revoked during the create, ' +
@@ -229,6 +252,8 @@ export class KeyMaterialRevocation extends Construct {
       RevokeOnRemoval: String(props.revokeOnRemoval ?? false) as 'true' | 'false',
       Revoked: String(props.revoked ?? false) as 'true' | 'false',
       MaterialScope: props.materialScope ?? KeyMaterialScope.ALL,
+      // Absent means ALL (lib/contract.ts): written only when it is not, so that no template changes on upgrade.
+      ...(props.revokeReplicas === false ? { Regions: 'KEY_REGION' as const } : {}),
       ContractVersion: CONTRACT_VERSION,
     };
     // A plain CfnResource: CustomResource's own ServiceTimeout handling needs a newer aws-cdk-lib,
