@@ -192,6 +192,7 @@ function planStack(next: PlannedStack, deployed: PlannedStack | undefined, depth
     }
     const update = run({
       requestType: 'Update', logicalId: id, physicalId: oldPhysical, props, oldProps: old, lineage: committed(depth, 'UPDATE_IN_PROGRESS'),
+      resource: { status: 'UPDATE_IN_PROGRESS', physicalId: oldPhysical },
     });
     if (update.physicalId === undefined || update.physicalId === oldPhysical) {
       item(walk, next, id, 'deploy', props.KeyArn, { ...update, verdict: update.verdict === 'fail' ? 'fail' : 'keep', targets: [] });

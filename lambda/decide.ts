@@ -199,14 +199,19 @@ const need = (fact: FactName): Decision => ({ kind: 'need', fact });
 const fail = (reason: string): Decision => ({ kind: 'fail', reason });
 
 /**
- * The decision for one request. A request that is refused revokes nothing (L26, L29); a decision
- * to revoke also needs the evidence that CloudFormation is doing now what the request says.
+ * The decision for one request. A request that is refused revokes nothing (L26, L29): first
+ * CloudFormation's own record must show it doing now what the request says; then the rules
+ * decide; a decision to revoke during a create or a stack deletion also needs the template in
+ * force to carry the request's properties.
  */
 export function decide(facts: Facts): Decision {
   if (facts.refusal) return fail(`refused: ${facts.refusal}; nothing was revoked`);
+  const unproven = inProgressEvidence(facts);
+  if (unproven) return unproven;
   const decision = rules(facts);
   if (decision.kind !== 'answer' || decision.revoke.length === 0) return decision;
-  return withEvidence(facts, decision);
+  if (facts.requestType === 'Create' || isDeleting(facts.lineage![0].status)) return boundToTemplate(facts) ?? decision;
+  return decision;
 }
 
 function rules(facts: Facts): Decision {
@@ -217,44 +222,42 @@ function rules(facts: Facts): Decision {
   }
 }
 
+const IN_PROGRESS: Record<RequestType, string> = { Create: 'CREATE_IN_PROGRESS', Update: 'UPDATE_IN_PROGRESS', Delete: 'DELETE_IN_PROGRESS' };
+
 /**
- * L26, L29: a revocation needs the stack's own word that this resource is being created (Create)
- * or deleted (Delete) right now, under this physical ID: a hand-made event while the stack is
- * idle, a stale or duplicate delivery after the resource is gone, a Delete for a physical ID that
- * is live again, all find a resource in another state. A replaced resource's old physical ID is
- * no longer the resource's; its deletion shows in the stack's events instead.
+ * L26, L29, for every request: the stack's own word that this logical resource is being created,
+ * updated or deleted right now, under the request's physical ID (DescribeStackResource). A
+ * hand-made event while the stack is idle, a stale or duplicate delivery after the resource is
+ * gone, a Delete for a physical ID that is live again, all find the resource in another state
+ * and are refused, whatever they ask. A replaced physical ID is no longer the resource's: in a
+ * cleanup (after an update, or after its rollback) its deletion shows in the stack's events.
+ * (GUESS: CloudFormation records the resource's *_IN_PROGRESS before it invokes the provider;
+ * every custom resource's stack events show it first, but the documentation does not say it.)
  */
-function withEvidence(facts: Facts, decision: Decision): Decision {
+function inProgressEvidence(facts: Facts): Decision | undefined {
   const physical = facts.physicalId;
-  if (facts.requestType === 'Delete' && isReplacementCleanup(facts)) {
-    if (facts.deletionEvent === undefined) {
-      return unreadable(facts, 'deletionEvent', 'whether CloudFormation is deleting this resource') ?? need('deletionEvent');
-    }
-    if (!facts.deletionEvent) {
+  const doing = facts.requestType === 'Create' ? 'creating' : facts.requestType === 'Update' ? 'updating' : 'deleting';
+  if (facts.resource === undefined) {
+    return unreadable(facts, 'resource', `whether CloudFormation is ${doing} this resource`) ?? need('resource');
+  }
+  const expected = IN_PROGRESS[facts.requestType];
+  const state = facts.resource;
+  if (state && state.status === expected && (facts.requestType === 'Create' || state.physicalId === physical)) return undefined;
+  if (facts.requestType === 'Delete' && state && !state.status.startsWith('DELETE') && state.physicalId !== physical) {
+    if (!facts.lineage) return unreadable(facts, 'lineage', 'whether a replaced resource is being cleaned up') ?? need('lineage');
+    const own = facts.lineage[0].status;
+    if (own === 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS' || own === 'UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS') {
+      if (facts.deletionEvent === undefined) {
+        return unreadable(facts, 'deletionEvent', 'whether CloudFormation is deleting this replaced resource') ?? need('deletionEvent');
+      }
+      if (facts.deletionEvent) return undefined;
       return fail(`refused: the stack's events show no deletion of ${facts.logicalId} (physical ID ${physical}) under way, ` +
         'so CloudFormation did not send this request; nothing was revoked');
     }
-    return decision;
   }
-  if (facts.resource === undefined) {
-    return unreadable(facts, 'resource', `whether CloudFormation is ${facts.requestType === 'Create' ? 'creating' : 'deleting'} this resource`) ??
-      need('resource');
-  }
-  const expected = facts.requestType === 'Create' ? 'CREATE_IN_PROGRESS' : 'DELETE_IN_PROGRESS';
-  const state = facts.resource;
-  if (state && state.status === expected && (facts.requestType === 'Create' || isDeleting(facts.lineage![0].status))) {
-    // The template in force is CloudFormation's record of this resource's properties: a request
-    // whose revoking properties differ from it was not written by CloudFormation (L29).
-    const bound = boundToTemplate(facts);
-    if (bound) return bound;
-  }
-  const samePhysical = facts.requestType === 'Create' || state?.physicalId === physical;
-  if (!state || state.status !== expected || !samePhysical) {
-    const seen = state ? `${state.status}${state.physicalId ? ` with physical ID ${state.physicalId}` : ''}` : 'not in the stack';
-    return fail(`refused: a ${facts.requestType} request for ${facts.logicalId}, but the stack shows it ${seen}, not ${expected}` +
-      `${facts.requestType === 'Delete' ? ` with physical ID ${physical}` : ''}: CloudFormation did not send this request now; nothing was revoked`);
-  }
-  return decision;
+  const seen = state ? `${state.status}${state.physicalId ? ` with physical ID ${state.physicalId}` : ''}` : 'not in the stack';
+  return fail(`refused: a ${facts.requestType} request for ${facts.logicalId}, but the stack shows it ${seen}, not ${expected}` +
+    `${facts.requestType === 'Create' ? '' : ` with physical ID ${physical}`}: CloudFormation did not send this request now; nothing was revoked`);
 }
 
 /** The request's properties that decide a revocation, as the template in force has them (literal values; KeyArn also by reference). */
@@ -295,10 +298,6 @@ function boundToTemplate(facts: Facts): Decision | undefined {
   return undefined;
 }
 
-function isReplacementCleanup(facts: Facts): boolean {
-  const current = own(facts.template, facts.logicalId);
-  return !!facts.lineage && isUpdateCleanup(facts.lineage[0].status) && !!current && current.Type === RESOURCE_TYPE;
-}
 
 /** A fact that could not be read, as a failure naming what it was needed for. */
 function unreadable(facts: Facts, fact: FactName, neededFor: string): Decision | undefined {

@@ -204,7 +204,9 @@ async function readDeletionEvent(facts: Facts, stackId: string, budget: Budget):
     const out = await readStackEventsPage(stackId, nextToken, budget);
     for (const event of out.events) {
       if (event.ResourceType === 'AWS::CloudFormation::Stack' && event.PhysicalResourceId === stackId) {
-        if (String(event.ResourceStatus) === 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS') return false;
+        // The cleanup began there (after an update, or after its rollback): older events are of another operation.
+        const status = String(event.ResourceStatus);
+        if (status === 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS' || status === 'UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS') return false;
         continue;
       }
       if (event.LogicalResourceId === facts.logicalId && event.PhysicalResourceId === facts.physicalId &&

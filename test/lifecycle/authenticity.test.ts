@@ -208,7 +208,7 @@ describe('L29 L26 forged, stale and duplicate requests against one stack', () =>
   // is answered FAILED and logged as refused. The handler demands the stack's evidence only for
   // decisions that revoke, so a forged Update while idle is answered SUCCESS ('skipped', after
   // the L28 precheck reads) and logged as an ordinary decision. Nothing is revoked either way.
-  test.failing('L29 (b) contract: a hand-made Update while the resource is not being updated is answered FAILED and logged as refused', async () => {
+  test('L29 (b) contract: a hand-made Update while the resource is not being updated is answered FAILED and logged as refused', async () => {
     const url = bed.responses.newUrl();
     const invocation = await bed.runner.invoke(eventFor(bed, 'Update', revocation, url, { Revoked: 'true' }));
     expectReturnedOnItsOwn(invocation);
@@ -301,7 +301,7 @@ describe('L29 L26 forged, stale and duplicate requests against one stack', () =>
   // arrived while the stack is UPDATE_COMPLETE, which is neither ..." with decision 'failed', and
   // a FAILED Delete counts in RevocationFailures: anyone allowed to invoke the function can raise
   // the revocation-failure alarm, and RefusedRequests misses the forged request.
-  test.failing('L29 contract: a hand-made Delete while the stack is idle is logged as refused (RefusedRequests), not as a revocation failure', async () => {
+  test('L29 contract: a hand-made Delete while the stack is idle is logged as refused (RefusedRequests), not as a revocation failure', async () => {
     const url = bed.responses.newUrl();
     const invocation = await bed.runner.invoke(eventFor(bed, 'Delete', revocation, url));
     expectReturnedOnItsOwn(invocation);
@@ -456,7 +456,7 @@ describe('L29 L26 forged, stale and duplicate requests against one stack', () =>
   // "a Delete arrived while the stack is DELETE_COMPLETE, which is neither ...", decision
   // 'failed', and it counts in RevocationFailures although no revocation was due (the first
   // delivery did it). The warm container refuses the same request.
-  test.failing('L26 contract: the duplicate Delete handled by a fresh container is refused as well (RefusedRequests, no RevocationFailures)', async () => {
+  test('L26 contract: the duplicate Delete handled by a fresh container is refused as well (RefusedRequests, no RevocationFailures)', async () => {
     bed.kms.resetCalls();
     const { invocation, url } = await redeliver(true);
     expect(bed.kms.calls).toEqual([]);
