@@ -8,7 +8,8 @@ if (!dir) throw new Error('CDK_DIR is not set: run npm run test:cdk-versions');
 
 module.exports = {
   ...base,
-  testMatch: ['**/test/construct.test.ts'],
+  // The nag suite runs cdk-nag v3 through the validation plugin where aws-cdk-lib supports it (the newest run).
+  testMatch: ['**/test/construct.test.ts', '**/test/external-key.test.ts', '**/test/nag.test.ts'],
   setupFiles: ['<rootDir>/test/support/cdk-version-setup.js'],
   moduleNameMapper: {
     '^aws-cdk-lib$': `${dir}/aws-cdk-lib`,

@@ -5,29 +5,43 @@ import { Construct } from 'constructs';
 /**
  * Acknowledges a cdk-nag finding on one of our resources, with its reason, for both cdk-nag
  * majors: v2 reads the `cdk_nag` metadata; v3 reads acknowledgements made through aws-cdk-lib's
- * `Validations`, which only newer aws-cdk-lib versions have (hence the feature test).
+ * `Validations`, which only newer aws-cdk-lib versions have (hence the feature test), under the
+ * rule ID (`AwsSolutions-KMS5`) or, for one finding of a rule, `RuleId[FindingId]`.
  * Findings of one resource must be acknowledged in one call: the metadata entry is replaced.
  */
 export function acknowledgeNagFindings(resource: CfnResource, findings: ReadonlyArray<NagFinding>): void {
   if (findings.length === 0) return;
   resource.addMetadata('cdk_nag', {
-    rules_to_suppress: findings.map((f) => ({ id: f.ruleId, reason: f.reason, applies_to: [f.finding] })),
+    rules_to_suppress: findings.map((f) => ({
+      id: f.ruleId, reason: f.reason, ...(f.finding === undefined ? {} : { applies_to: [f.finding] }),
+    })),
   });
-  const validations = (cdk as unknown as { Validations?: { of(c: Construct): { acknowledge(r: object): void } } }).Validations;
+  const validations = (cdk as unknown as { Validations?: ValidationsClass }).Validations;
+  if (!validations) return;
   for (const f of findings) {
+    const id = f.finding === undefined ? f.ruleId : `${f.ruleId}[${f.finding}]`;
     try {
-      validations?.of(resource).acknowledge({ id: `AwsSolutions::${f.ruleId}[${f.finding}]`, reason: f.reason });
+      validations.of(resource).acknowledge({ id, reason: f.reason });
     } catch {
-      // Some aws-cdk-lib versions reject characters such as '::' inside a rule ID, which finding
-      // IDs contain. An acknowledgement is never worth failing the user's synth.
+      // Validations reserves '::' (prefix::rule), which finding IDs contain (`Resource::arn:...`):
+      // record the acknowledgement where Validations would, and where cdk-nag v3 reads it.
+      const key = validations.ACKNOWLEDGED_RULES_METADATA_KEY ?? 'aws:cdk:acknowledged-rules';
+      const previous = resource.node.metadata.filter((m) => m.type === key).pop()?.data as Record<string, string> | undefined;
+      resource.node.addMetadata(key, { ...previous, [`annotation::${id}`]: f.reason });
     }
   }
+}
+
+interface ValidationsClass {
+  readonly ACKNOWLEDGED_RULES_METADATA_KEY?: string;
+  of(c: Construct): { acknowledge(r: { id: string; reason: string }): void };
 }
 
 /** One finding to acknowledge: rule, the exact finding ID, and why it is acceptable. */
 export interface NagFinding {
   readonly ruleId: string;
-  readonly finding: string;
+  /** The finding of a rule that reports several (`applies_to`); undefined for the whole rule. */
+  readonly finding?: string;
   readonly reason: string;
 }
 

@@ -12,6 +12,7 @@ import {
 import { cfnKeyOf, keyIdentity, rootStackOf } from './key-identity';
 import { keyPolicyTrustsAccount } from './key-policy';
 import { isMultiRegionAtSynth, RevocationProvider } from './provider';
+import { checkNoAutomaticRotation } from './rotation';
 
 /**
  * Which imported key materials a revocation deletes.
@@ -33,7 +34,7 @@ export enum KeyMaterialScope {
 /**
  * Properties of a `KeyMaterialRevocation`.
  */
-export interface KeyMaterialRevocationProps {
+export interface KeyMaterialRevocationProps extends KeyMaterialRevocationOptions {
   /**
    * The key whose imported material is revoked. It must have `Origin: EXTERNAL` and be in the
    * stack's account. A key outside the app is given by its key ARN (`kms.Key.fromKeyArn`): the
@@ -44,7 +45,13 @@ export interface KeyMaterialRevocationProps {
    * One revocation per key in a stack, where a nested stack's tree counts as one stack.
    */
   readonly key: kms.IKey;
+}
 
+/**
+ * The options of a `KeyMaterialRevocation` other than its key: what `ExternalKey` and
+ * `ExternalKeyGuard` take for the revocations they create.
+ */
+export interface KeyMaterialRevocationOptions {
   /**
    * Revoke the material when the stack is deleted, and when this construct is removed from the
    * app together with its key (defined in the same stack). Never during a rollback.
@@ -181,6 +188,15 @@ export class KeyMaterialRevocation extends Construct {
 
   private readonly key: kms.IKey;
   private readonly cfnKey: kms.CfnKey | undefined;
+
+  /**
+   * The app-defined key this revocation manages, for the guard rails (`ExternalKeyGuard`).
+   *
+   * @internal
+   */
+  public get _managedCfnKey(): kms.CfnKey | undefined {
+    return this.cfnKey;
+  }
   private identity?: string;
 
   constructor(scope: Construct, id: string, props: KeyMaterialRevocationProps) {
@@ -205,6 +221,8 @@ export class KeyMaterialRevocation extends Construct {
     if (cfnKey) {
       // S3 once the tree is complete: the Origin may be set after this construct is created.
       this.node.addValidation({ validate: () => checkOrigin(cfnKey) });
+      // Imported material cannot rotate automatically: KMS refuses EnableKeyRotation on such a key.
+      this.node.addValidation({ validate: () => checkNoAutomaticRotation(cfnKey) });
       if (sameStack && !keyPolicyTrustsAccount(cfnKey, KMS_ACTIONS, key)) {
         // A key policy that does not let IAM policies grant our actions (a custom one) gets a
         // statement for the handler's role. In a key policy, "*" means this key. Other stacks'
