@@ -30,8 +30,16 @@ let bed: TestBed;
 let revocationId: string;
 
 /** A well-formed event for the deployed revocation resource, as CloudFormation would send it. */
+/**
+ * An event as CloudFormation sends it: CloudFormation marks the resource *_IN_PROGRESS before it
+ * invokes the function, and the handler checks that (L29), so the double shows it so too.
+ */
 function event(requestType: RequestType, responseUrl: string): Event {
   const r = bed.engine.resources.get(revocationId)!;
+  const inProgress = { Create: 'CREATE_IN_PROGRESS', Update: 'UPDATE_IN_PROGRESS', Delete: 'DELETE_IN_PROGRESS' }[requestType];
+  bed.cfn.setResources(bed.engine.stackId, [...bed.engine.resources.values()].map((x) => ({
+    logicalId: x.logicalId, physicalId: x.physicalId || undefined, type: x.type, status: x.logicalId === revocationId ? inProgress : x.status,
+  })));
   const e: Event = {
     RequestType: requestType,
     ServiceToken: r.properties.ServiceToken,
