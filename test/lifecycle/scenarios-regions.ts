@@ -124,7 +124,7 @@ export const REGION_SCENARIOS: Scenario[] = [
       expect(ctx.bed.kms.key(EAST)!.state).toBe('Enabled');
       expect(deleteRegions(ctx, expect)).toEqual([REGION]);
       expect(answersOf(ctx, 'Delete')[0].decision?.reason).toContain('own Region eu-west-1 only');
-      expect(synthWarnings(revocationOf({ revokeReplicas: false }))).toEqual([expect.stringMatching(/multi-Region key and revokeReplicas is off/)]);
+      expect(synthWarnings(revocationOf({ revokeReplicas: false }))).toEqual([(expect as any).stringMatching(/multi-Region key and revokeReplicas is off/)]);
       expect(synthWarnings(revocationOf())).toEqual([]);
     },
   },
