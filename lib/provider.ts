@@ -2,6 +2,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Aspects, CfnResource, Duration, Fn, IAspect, RemovalPolicy, ScopedAws, Stack, Token } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -25,6 +26,20 @@ const HANDLER_DIR = path.join(__dirname, '..', 'assets', 'revocation-handler');
 const HANDLER_RUNTIME = new lambda.Runtime('nodejs24.x', lambda.RuntimeFamily.NODEJS, { supportsInlineCode: true });
 /** The handler's time budget never exceeds this; the resource's ServiceTimeout usually bounds it sooner. */
 const HANDLER_TIMEOUT = Duration.minutes(15);
+
+/** Where and on what the one handler of a stack runs: given by the revocation that creates it. */
+export interface HandlerSettings {
+  readonly vpc?: ec2.IVpc;
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  readonly securityGroups?: ec2.ISecurityGroup[];
+  readonly architecture?: lambda.Architecture;
+}
+
+/** What Lambda needs to manage a function's network interfaces in a VPC. */
+const VPC_ACTIONS = [
+  'ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DeleteNetworkInterface',
+  'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses',
+];
 
 /** What Lambda needs to write the function's logs into its own log group (instead of AWSLambdaBasicExecutionRole). */
 const LOG_ACTIONS = ['logs:CreateLogStream', 'logs:PutLogEvents'];
@@ -76,11 +91,14 @@ interface KeyUse {
  * in a module map, so that separate apps in one process never share it. A nested stack has its own.
  */
 export class RevocationProvider extends Construct {
-  static of(scope: Construct): RevocationProvider {
+  static of(scope: Construct, settings: HandlerSettings = {}): RevocationProvider {
     const stack = Stack.of(scope);
     const existing = stack.node.tryFindChild(PROVIDER_ID);
-    if (existing === undefined) return new RevocationProvider(stack, PROVIDER_ID);
-    if (existing instanceof RevocationProvider) return existing;
+    if (existing === undefined) return new RevocationProvider(stack, PROVIDER_ID, settings, scope.node.path);
+    if (existing instanceof RevocationProvider) {
+      existing.checkSettings(settings, scope.node.path);
+      return existing;
+    }
     throw new Error(
       `stack ${stack.node.path} already has a construct with the id '${PROVIDER_ID}' that is not this library's ` +
       'revocation handler: two copies of cdk-kms-key-material are loaded; keep one',
@@ -103,8 +121,14 @@ export class RevocationProvider extends Construct {
   /** The key identities the key policies were created for (synthesis can run more than once). */
   private grantedKeys?: string;
 
-  private constructor(scope: Stack, id: string) {
+  /** The handler's settings, and the revocation that gave them. */
+  private readonly settings: HandlerSettings;
+  private readonly settingsBy: string;
+
+  private constructor(scope: Stack, id: string, settings: HandlerSettings, by: string) {
     super(scope, id);
+    this.settings = settings;
+    this.settingsBy = by;
     if (!fs.existsSync(path.join(HANDLER_DIR, 'index.js'))) {
       throw new Error(`the revocation handler bundle is missing at ${HANDLER_DIR}: run 'npm run bundle' (a broken install of cdk-kms-key-material)`);
     }
@@ -122,6 +146,10 @@ export class RevocationProvider extends Construct {
       memorySize: 256,
       // The handler serves this stack only: a request naming another stack is refused (LIFECYCLE L29).
       environment: { [BOUND_STACK_ID_ENV]: scope.stackId },
+      architecture: settings.architecture ?? lambda.Architecture.X86_64,
+      vpc: settings.vpc,
+      vpcSubnets: settings.vpc ? settings.vpcSubnets : undefined,
+      securityGroups: settings.vpc ? settings.securityGroups : undefined,
     });
 
     const cloudFormation = cloudFormationReads(scope);
@@ -140,11 +168,23 @@ export class RevocationProvider extends Construct {
       statements: [
         ...cloudFormation.statements,
         new iam.PolicyStatement({ actions: LOG_ACTIONS, resources: [logStreams] }),
+        // In a VPC, Lambda manages the function's network interfaces with the role's permissions
+        // (what AWSLambdaVPCAccessExecutionRole grants; inline, so that the role keeps its managed
+        // policy slots for the key policies). These EC2 actions take no resource-level scope.
+        ...(settings.vpc ? [new iam.PolicyStatement({ actions: VPC_ACTIONS, resources: ['*'] })] : []),
       ],
     });
+    // Lambda checks the network-interface permissions when it creates a function in a VPC.
+    if (settings.vpc) this.function.node.addDependency(this.readsPolicy);
     // The log group's ARN (Fn::GetAtt) ends in ':*' for its streams; cdk-nag does not count that as a wildcard.
     acknowledgeNagFindings(this.readsPolicy.node.defaultChild as CfnResource, [
       ...cloudFormation.findings,
+      ...(settings.vpc ? [{
+        ruleId: 'AwsSolutions-IAM5',
+        finding: 'Resource::*',
+        reason: 'In a VPC, Lambda creates and deletes the handler\'s network interfaces with these EC2 actions, which take no ' +
+          'resource-level permissions (the same actions as the AWS managed AWSLambdaVPCAccessExecutionRole)',
+      }] : []),
     ]);
 
     // The key policies need every key of the stack, so they are made when synthesis begins, by an
@@ -152,6 +192,25 @@ export class RevocationProvider extends Construct {
     // AspectPriority.MUTATING, named by number for the aws-cdk-lib versions that predate it.
     Aspects.of(this).add(new GrantKeys(this), { priority: 200 });
     this.node.addValidation({ validate: () => this.validateKeyPolicies() });
+  }
+
+  /**
+   * Handler settings (VPC, architecture) come with the revocation that creates the handler; a later
+   * revocation of the stack that asks for others would be silently ignored, so it fails synth.
+   */
+  private checkSettings(settings: HandlerSettings, by: string): void {
+    const differs = (a: unknown, b: unknown) => a !== undefined && a !== b;
+    const sameGroups = (a?: ec2.ISecurityGroup[], b?: ec2.ISecurityGroup[]) =>
+      a === undefined || (b !== undefined && a.length === b.length && a.every((g, i) => g === b[i]));
+    const sameSubnets = (a?: ec2.SubnetSelection, b?: ec2.SubnetSelection) => a === undefined || a === b ||
+      (b !== undefined && JSON.stringify(Stack.of(this).resolve(a)) === JSON.stringify(Stack.of(this).resolve(b)));
+    if (differs(settings.vpc, this.settings.vpc) || (settings.architecture !== undefined && settings.architecture.name !== (this.settings.architecture ?? lambda.Architecture.X86_64).name) ||
+      !sameGroups(settings.securityGroups, this.settings.securityGroups) || !sameSubnets(settings.vpcSubnets, this.settings.vpcSubnets)) {
+      throw new Error(
+        `${by} asks for other handler settings (vpc, vpcSubnets, securityGroups, architecture) than ${this.settingsBy}, which ` +
+        'created the stack\'s one handler: give every revocation of the stack the same settings, or set them only on the first',
+      );
+    }
   }
 
   /**

@@ -1,7 +1,9 @@
 import { Annotations, CfnResource, Duration, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { checkAccount, checkNotAlias, checkOrigin, checkServiceTimeout, retentionOf } from './checks';
@@ -127,6 +129,39 @@ export interface KeyMaterialRevocationOptions {
    * @default logs.RetentionDays.ONE_YEAR
    */
   readonly logRetention?: logs.RetentionDays;
+
+  /**
+   * A VPC to run the stack's revocation handler in. It then needs to reach KMS (in every Region of
+   * its keys), CloudFormation and Amazon S3 (its answers go to presigned S3 URLs): VPC endpoints
+   * for `kms` and `cloudformation` and a gateway endpoint for `s3`, or a NAT gateway (keys in other
+   * Regions need the NAT). The handler is shared by the stack's revocations: set this on the first,
+   * or the same on all.
+   *
+   * @default - not in a VPC
+   */
+  readonly vpc?: ec2.IVpc;
+
+  /**
+   * The subnets of `vpc` for the handler.
+   *
+   * @default - the VPC's private subnets, as for any Lambda function
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+
+  /**
+   * Security groups of the handler in `vpc`; they must allow outbound HTTPS.
+   *
+   * @default - a new security group that allows all outbound traffic
+   */
+  readonly securityGroups?: ec2.ISecurityGroup[];
+
+  /**
+   * The handler's processor architecture. x86_64 is what the benchmarks measure (this project's
+   * build machines cannot measure arm64's cold start); the handler runs on both.
+   *
+   * @default lambda.Architecture.X86_64
+   */
+  readonly architecture?: lambda.Architecture;
 }
 
 /** Options for the alarm on failed revocations. */
@@ -216,7 +251,9 @@ export class KeyMaterialRevocation extends Construct {
       keyStack !== undefined && rootStackOf(keyStack) === rootStackOf(stack));
     const serviceTimeout = checkServiceTimeout(props.serviceTimeout ?? DEFAULT_SERVICE_TIMEOUT);
 
-    const provider = RevocationProvider.of(this);
+    const provider = RevocationProvider.of(this, {
+      vpc: props.vpc, vpcSubnets: props.vpcSubnets, securityGroups: props.securityGroups, architecture: props.architecture,
+    });
     provider.useLogRetention(props.logRetention, this.node.path);
     if (cfnKey) {
       // S3 once the tree is complete: the Origin may be set after this construct is created.

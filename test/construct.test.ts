@@ -10,8 +10,10 @@ import {
   App, Aspects, CfnParameter, CfnResource, Duration, IAspect, NestedStack, RemovalPolicy, Stack,
 } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { IConstruct } from 'constructs';
 import { KeyMaterialRevocation, KeyMaterialScope } from '../lib/index';
@@ -892,3 +894,48 @@ function keyStatementsForRole(stack: Stack): any[] {
   const [key] = Object.values(template.findResources('AWS::KMS::Key')) as any[];
   return (key.Properties.KeyPolicy?.Statement ?? []).filter((s: any) => s.Principal?.AWS?.['Fn::GetAtt']?.[0] === role);
 }
+
+describe('handler settings (issue 11, point 5)', () => {
+  test('issue 11: in a VPC the handler gets its network permissions inline (no AWS managed policy, no slot taken from the key policies)', () => {
+    const stack = newStack();
+    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0, subnetConfiguration: [{ name: 'Isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
+    new KeyMaterialRevocation(stack, 'R', { key: externalKey(stack, 'K'), vpc, vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED } });
+    const template = Template.fromStack(stack);
+    const [fnId, fn] = Object.entries(template.findResources('AWS::Lambda::Function'))[0] as [string, any];
+    expect(fn.Properties.VpcConfig.SubnetIds).toHaveLength(2);
+    expect(fn.Properties.VpcConfig.SecurityGroupIds).toHaveLength(1);
+    const [role] = Object.values(template.findResources('AWS::IAM::Role')) as any[];
+    expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    const policy = readsPolicy(template);
+    const eni = policy.resource.Properties.PolicyDocument.Statement.find((s: any) => actionsOf(s)[0].startsWith('ec2:'));
+    expect(actionsOf(eni)).toEqual(['ec2:AssignPrivateIpAddresses', 'ec2:CreateNetworkInterface', 'ec2:DeleteNetworkInterface',
+      'ec2:DescribeNetworkInterfaces', 'ec2:UnassignPrivateIpAddresses']);
+    expect(fn.DependsOn).toContain(policy.id);
+    expect(fnId).toMatch(/^KmsKeyMaterialRevocationProviderHandler/);
+  });
+
+  test('issue 11: not in a VPC by default, and no EC2 permission then', () => {
+    const stack = newStack();
+    new KeyMaterialRevocation(stack, 'R', { key: externalKey(stack, 'K') });
+    const template = Template.fromStack(stack);
+    const [fn] = Object.values(template.findResources('AWS::Lambda::Function')) as any[];
+    expect(fn.Properties.VpcConfig).toBeUndefined();
+    expect(fn.Properties.Architectures).toEqual(['x86_64']);
+    expect(JSON.stringify(readsPolicy(template).resource.Properties.PolicyDocument)).not.toContain('ec2:');
+  });
+
+  test('issue 11: the architecture can be arm64', () => {
+    const stack = newStack();
+    new KeyMaterialRevocation(stack, 'R', { key: externalKey(stack, 'K'), architecture: lambda.Architecture.ARM_64 });
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', { Architectures: ['arm64'] });
+  });
+
+  test('issue 11: a later revocation asking for other handler settings fails synth instead of being ignored', () => {
+    const stack = newStack();
+    new KeyMaterialRevocation(stack, 'R1', { key: externalKey(stack, 'K1') });
+    expect(() => new KeyMaterialRevocation(stack, 'R2', { key: externalKey(stack, 'K2'), architecture: lambda.Architecture.ARM_64 }))
+      .toThrow(/Stack\/R2 asks for other handler settings .* than Stack\/R1/);
+    // The same settings, or none, are fine.
+    new KeyMaterialRevocation(stack, 'R3', { key: externalKey(stack, 'K3'), architecture: lambda.Architecture.X86_64 });
+  });
+});

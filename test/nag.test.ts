@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import * as cdk from 'aws-cdk-lib';
 import { App, Aspects, NestedStack, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { AwsSolutionsChecks, NagReportFormat } from 'cdk-nag';
 import { AwsSolutionsChecks as AwsSolutionsChecksV3 } from 'cdk-nag-v3';
@@ -193,4 +194,16 @@ test('the library\'s acknowledgement carries the exact finding and its reason in
   }]);
   const [role] = Object.values(Template.fromStack(nested).findResources('AWS::IAM::Role')) as any[];
   expect(role.Metadata).toBeUndefined();
+});
+
+test('issue 11: a handler in a VPC passes AwsSolutions too: its network permissions are acknowledged with their reason', () => {
+  const { findings, report } = nag((app) => {
+    const stack = new Stack(app, 'InVpc', { env: ENV });
+    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 1, natGateways: 0, subnetConfiguration: [{ name: 'Isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
+    new KeyMaterialRevocation(stack, 'R', { key: kms.Key.fromKeyArn(stack, 'K', IMPORTED), vpc });
+    return stack;
+  });
+  // The user's VPC itself (flow logs) is the user's to judge; the construct adds no finding of its own.
+  expect(findings.filter((f) => !/AwsSolutions-VPC7/.test(f))).toEqual([]);
+  expect(acknowledged(report).filter((l) => l.ruleId === 'AwsSolutions-IAM5')).toHaveLength(1);
 });
