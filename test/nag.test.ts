@@ -78,11 +78,16 @@ function nagV3(build: (app: App) => void): string[] {
   build(app);
   const pack = new AwsSolutionsChecksV3(app);
   cdk.Validations.of(app).addPlugins(pack);
+  // aws-cdk-lib sets process.exitCode when a validation plugin reports a failure (on 2.257.0 also
+  // the plugin's own "no construct tree" error): that would make jest exit 1 with every test passed.
+  const exitCode = process.exitCode;
   try {
     app.synth();
   } catch (e) {
     // Newer aws-cdk-lib versions fail synth on a violation, and write validation-report.json.
     if (!fs.existsSync(path.join(app.outdir, 'validation-report.json'))) throw e;
+  } finally {
+    process.exitCode = exitCode;
   }
   const file = ['policy-validation-report.json', 'validation-report.json'].map((f) => path.join(app.outdir, f)).find((f) => fs.existsSync(f));
   if (file === undefined) return []; // a successful validation writes no report
