@@ -3,7 +3,7 @@
 // with rosetta/default.ts-fixture), and code generates for Python, Java, .NET and Go
 // (jsii-pacmak --code-only; nothing is published). Run after `npm run build`.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +28,23 @@ try {
 
   run('jsii-pacmak', ['--code-only', '--targets', 'python,java,dotnet,go', '-o', join(scratch, 'pacmak')]);
   console.log('jsii-pacmak --code-only generated Python, Java, .NET and Go');
+
+  // The docs of each language carry its own examples (rosetta's translations), not TypeScript.
+  const files = (dir) => readdirSync(dir, { recursive: true }).map((f) => join(dir, f)).filter((f) => statSync(f).isFile());
+  const expectations = [
+    ['python', /\.py$/, 'KeyMaterialRevocation(self, "Revocation", key=key)'],
+    ['java', /\.java$/, 'KeyMaterialRevocation.Builder.create(this, "Revocation")'],
+    ['dotnet', /\.cs$/, 'new KeyMaterialRevocation(this, "Revocation", new KeyMaterialRevocationProps'],
+    ['go', /\.go$/, 'cdkkmskeymaterial.NewKeyMaterialRevocation(this, jsii.String("Revocation")'],
+  ];
+  for (const [language, pattern, example] of expectations) {
+    const text = files(join(scratch, 'pacmak', language)).filter((f) => pattern.test(f)).map((f) => readFileSync(f, 'utf8')).join('\n');
+    if (!text.includes(example)) {
+      console.error(`the ${language} docs lack the translated example (${example}): is the rosetta tablet used?`);
+      failed = true;
+    }
+  }
+  if (!failed) console.log('the Python, Java, .NET and Go docs carry translated examples');
 } finally {
   rmSync(scratch, { recursive: true, force: true });
   rmSync(join(root, '.jsii.tabl.json'), { force: true });
