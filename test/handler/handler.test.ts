@@ -17,7 +17,8 @@ import { BOUND_STACK_ID_ENV, TEST_RESPONSE_ORIGIN_ENV } from '../../lambda/authe
 import { handler } from '../../lambda/index';
 import { forgetStackStatuses } from '../../lambda/facts';
 import {
-  ACCOUNT, cfnEvent, context, EventOptions, KEY_A, KEY_B, LOGICAL_ID, LogCapture, physicalId, props, ResponseServer, STACK_ID,
+  ACCOUNT, awsError, cfnEvent, CloudFormationWhileSending, context, EventOptions, KEY_A, KEY_B, LOGICAL_ID, LogCapture, physicalId,
+  props, ResponseServer, STACK_ID,
 } from './harness';
 
 const kms = mockClient(KMSClient);
@@ -39,14 +40,10 @@ beforeEach(() => {
   cfn.onAnyCommand().rejects(new Error('unexpected CloudFormation call'));
   // Each test is a fresh container: nothing remembered from an earlier test's stack deletion.
   forgetStackStatuses();
-  resourceState = undefined;
+  sending.reset();
   logs.start();
 });
 afterEach(() => logs.stop());
-
-function awsError(name: string, message = `${name} from the test`): Error {
-  return Object.assign(new Error(message), { name, $metadata: { httpStatusCode: 400 } });
-}
 
 function keyMeta(overrides: Partial<KeyMetadata> = {}, arn = KEY_A): KeyMetadata {
   return {
@@ -55,46 +52,11 @@ function keyMeta(overrides: Partial<KeyMetadata> = {}, arn = KEY_A): KeyMetadata
   };
 }
 
-function stackStatus(status: string, history: string[] = ['UPDATE_COMPLETE', 'CREATE_COMPLETE', 'CREATE_IN_PROGRESS']) {
-  cfn.on(DescribeStacksCommand, { StackName: STACK_ID }).resolves({
-    Stacks: [{ StackId: STACK_ID, StackName: 'BYOK-Stack', StackStatus: status as any, CreationTime: new Date() }],
-  });
-  stackHistory([status, ...history]);
-  templateAsRequested();
-}
-
-/** The template in force has the resource as the request describes it (CloudFormation wrote both). */
-function templateAsRequested() {
-  cfn.on(GetTemplateCommand).callsFake(() => ({
-    TemplateBody: JSON.stringify({ Resources: { [String(current?.LogicalResourceId)]: { Type: 'Custom::KmsKeyMaterialRevocation', Properties: current?.ResourceProperties } } }),
-  }));
-}
-
-/**
- * The stack's own events, newest first (DescribeStackEvents), one page: the stack-level
- * `statuses`, after the DELETE_IN_PROGRESS event of the resource the current Delete names, as
- * CloudFormation records it before invoking the provider.
- */
-function stackHistory(statuses: string[], stackId = STACK_ID) {
-  cfn.on(DescribeStackEventsCommand, { StackName: stackId }).callsFake(() => ({
-    StackEvents: [
-      ...(current?.RequestType === 'Delete' && current.StackId === stackId ? [{
-        StackId: stackId, StackName: 'BYOK-Stack', EventId: 'resource', LogicalResourceId: current.LogicalResourceId as string,
-        PhysicalResourceId: current.PhysicalResourceId as string, ResourceType: 'Custom::KmsKeyMaterialRevocation',
-        ResourceStatus: 'DELETE_IN_PROGRESS' as any, Timestamp: new Date(),
-      }] : []),
-      ...statuses.map((status, i) => ({
-        StackId: stackId, StackName: 'BYOK-Stack', EventId: `e${i}`, LogicalResourceId: 'BYOK-Stack', PhysicalResourceId: stackId,
-        ResourceType: 'AWS::CloudFormation::Stack', ResourceStatus: status as any, Timestamp: new Date(Date.now() - i * 1000),
-      })),
-    ],
-  }));
-}
-
-/** The event under way, for the stand-ins of what CloudFormation shows while it sends it. */
-let current: Record<string, unknown> | undefined;
-/** What DescribeStackResource shows for the resource; by default what CloudFormation shows while it sends the event. */
-let resourceState: { status: string; physicalId?: string } | null | undefined;
+/** What CloudFormation shows while it sends the test's event (L29). */
+const sending = new CloudFormationWhileSending(cfn);
+const stackStatus = (status: string, history?: string[]) => sending.stackStatus(status, history);
+const stackHistory = (statuses: string[], stackId?: string) => sending.stackHistory(statuses, stackId);
+const templateAsRequested = () => sending.templateAsRequested();
 
 function template(resources: Record<string, unknown>) {
   cfn.on(GetTemplateCommand, { StackName: STACK_ID }).resolves({ TemplateBody: JSON.stringify({ Resources: resources }) });
@@ -127,17 +89,7 @@ function keyWithMaterials(arn = KEY_A, meta: Partial<KeyMetadata> = {}) {
 async function run(requestType: 'Create' | 'Update' | 'Delete', options: EventOptions = {}, remainingMs = 60_000) {
   const url = server.newUrl();
   const event = cfnEvent(requestType, url, options);
-  current = event;
-  // The construct binds the handler to its own stack at deploy time.
-  process.env[BOUND_STACK_ID_ENV] = options.stackId ?? STACK_ID;
-  cfn.on(DescribeStackResourceCommand).callsFake(() => {
-    const state = resourceState !== undefined ? resourceState : {
-      status: requestType === 'Create' ? 'CREATE_IN_PROGRESS' : requestType === 'Update' ? 'UPDATE_IN_PROGRESS' : 'DELETE_IN_PROGRESS',
-      physicalId: event.PhysicalResourceId as string | undefined,
-    };
-    if (state === null) throw awsError('ValidationError', `Resource ${event.LogicalResourceId} does not exist for stack`);
-    return { StackResourceDetail: { LogicalResourceId: event.LogicalResourceId, ResourceStatus: state.status, PhysicalResourceId: state.physicalId, ResourceType: 'Custom::KmsKeyMaterialRevocation', LastUpdatedTimestamp: new Date() } };
-  });
+  sending.sending(event, options.stackId ?? STACK_ID);
   await handler(event, context(remainingMs));
   const responses = server.responsesFor(url);
   expect(responses).toHaveLength(1);
@@ -1185,7 +1137,7 @@ describe('KMS answers that contradict the request, in-flight writes, log hygiene
 
 describe('requests CloudFormation did not send (L26, L29)', () => {
   async function invoke(event: Record<string, unknown>) {
-    current = event;
+    sending.current = event;
     await handler(event, context(60_000));
   }
 
@@ -1203,7 +1155,7 @@ describe('requests CloudFormation did not send (L26, L29)', () => {
   test('L29: a hand-made Create with the switch on while the stack is idle is refused, answered FAILED, nothing revoked', async () => {
     stackStatus('UPDATE_COMPLETE');
     keyWithMaterials();
-    resourceState = { status: 'UPDATE_COMPLETE', physicalId: physicalId(KEY_A) };
+    sending.resourceState = { status: 'UPDATE_COMPLETE', physicalId: physicalId(KEY_A) };
     const { response, decision } = await run('Create', { props: props({ Revoked: 'true' }) });
     expect(response.Status).toBe('FAILED');
     expect(response.Reason).toMatch(/^refused: /);
@@ -1239,7 +1191,7 @@ describe('requests CloudFormation did not send (L26, L29)', () => {
     expect(first.response.Status).toBe('SUCCESS');
     expect(deletes()).toHaveLength(2);
     logs.stop(); logs.start();
-    resourceState = null;
+    sending.resourceState = null;
     const again = await run('Delete');
     expect(again.response.Status).toBe('FAILED');
     expect(again.response.Reason).toContain('not in the stack');
@@ -1276,7 +1228,7 @@ describe('loud where CloudFormation cannot be (L28)', () => {
 
   test('L29: a refused request counts in the RefusedRequests metric', async () => {
     stackStatus('DELETE_IN_PROGRESS');
-    resourceState = null;
+    sending.resourceState = null;
     keyWithMaterials();
     await run('Delete');
     expect(metricLines('RefusedRequests')).toHaveLength(1);

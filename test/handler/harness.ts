@@ -2,7 +2,12 @@
  * Helpers for the handler's unit tests: CloudFormation-shaped events, a local HTTP server standing
  * in for the presigned ResponseURL, and captured log lines.
  */
-import { CONTRACT_VERSION, PHYSICAL_ID_PREFIX, RevocationProperties } from '../../lib/contract';
+import {
+  CloudFormationClientResolvedConfig, DescribeStackEventsCommand, DescribeStackResourceCommand, DescribeStacksCommand, GetTemplateCommand,
+  ServiceInputTypes, ServiceOutputTypes,
+} from '@aws-sdk/client-cloudformation';
+import { AwsStub } from 'aws-sdk-client-mock';
+import { BOUND_STACK_ID_ENV, CONTRACT_VERSION, PHYSICAL_ID_PREFIX, RevocationProperties } from '../../lib/contract';
 
 export { ResponseServer } from '../support/response-server';
 export type { CapturedResponse } from '../support/response-server';
@@ -90,3 +95,97 @@ export const context = (remainingMs = 60_000) => {
   const deadline = Date.now() + remainingMs;
   return { getRemainingTimeInMillis: () => deadline - Date.now() };
 };
+
+/** An error as the SDK throws it for an AWS error code. */
+export function awsError(name: string, message = `${name} from the test`): Error {
+  return Object.assign(new Error(message), { name, $metadata: { httpStatusCode: 400 } });
+}
+
+type CloudFormationStub = AwsStub<ServiceInputTypes, ServiceOutputTypes, CloudFormationClientResolvedConfig>;
+
+/**
+ * What the mocked CloudFormation shows while it sends an event (L29): the resource *_IN_PROGRESS
+ * under the event's physical ID (DescribeStackResource), the stack's status and history, its
+ * template in force naming the resource as the event does, and the resource's deletion in the
+ * stack's events.
+ */
+export class CloudFormationWhileSending {
+  /** The event under way. */
+  current?: Record<string, unknown>;
+  /** What DescribeStackResource shows; undefined: what CloudFormation shows while it sends the event; null: no such resource. */
+  resourceState?: { status: string; physicalId?: string } | null;
+
+  constructor(private readonly cfn: CloudFormationStub) {}
+
+  /** Forgets the event and the resource state (a fresh test). */
+  reset(): void {
+    this.current = undefined;
+    this.resourceState = undefined;
+  }
+
+  /** The stack in `status`, after `history` (newest first), with the template in force as the request describes the resource. */
+  stackStatus(status: string, history: string[] = ['UPDATE_COMPLETE', 'CREATE_COMPLETE', 'CREATE_IN_PROGRESS']): void {
+    this.cfn.on(DescribeStacksCommand, { StackName: STACK_ID }).resolves({
+      Stacks: [{ StackId: STACK_ID, StackName: 'BYOK-Stack', StackStatus: status as any, CreationTime: new Date() }],
+    });
+    this.stackHistory([status, ...history]);
+    this.templateAsRequested();
+  }
+
+  /** The template in force has the resource as the request describes it (CloudFormation wrote both). */
+  templateAsRequested(): void {
+    this.cfn.on(GetTemplateCommand).callsFake(() => ({
+      TemplateBody: JSON.stringify({
+        Resources: { [String(this.current?.LogicalResourceId)]: { Type: 'Custom::KmsKeyMaterialRevocation', Properties: this.current?.ResourceProperties } },
+      }),
+    }));
+  }
+
+  /**
+   * The stack's own events, newest first (DescribeStackEvents), one page: the stack-level
+   * `statuses`, after the DELETE_IN_PROGRESS event of the resource the current Delete names, as
+   * CloudFormation records it before invoking the provider.
+   */
+  stackHistory(statuses: string[], stackId = STACK_ID): void {
+    this.cfn.on(DescribeStackEventsCommand, { StackName: stackId }).callsFake(() => {
+      const current = this.current;
+      return {
+        StackEvents: [
+          ...(current?.RequestType === 'Delete' && current.StackId === stackId ? [{
+            StackId: stackId, StackName: 'BYOK-Stack', EventId: 'resource', LogicalResourceId: current.LogicalResourceId as string,
+            PhysicalResourceId: current.PhysicalResourceId as string, ResourceType: 'Custom::KmsKeyMaterialRevocation',
+            ResourceStatus: 'DELETE_IN_PROGRESS' as any, Timestamp: new Date(),
+          }] : []),
+          ...statuses.map((status, i) => ({
+            StackId: stackId, StackName: 'BYOK-Stack', EventId: `e${i}`, LogicalResourceId: 'BYOK-Stack', PhysicalResourceId: stackId,
+            ResourceType: 'AWS::CloudFormation::Stack', ResourceStatus: status as any, Timestamp: new Date(Date.now() - i * 1000),
+          })),
+        ],
+      };
+    });
+  }
+
+  /**
+   * CloudFormation is about to send `event` for the handler bound to `boundStackId` (the construct
+   * binds it at deploy time): DescribeStackResource shows the resource in progress, unless
+   * `resourceState` says otherwise.
+   */
+  sending(event: Record<string, unknown>, boundStackId = STACK_ID): void {
+    this.current = event;
+    process.env[BOUND_STACK_ID_ENV] = boundStackId;
+    const requestType = event.RequestType;
+    this.cfn.on(DescribeStackResourceCommand).callsFake(() => {
+      const state = this.resourceState !== undefined ? this.resourceState : {
+        status: requestType === 'Create' ? 'CREATE_IN_PROGRESS' : requestType === 'Update' ? 'UPDATE_IN_PROGRESS' : 'DELETE_IN_PROGRESS',
+        physicalId: event.PhysicalResourceId as string | undefined,
+      };
+      if (state === null) throw awsError('ValidationError', `Resource ${event.LogicalResourceId} does not exist for stack`);
+      return {
+        StackResourceDetail: {
+          LogicalResourceId: event.LogicalResourceId as string, ResourceStatus: state.status as any, PhysicalResourceId: state.physicalId,
+          ResourceType: 'Custom::KmsKeyMaterialRevocation', LastUpdatedTimestamp: new Date(),
+        },
+      };
+    });
+  }
+}

@@ -7,7 +7,7 @@
  * Every call not set up by a test is rejected.
  */
 import {
-  CloudFormationClient, DescribeStackEventsCommand, DescribeStackResourceCommand, DescribeStacksCommand, GetTemplateCommand,
+  CloudFormationClient, GetTemplateCommand,
 } from '@aws-sdk/client-cloudformation';
 import {
   DeleteImportedKeyMaterialCommand, DescribeKeyCommand, KeyMetadata, KMSClient, ListKeyRotationsCommand, MultiRegionConfiguration,
@@ -17,13 +17,14 @@ import { BOUND_STACK_ID_ENV, TEST_RESPONSE_ORIGIN_ENV } from '../../lambda/authe
 import { kmsClient } from '../../lambda/clients';
 import { forgetStackStatuses } from '../../lambda/facts';
 import { handler } from '../../lambda/index';
-import { ACCOUNT, cfnEvent, context, EventOptions, KEY_B, LogCapture, physicalId, props, ResponseServer, STACK_ID } from './harness';
+import {
+  ACCOUNT, awsError, cfnEvent, CloudFormationWhileSending, context, EventOptions, KEY_B, LogCapture, physicalId, props, ResponseServer,
+} from './harness';
 
 const kms = mockClient(KMSClient);
 const cfn = mockClient(CloudFormationClient);
 const logs = new LogCapture();
 let server: ResponseServer;
-let current: Record<string, unknown> | undefined;
 
 const KEY_ID = 'mrk-1234abcd12ab34cd56ef1234567890ab';
 const arnIn = (region: string) => `arn:aws:kms:${region}:${ACCOUNT}:key/${KEY_ID}`;
@@ -48,29 +49,15 @@ beforeEach(() => {
   kms.onAnyCommand().rejects(new Error('unexpected KMS call'));
   cfn.onAnyCommand().rejects(new Error('unexpected CloudFormation call'));
   forgetStackStatuses();
+  sending.reset();
   logs.start();
 });
 afterEach(() => logs.stop());
 
-function awsError(name: string, message = `${name} from the test`): Error {
-  return Object.assign(new Error(message), { name, $metadata: { httpStatusCode: 400 } });
-}
-
-/** The stack in `status`, with a stable history, and the template in force as the request describes the resource. */
-function stackStatus(status: string) {
-  cfn.on(DescribeStacksCommand, { StackName: STACK_ID }).resolves({
-    Stacks: [{ StackId: STACK_ID, StackName: 'BYOK-Stack', StackStatus: status as any, CreationTime: new Date() }],
-  });
-  cfn.on(DescribeStackEventsCommand, { StackName: STACK_ID }).callsFake(() => ({
-    StackEvents: [status, 'CREATE_COMPLETE', 'CREATE_IN_PROGRESS'].map((s, i) => ({
-      StackId: STACK_ID, StackName: 'BYOK-Stack', EventId: `e${i}`, LogicalResourceId: 'BYOK-Stack', PhysicalResourceId: STACK_ID,
-      ResourceType: 'AWS::CloudFormation::Stack', ResourceStatus: s as any, Timestamp: new Date(Date.now() - i * 1000),
-    })),
-  }));
-  cfn.on(GetTemplateCommand).callsFake(() => ({
-    TemplateBody: JSON.stringify({ Resources: { [String(current?.LogicalResourceId)]: { Type: 'Custom::KmsKeyMaterialRevocation', Properties: current?.ResourceProperties } } }),
-  }));
-}
+/** What CloudFormation shows while it sends the test's event (L29). */
+const sending = new CloudFormationWhileSending(cfn);
+/** The stack in `status`, created and not updated since, the template in force as the request describes the resource. */
+const stackStatus = (status: string) => sending.stackStatus(status, ['CREATE_COMPLETE', 'CREATE_IN_PROGRESS']);
 
 /** The key of one Region: its metadata (as that Region's DescribeKey shows it), two stored materials, and their deletes. */
 function regionalKey(arn: string, config: MultiRegionConfiguration | undefined, meta: Partial<KeyMetadata> = {}) {
@@ -102,15 +89,7 @@ function primaryWithTwoReplicas() {
 async function run(requestType: 'Create' | 'Update' | 'Delete', options: EventOptions = {}) {
   const url = server.newUrl();
   const event = cfnEvent(requestType, url, options);
-  current = event;
-  process.env[BOUND_STACK_ID_ENV] = STACK_ID;
-  cfn.on(DescribeStackResourceCommand).callsFake(() => ({
-    StackResourceDetail: {
-      LogicalResourceId: event.LogicalResourceId, PhysicalResourceId: event.PhysicalResourceId,
-      ResourceStatus: requestType === 'Create' ? 'CREATE_IN_PROGRESS' : requestType === 'Update' ? 'UPDATE_IN_PROGRESS' : 'DELETE_IN_PROGRESS',
-      ResourceType: 'Custom::KmsKeyMaterialRevocation', LastUpdatedTimestamp: new Date(),
-    },
-  }));
+  sending.sending(event);
   await handler(event, context());
   const responses = server.responsesFor(url);
   expect(responses).toHaveLength(1);
@@ -294,7 +273,7 @@ describe('multi-Region keys (LIFECYCLE M1)', () => {
     stackStatus('DELETE_IN_PROGRESS');
     primaryWithTwoReplicas();
     cfn.on(GetTemplateCommand).callsFake(() => ({
-      TemplateBody: JSON.stringify({ Resources: { [String(current?.LogicalResourceId)]: { Type: 'Custom::KmsKeyMaterialRevocation', Properties: { ...props({ KeyArn: PRIMARY }), Regions: 'KEY_REGION' } } } }),
+      TemplateBody: JSON.stringify({ Resources: { [String(sending.current?.LogicalResourceId)]: { Type: 'Custom::KmsKeyMaterialRevocation', Properties: { ...props({ KeyArn: PRIMARY }), Regions: 'KEY_REGION' } } } }),
     }));
     const refused = await stackDeletion(PRIMARY);
     expect(refused.response.Status).toBe('FAILED');
@@ -303,7 +282,7 @@ describe('multi-Region keys (LIFECYCLE M1)', () => {
     logs.stop(); logs.start();
     forgetStackStatuses();
     cfn.on(GetTemplateCommand).callsFake(() => ({
-      TemplateBody: JSON.stringify({ Resources: { [String(current?.LogicalResourceId)]: { Type: 'Custom::KmsKeyMaterialRevocation', Properties: props({ KeyArn: PRIMARY }) } } }),
+      TemplateBody: JSON.stringify({ Resources: { [String(sending.current?.LogicalResourceId)]: { Type: 'Custom::KmsKeyMaterialRevocation', Properties: props({ KeyArn: PRIMARY }) } } }),
     }));
     const allowed = await stackDeletion(PRIMARY, { Regions: 'ALL' });
     expect(allowed.response.Status).toBe('SUCCESS');
