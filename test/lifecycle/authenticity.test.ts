@@ -13,13 +13,13 @@ import { Stack } from 'aws-cdk-lib';
 import { KeyMaterialRevocation, KeyMaterialScope } from '../../lib/index';
 import { ACCOUNT, REGION } from './assembly';
 import { REVOCATION_TYPE } from './engine';
-import { InvocationResult, LambdaRunner } from './lambda-runner';
+import { Deployed, eventFor, snapshot, withRunner } from './hand-made';
+import { InvocationResult } from './lambda-runner';
 import { presignedQuery } from '../support/response-server';
 import { externalKey } from './scenarios';
 import { TestBed } from './testbed';
 
 type Event = Record<string, any>;
-type RequestType = 'Create' | 'Update' | 'Delete';
 
 const NAMESPACE = 'CdkKmsKeyMaterial';
 const HOUR_MS = 3_600_000;
@@ -80,54 +80,6 @@ async function recordingServer(): Promise<{ origin: string; requests: string[]; 
   };
 }
 
-/** A deployed revocation resource as CloudFormation would describe it in an event. */
-interface Deployed {
-  readonly logicalId: string;
-  readonly physicalId: string;
-  readonly properties: Record<string, any>;
-}
-
-function snapshot(bed: TestBed, logicalId: string): Deployed {
-  const r = bed.engine.resources.get(logicalId)!;
-  return { logicalId, physicalId: r.physicalId, properties: { ...r.properties } };
-}
-
-/** A hand-made event in CloudFormation's shape for `r`, with `props` overriding its properties. */
-function eventFor(bed: TestBed, requestType: RequestType, r: Deployed, responseUrl: string, props: Record<string, any> = {},
-  extra: Event = {}): Event {
-  const e: Event = {
-    RequestType: requestType,
-    ServiceToken: r.properties.ServiceToken,
-    ResponseURL: responseUrl,
-    StackId: bed.engine.stackId,
-    RequestId: randomUUID(),
-    LogicalResourceId: r.logicalId,
-    ResourceType: REVOCATION_TYPE,
-    ResourceProperties: { ...r.properties, ...props },
-    ...extra,
-  };
-  if (requestType !== 'Create') e.PhysicalResourceId ??= r.physicalId;
-  if (requestType === 'Update') e.OldResourceProperties ??= { ...r.properties };
-  return e;
-}
-
-/**
- * The bed's function in containers of its own, answering to `origin` besides S3 (the test-only
- * setting, L29), with the stack binding CloudFormation resolved: fresh containers, so nothing a
- * warm container remembers (a deleting stack's lineage) carries over.
- */
-async function withRunner<T>(bed: TestBed, origin: string, timeoutMs: number, work: (runner: LambdaRunner) => Promise<T>): Promise<T> {
-  const runner = new LambdaRunner(bed.runner.spec, {
-    timeoutMs,
-    env: { AWS_ENDPOINT_URL_KMS: bed.kms.endpoint, AWS_ENDPOINT_URL_CLOUDFORMATION: bed.cfn.endpoint, REVOCATION_TEST_RESPONSE_ORIGIN: origin },
-  });
-  runner.useEnvironment({ REVOCATION_STACK_ID: bed.engine.stackId });
-  try {
-    return await work(runner);
-  } finally {
-    await runner.stop();
-  }
-}
 
 const materials = (bed: TestBed, arn: string) => bed.kms.key(arn)!.materials.map((m) => m.importState);
 const keyIdOf = (arn: string) => arn.split('/')[1];

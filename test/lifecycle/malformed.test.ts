@@ -7,12 +7,12 @@
  * usable ResponseURL, and ResponseURLs that cannot be reached, end quietly before the function's
  * timeout. No log line ever contains the ResponseURL or its query string (LIFECYCLE "Logging and data").
  */
-import { randomUUID } from 'node:crypto';
 import * as net from 'node:net';
 import { Stack } from 'aws-cdk-lib';
 import { KeyMaterialRevocation } from '../../lib/index';
 import { REVOCATION_TYPE } from './engine';
-import { InvocationResult, LambdaRunner } from './lambda-runner';
+import { Event, eventFor, RequestType, snapshot, withRunner } from './hand-made';
+import { InvocationResult } from './lambda-runner';
 import { presignedQuery } from '../support/response-server';
 import { externalKey } from './scenarios';
 import { TestBed } from './testbed';
@@ -23,36 +23,21 @@ const CFN_RESPONSE_LIMIT_BYTES = 4096;
 const FAILED_CREATE_PREFIX = 'kms-key-material-revocation-failed-create:';
 const HUGE = 'x'.repeat(100 * 1024);
 
-type Event = Record<string, any>;
-type RequestType = 'Create' | 'Update' | 'Delete';
 
 let bed: TestBed;
 let revocationId: string;
 
-/** A well-formed event for the deployed revocation resource, as CloudFormation would send it. */
 /**
- * An event as CloudFormation sends it: CloudFormation marks the resource *_IN_PROGRESS before it
- * invokes the function, and the handler checks that (L29), so the double shows it so too.
+ * A well-formed event for the deployed revocation resource, as CloudFormation sends it:
+ * CloudFormation marks the resource *_IN_PROGRESS before it invokes the function, and the
+ * handler checks that (L29), so the double shows it so too.
  */
 function event(requestType: RequestType, responseUrl: string): Event {
-  const r = bed.engine.resources.get(revocationId)!;
   const inProgress = { Create: 'CREATE_IN_PROGRESS', Update: 'UPDATE_IN_PROGRESS', Delete: 'DELETE_IN_PROGRESS' }[requestType];
   bed.cfn.setResources(bed.engine.stackId, [...bed.engine.resources.values()].map((x) => ({
     logicalId: x.logicalId, physicalId: x.physicalId || undefined, type: x.type, status: x.logicalId === revocationId ? inProgress : x.status,
   })));
-  const e: Event = {
-    RequestType: requestType,
-    ServiceToken: r.properties.ServiceToken,
-    ResponseURL: responseUrl,
-    StackId: bed.engine.stackId,
-    RequestId: randomUUID(),
-    LogicalResourceId: r.logicalId,
-    ResourceType: REVOCATION_TYPE,
-    ResourceProperties: { ...r.properties },
-  };
-  if (requestType !== 'Create') e.PhysicalResourceId = r.physicalId;
-  if (requestType === 'Update') e.OldResourceProperties = { ...r.properties };
-  return e;
+  return eventFor(bed, requestType, snapshot(bed, revocationId), responseUrl);
 }
 
 function decisionLines(invocation: InvocationResult): any[] {
@@ -293,26 +278,10 @@ describe('L19 garbled ServiceTimeout (the handler sizes its time budget from it)
 });
 
 describe('L19 ResponseURLs that do not take the answer', () => {
-  /**
-   * The bed's function, accepting answers to `origin` besides S3 (the test-only setting the
-   * construct never passes, L29): the misbehaving servers below are not the bed's.
-   */
-  async function withRunnerAnsweringTo<T>(origin: string, work: (runner: LambdaRunner) => Promise<T>): Promise<T> {
-    const runner = new LambdaRunner(bed.runner.spec, {
-      timeoutMs: TIMEOUT_MS,
-      env: { AWS_ENDPOINT_URL_KMS: bed.kms.endpoint, AWS_ENDPOINT_URL_CLOUDFORMATION: bed.cfn.endpoint, REVOCATION_TEST_RESPONSE_ORIGIN: origin },
-    });
-    runner.useEnvironment({ REVOCATION_STACK_ID: bed.engine.stackId });
-    try {
-      return await work(runner);
-    } finally {
-      await runner.stop();
-    }
-  }
 
   test('L19 an unreachable ResponseURL (connection refused): the invocation ends before the function\'s timeout, without crash or throw', async () => {
     const url = `http://127.0.0.1:9/cfn-response/unreachable?${presignedQuery(1).replace('secret-signature-1', 'secret-unreachable')}`;
-    const invocation = await withRunnerAnsweringTo('http://127.0.0.1:9', (runner) => runner.invoke(event('Create', url)));
+    const invocation = await withRunner(bed, 'http://127.0.0.1:9', TIMEOUT_MS, (runner) => runner.invoke(event('Create', url)));
     expectReturnedOnItsOwn(invocation);
     const [decision] = decisionLines(invocation);
     // The work was done (a valid Create), only the answer could not be delivered.
@@ -329,7 +298,7 @@ describe('L19 ResponseURLs that do not take the answer', () => {
     try {
       const port = (blackhole.address() as net.AddressInfo).port;
       const url = `http://127.0.0.1:${port}/cfn-response/blackhole?${presignedQuery(2).replace('secret-signature-2', 'secret-blackhole')}`;
-      const invocation = await withRunnerAnsweringTo(`http://127.0.0.1:${port}`, (runner) => runner.invoke(event('Update', url)));
+      const invocation = await withRunner(bed, `http://127.0.0.1:${port}`, TIMEOUT_MS, (runner) => runner.invoke(event('Update', url)));
       expectReturnedOnItsOwn(invocation);
       expect(decisionLines(invocation)[0]).toMatchObject({ responseSent: false });
       expect(sockets.size).toBeGreaterThanOrEqual(1);
