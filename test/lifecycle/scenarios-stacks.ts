@@ -15,7 +15,7 @@ import { KeyMaterialRevocation, KeyMaterialRevocationProps } from '../../lib/ind
 import { REGION } from './assembly';
 import { StackEngine, TimelineEntry } from './engine';
 import {
-  allRevoked, answersOf, deletesOn, externalKey, keyOf, noneRevoked, Scenario, ScenarioContext, update,
+  allRevoked, answersOf, deletesOn, Expect, externalKey, keyOf, noneRevoked, Scenario, ScenarioContext, update,
 } from './scenarios';
 
 // ---- app building blocks -----------------------------------------------------------------------
@@ -71,6 +71,22 @@ async function describeStack(ctx: ScenarioContext, stackId: string): Promise<Cfn
 
 const NO_WRITES = (ctx: ScenarioContext) => ctx.bed.kms.callsTo('DeleteImportedKeyMaterial').filter((c) => c.status === 200);
 
+/** The first Delete the nested stack's handler answered. */
+function nestedDelete(ctx: ScenarioContext, nested: StackEngine): TimelineEntry {
+  const del = nestedAnswers(ctx, nested).find((a) => a.requestType === 'Delete');
+  if (!del) throw new Error(`nested stack ${nested.stackName} answered no Delete`);
+  return del;
+}
+
+/** The nested stack was created, then deleted by its root in `rootStatus`, and revoked nothing (L23, L25). */
+function expectNestedCreatedThenDeletedRevokingNothing(ctx: ScenarioContext, expect: Expect, rootStatus: string): void {
+  const nested = nestedOf(ctx);
+  expect(statusesOf(ctx, nested.stackId)).toEqual(['CREATE_IN_PROGRESS', 'CREATE_COMPLETE', 'DELETE_IN_PROGRESS', 'DELETE_COMPLETE']);
+  expect(nestedDelete(ctx, nested)).toMatchObject({ stackStatus: 'DELETE_IN_PROGRESS', rootStatus, responseStatus: 'SUCCESS' });
+  expect(noneRevoked(ctx, ctx.keys.Byok)).toBe(true);
+  expect(NO_WRITES(ctx)).toHaveLength(0);
+}
+
 // ---- the scenarios -----------------------------------------------------------------------------
 
 export const STACK_SCENARIOS: Scenario[] = [
@@ -123,12 +139,7 @@ export const STACK_SCENARIOS: Scenario[] = [
     },
     check: (ctx, expect) => {
       expect(ctx.bed.engine.status).toBe('ROLLBACK_COMPLETE');
-      const nested = nestedOf(ctx);
-      expect(statusesOf(ctx, nested.stackId)).toEqual(['CREATE_IN_PROGRESS', 'CREATE_COMPLETE', 'DELETE_IN_PROGRESS', 'DELETE_COMPLETE']);
-      const [del] = nestedAnswers(ctx, nested).filter((a) => a.requestType === 'Delete');
-      expect(del).toMatchObject({ stackStatus: 'DELETE_IN_PROGRESS', rootStatus: 'ROLLBACK_IN_PROGRESS', responseStatus: 'SUCCESS' });
-      expect(noneRevoked(ctx, ctx.keys.Byok)).toBe(true);
-      expect(NO_WRITES(ctx)).toHaveLength(0);
+      expectNestedCreatedThenDeletedRevokingNothing(ctx, expect, 'ROLLBACK_IN_PROGRESS');
     },
   },
   {
@@ -148,7 +159,7 @@ export const STACK_SCENARIOS: Scenario[] = [
       expect(ctx.bed.engine.status).toBe('UPDATE_ROLLBACK_COMPLETE');
       const nested = nestedOf(ctx);
       expect(nested.status).toBe('DELETE_COMPLETE');
-      const [del] = nestedAnswers(ctx, nested).filter((a) => a.requestType === 'Delete');
+      const del = nestedDelete(ctx, nested);
       expect(del.stackStatus).toBe('DELETE_IN_PROGRESS');
       expect(del.rootStatus).toMatch(/^UPDATE_ROLLBACK_/);
       expect(del.responseStatus).toBe('SUCCESS');
@@ -255,7 +266,7 @@ export const STACK_SCENARIOS: Scenario[] = [
       expect(ctx.bed.engine.status).toBe('UPDATE_COMPLETE');
       const nested = nestedOf(ctx);
       expect(statusesOf(ctx, nested.stackId).slice(-3)).toEqual(['UPDATE_IN_PROGRESS', 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS', 'UPDATE_COMPLETE']);
-      const [del] = nestedAnswers(ctx, nested).filter((a) => a.requestType === 'Delete');
+      const del = nestedDelete(ctx, nested);
       expect(del).toMatchObject({ stackStatus: 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS', rootStatus: 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS', responseStatus: 'SUCCESS' });
       expect(allRevoked(ctx, keyOf(ctx, 'InnerKeyA'))).toBe(true);
       expect(noneRevoked(ctx, keyOf(ctx, 'InnerKeyB'))).toBe(true);
@@ -423,12 +434,7 @@ export const STACK_SCENARIOS: Scenario[] = [
     },
     check: (ctx, expect) => {
       expect(ctx.bed.engine.status).toBe('DELETE_COMPLETE');
-      const nested = nestedOf(ctx);
-      expect(statusesOf(ctx, nested.stackId)).toEqual(['CREATE_IN_PROGRESS', 'CREATE_COMPLETE', 'DELETE_IN_PROGRESS', 'DELETE_COMPLETE']);
-      const [del] = nestedAnswers(ctx, nested).filter((a) => a.requestType === 'Delete');
-      expect(del).toMatchObject({ stackStatus: 'DELETE_IN_PROGRESS', rootStatus: 'DELETE_IN_PROGRESS', responseStatus: 'SUCCESS' });
-      expect(noneRevoked(ctx, ctx.keys.Byok)).toBe(true);
-      expect(NO_WRITES(ctx)).toHaveLength(0);
+      expectNestedCreatedThenDeletedRevokingNothing(ctx, expect, 'DELETE_IN_PROGRESS');
     },
   },
   {
