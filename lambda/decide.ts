@@ -489,8 +489,7 @@ function updateCleanup(facts: Facts, physical: string): Decision {
  */
 function revokeUnlessManagedElsewhere(facts: Facts, physical: string, why: string): Decision {
   const guard = guardedElsewhere(facts, facts.props.KeyArn);
-  if (guard === 'need') return need('treeRevocations');
-  if (typeof guard === 'object') return guard;
+  if (typeof guard !== 'string') return guard;
   if (guard) return answer(physical, 'skipped', `${why}, but ${guard} still manages the same key (moved by a refactor, not removed)`);
   return answer(physical, 'revoked', why, [{ keyArn: facts.props.KeyArn, scope: facts.props.MaterialScope, regions: regionsOf(facts.props), why }]);
 }
@@ -516,8 +515,7 @@ function replaced(facts: Facts, physical: string, newProperties: Record<string, 
     if (!setting) notes.push(`key replaced by ${now.keyArn}, revokeOnKeyReplacement is off: the old key keeps its material`);
     else {
       const guard = guardedElsewhere(facts, props.KeyArn);
-      if (guard === 'need') return need('treeRevocations');
-      if (typeof guard === 'object') return guard;
+      if (typeof guard !== 'string') return guard;
       if (guard) notes.push(`key replaced, but ${guard} still manages ${props.KeyArn} (a refactor, not a removal)`);
       else targets.push({ keyArn: props.KeyArn, scope: props.MaterialScope, regions: regionsOf(props), why: `key replaced by ${now.keyArn} after a successful update` });
     }
@@ -543,8 +541,7 @@ function removalOfConstruct(facts: Facts, physical: string, what: string): Decis
   const props = facts.props;
   if (!on(props.RevokeOnRemoval)) return answer(physical, 'skipped', `${what}, revokeOnRemoval is off`);
   const guard = guardedElsewhere(facts, props.KeyArn);
-  if (guard === 'need') return need('treeRevocations');
-  if (typeof guard === 'object') return guard;
+  if (typeof guard !== 'string') return guard;
   if (guard) return answer(physical, 'skipped', `${what}, revokeOnRemoval is on, but ${guard} still manages the same key (a refactor, not a removal)`);
   const why = `${what}, revokeOnRemoval is on`;
   return answer(physical, 'revoked', why, [{ keyArn: props.KeyArn, scope: props.MaterialScope, regions: regionsOf(props), why }]);
@@ -555,9 +552,9 @@ function removalOfConstruct(facts: Facts, physical: string, what: string): Decis
  * move to another nested stack): then the key is still managed and this Delete must not revoke
  * it. Answers its logical ID, '' when there is none, or what to do first.
  */
-function guardedElsewhere(facts: Facts, keyArn: string): string | 'need' | Decision {
+function guardedElsewhere(facts: Facts, keyArn: string): string | Decision {
   if (!facts.treeRevocations) {
-    return unreadable(facts, 'treeRevocations', 'whether another revocation still manages the key') ?? 'need';
+    return unreadable(facts, 'treeRevocations', 'whether another revocation still manages the key') ?? need('treeRevocations');
   }
   const self = facts.lineage![0].stackId;
   const other = facts.treeRevocations.find((r) => {
