@@ -8,7 +8,7 @@
  * are allowed, and CloudFormation sends the events it documents. What only the deployment can know
  * (a key already PendingImport, a denial, a rollback) is named as such.
  */
-import { RESOURCE_TYPE, RevocationProperties } from '../lib/contract';
+import { propertyValue, RESOURCE_TYPE, RevocationProperties } from '../lib/contract';
 import {
   decide, Facts, LiveResource, physicalIdFor, RevocationTarget, StackFacts, TemplateResources,
 } from '../lambda/decide';
@@ -93,12 +93,13 @@ function propsOf(logicalId: string, stack: PlannedStack, deployed: PlannedStack 
   const p = (resourcesOf(stack)[logicalId]?.Properties ?? {}) as Record<string, unknown>;
   return {
     KeyArn: keyOf(p.KeyArn, stack, deployed),
-    KeyLogicalId: typeof p.KeyLogicalId === 'string' ? p.KeyLogicalId : '',
-    RevokeOnStackDelete: boolString(p.RevokeOnStackDelete, 'true'),
-    RevokeOnKeyReplacement: boolString(p.RevokeOnKeyReplacement, 'true'),
-    RevokeOnRemoval: boolString(p.RevokeOnRemoval, 'false'),
-    Revoked: boolString(p.Revoked, 'false'),
-    MaterialScope: p.MaterialScope === 'CURRENT' ? 'CURRENT' : 'ALL',
+    // A property left out means its default (contract version 2, lib/contract.ts), as for the handler.
+    KeyLogicalId: typeof propertyValue(p, 'KeyLogicalId') === 'string' ? propertyValue(p, 'KeyLogicalId') as string : '',
+    RevokeOnStackDelete: boolString(propertyValue(p, 'RevokeOnStackDelete'), 'true'),
+    RevokeOnKeyReplacement: boolString(propertyValue(p, 'RevokeOnKeyReplacement'), 'true'),
+    RevokeOnRemoval: boolString(propertyValue(p, 'RevokeOnRemoval'), 'false'),
+    Revoked: boolString(propertyValue(p, 'Revoked'), 'false'),
+    MaterialScope: propertyValue(p, 'MaterialScope') === 'CURRENT' ? 'CURRENT' : 'ALL',
     ContractVersion: String(p.ContractVersion ?? ''),
   };
 }

@@ -23,8 +23,8 @@
  * - Stack refactoring moves or renames resources without sending them any event.
  */
 import {
-  FAILED_CREATE_PHYSICAL_ID_PREFIX, MaterialScopeValue, PHYSICAL_ID_PREFIX, RegionsValue, RESOURCE_TYPE, REVOKED_PHYSICAL_ID_PREFIX,
-  RevocationProperties,
+  FAILED_CREATE_PHYSICAL_ID_PREFIX, MaterialScopeValue, PHYSICAL_ID_PREFIX, propertyValue, RegionsValue, RESOURCE_TYPE,
+  REVOKED_PHYSICAL_ID_PREFIX, RevocationProperties,
 } from '../lib/contract';
 import { isCommittedUpdate, isDeleting, isRollback, isUpdateCleanup } from './status';
 
@@ -114,6 +114,8 @@ export type Decision =
      */
     readonly precheck?: readonly RevocationTarget[];
     readonly revoke: readonly RevocationTarget[];
+    /** In a stack deletion: the earliest moment to revoke (ms since the epoch), this resource's turn (see turnOf). */
+    readonly notBefore?: number;
     readonly decision: 'revoked' | 'skipped' | 'validated';
     readonly reason: string;
   }
@@ -153,7 +155,7 @@ function own<T>(record: Record<string, T> | undefined, key: string): T | undefin
 
 /** The material scope of the new template's properties when it is a literal, else `fallback`. */
 function scopeOf(properties: Record<string, unknown> | undefined, fallback: MaterialScopeValue): MaterialScopeValue {
-  const scope = properties?.MaterialScope;
+  const scope = properties && propertyValue(properties, 'MaterialScope');
   return scope === 'ALL' || scope === 'CURRENT' ? scope : fallback;
 }
 
@@ -210,8 +212,39 @@ export function decide(facts: Facts): Decision {
   if (unproven) return unproven;
   const decision = rules(facts);
   if (decision.kind !== 'answer' || decision.revoke.length === 0) return decision;
-  if (facts.requestType === 'Create' || isDeleting(facts.lineage![0].status)) return boundToTemplate(facts) ?? decision;
-  return decision;
+  if (facts.requestType === 'Create') return boundToTemplate(facts) ?? decision;
+  if (!isDeleting(facts.lineage![0].status)) return decision;
+  const unbound = boundToTemplate(facts);
+  if (unbound) return unbound;
+  const notBefore = turnOf(facts);
+  return notBefore === undefined ? decision : { ...decision, notBefore };
+}
+
+/**
+ * KMS answers at most 15 DeleteImportedKeyMaterial requests a second per account and Region (AWS
+ * KMS Developer Guide, "Request quotas"), and a stack deletion sends all its revocations' Deletes
+ * at once, each to a Lambda sandbox of its own: without a word between them they would all call at
+ * the same moment, and most would be throttled and sleep in backoff while the quota goes idle.
+ */
+export const DELETE_PACE_PER_SECOND = 15;
+
+/**
+ * This resource's turn in a stack deletion: its place among the template's revocations that
+ * revoke on stack deletion, at DELETE_PACE_PER_SECOND from the moment CloudFormation signed the
+ * request (X-Amz-Date, to the second). The turns of one stack's wave so fill the quota without
+ * crowding it, and a request sent after its turn goes at once; the wait is at most N/15 s (17 s
+ * at the 250 keys a stack holds). Other stacks deleted at the same time take their turns from the
+ * same quota, and their requests are throttled and retried as before. The order is the template's
+ * (GUESS: the order in which CloudFormation sends a wave is not documented; any fixed order
+ * spreads it).
+ */
+function turnOf(facts: Facts): number | undefined {
+  if (facts.sentAt === undefined || !facts.template) return undefined;
+  const revoking = Object.entries(facts.template)
+    .filter(([, r]) => r?.Type === RESOURCE_TYPE && literalBool(propertyValue(r.Properties ?? {}, 'RevokeOnStackDelete')))
+    .map(([id]) => id);
+  const place = revoking.indexOf(facts.logicalId);
+  return place < 0 ? undefined : facts.sentAt + Math.floor(place * 1000 / DELETE_PACE_PER_SECOND);
 }
 
 function rules(facts: Facts): Decision {
@@ -271,7 +304,8 @@ function boundToTemplate(facts: Facts): Decision | undefined {
   }
   const properties = def.Properties ?? {};
   for (const name of BOUND_PROPERTIES) {
-    const value = properties[name];
+    // Left out means the version's default (contract version 2); in version 1 only KeyLogicalId has one.
+    const value = propertyValue(properties, name);
     const literal = typeof value === 'string' || typeof value === 'boolean' ? String(value) : value === undefined ? '' : undefined;
     if (literal !== undefined && literal !== facts.props[name]) {
       return fail(`refused: the request's ${name} is '${facts.props[name]}' but the stack's template says '${literal}'; nothing was revoked`);
@@ -511,7 +545,7 @@ function replaced(facts: Facts, physical: string, newProperties: Record<string, 
   const notes: string[] = [];
   if (!sameKey(now.keyArn, props.KeyArn)) {
     // The new template's setting wins: it is what the user deployed with the change.
-    const setting = literalBool(newProperties?.RevokeOnKeyReplacement) ?? on(props.RevokeOnKeyReplacement);
+    const setting = literalBool(newProperties && propertyValue(newProperties, 'RevokeOnKeyReplacement')) ?? on(props.RevokeOnKeyReplacement);
     if (!setting) notes.push(`key replaced by ${now.keyArn}, revokeOnKeyReplacement is off: the old key keeps its material`);
     else {
       const guard = guardedElsewhere(facts, props.KeyArn);

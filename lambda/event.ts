@@ -1,5 +1,5 @@
 import {
-  BoolString, CONTRACT_VERSION, MaterialScopeValue, RegionsValue, RevocationProperties,
+  BoolString, DefaultedProperty, KNOWN_CONTRACT_VERSIONS, MaterialScopeValue, propertyValue, RegionsValue, RevocationProperties,
 } from '../lib/contract';
 import { HandlerError } from './errors';
 
@@ -95,8 +95,8 @@ export function parseStackArn(value: string): ParsedStackArn {
   return { arn: value, partition: m[1], region: m[2], account: m[3] };
 }
 
-function requireBool(obj: Record<string, unknown>, field: string, where: string): BoolString {
-  const value = obj[field];
+function requireBool(obj: Record<string, unknown>, field: DefaultedProperty, where: string): BoolString {
+  const value = propertyValue(obj, field);
   if (value !== 'true' && value !== 'false') {
     throw new HandlerError(`${where}${field} must be 'true' or 'false', got ${describe(value)}`);
   }
@@ -110,16 +110,16 @@ export function parseProperties(raw: unknown, which: 'ResourceProperties' | 'Old
   }
   const where = `${which}.`;
   const version = requireString(raw, 'ContractVersion', where);
-  if (version !== CONTRACT_VERSION) {
-    throw new HandlerError(`${where}ContractVersion ${describe(version)} is not supported by this handler (it knows '${CONTRACT_VERSION}')`);
+  if (!KNOWN_CONTRACT_VERSIONS.includes(version)) {
+    throw new HandlerError(`${where}ContractVersion ${describe(version)} is not supported by this handler (it knows ${KNOWN_CONTRACT_VERSIONS.map((v) => `'${v}'`).join(' and ')})`);
   }
   const keyArn = requireString(raw, 'KeyArn', where);
   parseKeyArn(keyArn, `${where}KeyArn`);
-  const keyLogicalId = raw.KeyLogicalId ?? '';
+  const keyLogicalId = propertyValue(raw, 'KeyLogicalId');
   if (typeof keyLogicalId !== 'string' || keyLogicalId.length > 255) {
     throw new HandlerError(`${where}KeyLogicalId must be a string of at most 255 characters, got ${describe(keyLogicalId)}`);
   }
-  const scope = raw.MaterialScope;
+  const scope = propertyValue(raw, 'MaterialScope');
   if (scope !== 'ALL' && scope !== 'CURRENT') {
     throw new HandlerError(`${where}MaterialScope must be 'ALL' or 'CURRENT', got ${describe(scope)}`);
   }

@@ -4,7 +4,7 @@
  */
 import { RESOURCE_TYPE } from '../lib/contract';
 import { Budget } from './budget';
-import { Decision, decide, FactName, Facts, LiveResource, StackFacts } from './decide';
+import { Decision, decide, FactName, Facts, LiveResource, parsePhysicalId, ResourceState, StackFacts } from './decide';
 import { errorMessage } from './errors';
 import { describeStack, describeStackResource, listStackResources, readStackEventsPage, readTemplateResources } from './stack';
 import { isDeleting, provesStable } from './status';
@@ -24,8 +24,43 @@ const MAX_EVENT_PAGES = 50;
  * before the deletion no longer changes. Nothing else is remembered.
  */
 const REMEMBERED_MS = 60_000;
-interface Remembered { readonly at: number; readonly lineage: readonly StackFacts[]; everStable?: boolean; template?: Facts['template'] }
+
+/**
+ * How long one listing of a deleting stack's resources (ListStackResources) serves as the
+ * evidence that CloudFormation is deleting a resource (L26, L29), for the next Deletes the same
+ * container serves. A stack deletion sends its Deletes in waves of up to hundreds, each resource
+ * DELETE_IN_PROGRESS from the moment it is sent, so one listing answers for a whole wave: about
+ * 0.02 reads a Delete instead of one DescribeStackResource each, under a CloudFormation read quota
+ * that would otherwise set the pace (issue 13, bench/RESULTS.md section 4).
+ *
+ * What a listing this old can miss: the resource's deletion ending since. A Delete replayed after
+ * CloudFormation's own one was answered asks what that one asked (in a stack deletion the
+ * revoking properties are bound to the template, and the key to the physical ID), so it revokes
+ * nothing the stack deletion was not revoking. The one difference is a deletion that failed and
+ * that the user retries within these seconds while retaining the resource: a replay inside the
+ * window would still revoke. The container that answered the failure forgets its listing at once
+ * (forgetEvidence); 15 s bounds the rest. Only positive evidence is reused: a resource the listing
+ * does not show DELETE_IN_PROGRESS under the request's physical ID is read again.
+ */
+const EVIDENCE_REUSE_MS = 15_000;
+
+interface Listing { readonly at: number; readonly resources: readonly LiveResource[] }
+interface Remembered {
+  readonly at: number;
+  readonly lineage: readonly StackFacts[];
+  everStable?: boolean;
+  template?: Facts['template'];
+  listing?: Listing;
+  /** Resources (logical and physical ID) a listing already vouched for: a second request for one is read afresh. */
+  readonly vouched: Set<string>;
+}
 const remembered = new Map<string, Remembered>();
+
+/** After a failed Delete: the next request of this stack reads its evidence afresh (see EVIDENCE_REUSE_MS). */
+export function forgetEvidence(stackId: string): void {
+  const entry = remembered.get(stackId);
+  if (entry) entry.listing = undefined;
+}
 
 /** Forgets remembered facts, as a new container would (for tests sharing one module). */
 export function forgetStackStatuses(): void {
@@ -74,7 +109,7 @@ async function read(fact: FactName, facts: Facts, stackId: string, budget: Budge
     case 'template': return { template: rememberTemplate(stackId, await readTemplateResources(stackId, budget)) };
     case 'ownResources': return { ownResources: await readResources(stackId, budget) };
     case 'treeRevocations': return readTreeRevocations(facts, stackId, budget);
-    case 'resource': return { resource: await describeStackResource(stackId, facts.logicalId, budget) };
+    case 'resource': return readResourceState(facts, stackId, budget);
     case 'deletionEvent': return { deletionEvent: await readDeletionEvent(facts, stackId, budget) };
   }
 }
@@ -95,7 +130,7 @@ async function readLineage(stackId: string, budget: Budget): Promise<StackFacts[
   if (rootId && rootId !== root) {
     throw new Error(`the parents of stack ${stackId} end at ${root}, but its RootId is ${rootId}`);
   }
-  if (lineage.every((s) => isDeleting(s.status))) remembered.set(stackId, { at: Date.now(), lineage });
+  if (lineage.every((s) => isDeleting(s.status))) remembered.set(stackId, { at: Date.now(), lineage, vouched: new Set() });
   return lineage;
 }
 
@@ -106,21 +141,30 @@ async function readLineage(stackId: string, budget: Budget): Promise<StackFacts[
  * deleted without rollback: OnFailure=DELETE, a --no-rollback create, the CDK CLI deleting a
  * ROLLBACK_COMPLETE stack); a history whose start is not reached proves nothing.
  */
-async function readEverStable(lineage: readonly StackFacts[], budget: Budget): Promise<boolean> {
+async function readEverStable(lineage: readonly StackFacts[], budget: Budget, seen?: NewestEvent): Promise<boolean> {
   // The root's history, and for a nested stack its own too: a nested stack added by a failed
   // update of a --no-rollback root never became stable although its root did.
-  const root = await historyShowsStable(lineage[lineage.length - 1].stackId, budget);
-  const stable = root && (lineage.length === 1 || await historyShowsStable(lineage[0].stackId, budget));
+  const own = lineage[0].stackId;
+  const rootId = lineage[lineage.length - 1].stackId;
+  const root = await historyShowsStable(rootId, budget, rootId === own ? seen : undefined);
+  const stable = root && (lineage.length === 1 || await historyShowsStable(own, budget, seen));
   return remember(lineage, stable);
 }
 
-async function historyShowsStable(rootId: string, budget: Budget): Promise<boolean> {
+/** The newest event of one logical resource met while reading the own stack's history. */
+interface NewestEvent { readonly logicalId: string; state?: ResourceState }
+
+async function historyShowsStable(rootId: string, budget: Budget, seen?: NewestEvent): Promise<boolean> {
   let nextToken: string | undefined;
   let oldestStackStatus: string | undefined;
   for (let page = 0; page < MAX_EVENT_PAGES; page++) {
     const out = await readStackEventsPage(rootId, nextToken, budget);
     for (const event of out.events) {
-      if (event.ResourceType !== 'AWS::CloudFormation::Stack' || event.PhysicalResourceId !== rootId) continue;
+      const stackLevel = event.ResourceType === 'AWS::CloudFormation::Stack' && event.PhysicalResourceId === rootId;
+      if (seen && !seen.state && !stackLevel && event.LogicalResourceId === seen.logicalId && event.ResourceStatus) {
+        seen.state = { status: event.ResourceStatus, physicalId: event.PhysicalResourceId };
+      }
+      if (!stackLevel) continue;
       const status = event.ResourceStatus ?? '';
       if (provesStable(status)) return true;
       oldestStackStatus = status;
@@ -133,6 +177,74 @@ async function historyShowsStable(rootId: string, budget: Budget): Promise<boole
     }
   }
   throw new Error(`the history of stack ${rootId} has more than ${MAX_EVENT_PAGES} pages of events without a stable state`);
+}
+
+/**
+ * Whether CloudFormation is doing to this logical resource what the request says, under which
+ * physical ID (the evidence of L26, L29), read the cheapest way that is as good:
+ *
+ * - A Delete in a stack deletion this container already knows: a recent listing of the stack's
+ *   resources (EVIDENCE_REUSE_MS), or a new one that the next Deletes reuse.
+ * - A Delete that would revoke in a stack deletion, in a fresh container: the stack's events,
+ *   which the history check (L25) reads anyway. Newest first, they pass every event of the
+ *   deletion before they reach the stable state that ends the search, so the resource's newest
+ *   event is among them: its current state, as DescribeStackResource would give it, one read
+ *   fewer in every fresh Lambda sandbox.
+ * - Otherwise one DescribeStackResource.
+ */
+async function readResourceState(facts: Facts, stackId: string, budget: Budget): Promise<Partial<Facts>> {
+  if (facts.requestType === 'Delete') {
+    const entry = remembered.get(stackId);
+    if (entry && facts.lineage) return { resource: await fromListing(entry, facts, stackId, budget) };
+    // Only for a physical ID that names a key: the Delete after a failed create needs no history.
+    if (!facts.lineage && facts.props.RevokeOnStackDelete === 'true' && parsePhysicalId(facts.physicalId).kind === 'key') {
+      const read = await historyWithEvidence(facts, stackId, budget);
+      if (read.resource !== undefined) return read;
+      return { ...read, resource: await describeStackResource(stackId, facts.logicalId, budget) };
+    }
+  }
+  return { resource: await describeStackResource(stackId, facts.logicalId, budget) };
+}
+
+/**
+ * Lineage and history read ahead of the rules, for a Delete that would revoke in a stack
+ * deletion, and the resource's state when the history showed it. A read that fails is left to
+ * the rules, as if they had asked for it (the evidence then comes from DescribeStackResource).
+ */
+async function historyWithEvidence(facts: Facts, stackId: string, budget: Budget): Promise<Partial<Facts>> {
+  const failed = (fact: FactName, err: unknown): Partial<Facts> => {
+    if ((err as Error).name === 'BudgetExhaustedError') throw err;
+    return { unreadable: { ...facts.unreadable, [fact]: errorMessage(err) } };
+  };
+  let lineage: readonly StackFacts[];
+  try {
+    lineage = await readLineage(stackId, budget);
+  } catch (err) {
+    return failed('lineage', err);
+  }
+  if (!lineage.every((s) => isDeleting(s.status))) return { lineage };
+  const seen: NewestEvent = { logicalId: facts.logicalId };
+  try {
+    const everStable = await readEverStable(lineage, budget, seen);
+    return { lineage, everStable, ...(seen.state ? { resource: seen.state } : {}) };
+  } catch (err) {
+    return { lineage, ...failed('history', err) };
+  }
+}
+
+/** This resource's state from the remembered listing when it shows the deletion under way, else from a new listing. */
+async function fromListing(entry: Remembered, facts: Facts, stackId: string, budget: Budget): Promise<ResourceState | null> {
+  const find = (listing: Listing) => listing.resources.find((r) => r.logicalId === facts.logicalId);
+  const id = `${facts.logicalId} ${facts.physicalId}`;
+  const known = entry.listing && !entry.vouched.has(id) && Date.now() - entry.listing.at < EVIDENCE_REUSE_MS ? find(entry.listing) : undefined;
+  entry.vouched.add(id);
+  if (known && known.status === 'DELETE_IN_PROGRESS' && known.physicalId === facts.physicalId) {
+    return { status: known.status, physicalId: known.physicalId };
+  }
+  const listing: Listing = { at: Date.now(), resources: await readResources(stackId, budget) };
+  entry.listing = listing;
+  const now = find(listing);
+  return now ? { status: now.status, physicalId: now.physicalId } : null;
 }
 
 /** The template of a stack that is being deleted is final: remembered with its lineage. */

@@ -3,10 +3,10 @@
  * lambda/facts.ts; this file validates and revokes what they decided, and fills the decision log.
  */
 import { Budget } from './budget';
-import { Facts } from './decide';
+import { Decision, Facts } from './decide';
 import { HandlerError } from './errors';
 import { parseStackArn, RevocationEvent } from './event';
-import { decideWithFacts, FactsLog } from './facts';
+import { decideWithFacts, FactsLog, forgetEvidence } from './facts';
 import { precheckRevocation, revokeKeyMaterial, validateKey } from './kms';
 import { DecisionRecord } from './log';
 
@@ -32,10 +32,21 @@ function factsOf(event: RevocationEvent, refusal: string | undefined, sentAt: nu
 /** Every request type: decide, then validate and revoke as decided (LIFECYCLE L1-L30). */
 export async function handleRequest(event: RevocationEvent, refusal: string | undefined, sentAt: number | undefined,
   budget: Budget, record: DecisionRecord): Promise<Outcome> {
-  const log: FactsLog = { read: [] };
-  let decision;
   try {
-    decision = await decideWithFacts(factsOf(event, refusal, sentAt), event.StackId, budget, log);
+    return await carryOut(event, await decideAndLog(event, refusal, sentAt, budget, record), budget, record);
+  } catch (err) {
+    // A Delete answered FAILED may be retried by the user with the resource retained: this
+    // container's listing must not vouch for it any more (lambda/facts.ts, EVIDENCE_REUSE_MS).
+    forgetEvidence(event.StackId);
+    throw err;
+  }
+}
+
+async function decideAndLog(event: RevocationEvent, refusal: string | undefined, sentAt: number | undefined,
+  budget: Budget, record: DecisionRecord): Promise<Decision> {
+  const log: FactsLog = { read: [] };
+  try {
+    return await decideWithFacts(factsOf(event, refusal, sentAt), event.StackId, budget, log);
   } finally {
     if (log.lineage) {
       record.stackStatus = log.lineage[0];
@@ -44,10 +55,14 @@ export async function handleRequest(event: RevocationEvent, refusal: string | un
     if (log.remembered) record.stackStatusRemembered = true;
     if (log.everStable !== undefined) record.everStable = log.everStable;
   }
+}
+
+async function carryOut(event: RevocationEvent, decision: Decision, budget: Budget, record: DecisionRecord): Promise<Outcome> {
   if (decision.kind === 'fail') throw new HandlerError(decision.reason);
   if (decision.kind !== 'answer') throw new HandlerError(`the rules asked for ${decision.fact} and never decided`);
   if (decision.validate) await validateKey(decision.validate, parseStackArn(event.StackId).account, budget);
   for (const target of decision.precheck ?? []) await precheckRevocation(target.keyArn, target.scope, target.why, budget, target.regions);
+  if (decision.revoke.length > 0 && decision.notBefore !== undefined) await waitForTurn(decision.notBefore, budget, record);
   const materialIds: string[] = [];
   const notes: string[] = [];
   for (const target of decision.revoke) {
@@ -61,4 +76,18 @@ export async function handleRequest(event: RevocationEvent, refusal: string | un
   record.decision = decision.decision;
   record.reason = notes.length > 0 ? `${decision.reason} (${notes.join('; ')})` : decision.reason;
   return { physicalId: decision.physicalId, keyArn: event.ResourceProperties.KeyArn, materialIds };
+}
+
+/** A turn is never waited for longer than this, nor past half of what is left of the budget. */
+const MAX_TURN_WAIT_MS = 20_000;
+
+/** Waits for the resource's turn in a stack deletion (lambda/decide.ts, turnOf). */
+async function waitForTurn(notBefore: number, budget: Budget, record: DecisionRecord): Promise<void> {
+  const wait = Math.min(notBefore - Date.now(), MAX_TURN_WAIT_MS, budget.remainingWorkMs() / 2);
+  if (wait <= 0) return;
+  record.waitedForTurnMs = Math.round(wait);
+  await budget.race('waiting for its turn in the stack deletion', (signal) => new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, wait);
+    signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
+  }));
 }

@@ -23,6 +23,8 @@ export interface DecisionRecord {
   /** Multi-Region keys (LIFECYCLE M1): for each key revoked, the material IDs deleted in each Region. */
   materialIdsByRegion?: Record<string, Record<string, string[]>>;
   responseSent?: boolean;
+  /** In a stack deletion: how long the revocation waited for its turn at KMS's quota. */
+  waitedForTurnMs?: number;
   durationMs?: number;
 }
 

@@ -8,7 +8,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { checkAccount, checkNotAlias, checkOrigin, checkServiceTimeout, retentionOf } from './checks';
 import {
-  ATTR_KEY_ARN, ATTR_REVOKED_MATERIAL_IDS, CONTRACT_VERSION, KMS_ACTIONS, METRIC_NAMESPACE, METRIC_REFUSED_REQUESTS,
+  ATTR_KEY_ARN, ATTR_REVOKED_MATERIAL_IDS, CONTRACT_VERSION, KMS_ACTIONS, withoutDefaults, METRIC_NAMESPACE, METRIC_REFUSED_REQUESTS,
   METRIC_REVOCATION_FAILURES, RESOURCE_TYPE, RevocationProperties,
 } from './contract';
 import { cfnKeyOf, keyIdentity, rootStackOf } from './key-identity';
@@ -319,13 +319,15 @@ export class KeyMaterialRevocation extends Construct {
         ServiceToken: provider.function.functionArn,
         // The handler reads ServiceTimeout to size its own time budget inside it.
         ServiceTimeout: serviceTimeout,
-        ...properties,
+        // Properties at their default are left out (contract version 2): about 170 bytes per key.
+        ...withoutDefaults(properties),
       },
     });
     // S6: on deletion this resource goes first, while the key exists and the handler may still
-    // act. The policy that grants the key is added at synthesis, when the provider makes it.
-    resource.node.addDependency(provider.readsPolicy);
-    if (cfnKey && sameStack) resource.node.addDependency(cfnKey);
+    // act. The handler's reads come before it through the function (provider.ts); the policy
+    // that grants the key is added at synthesis, when the provider makes it. A same-stack key
+    // referenced by KeyArn (Fn::GetAtt) is a dependency already: DependsOn only when it is not.
+    if (cfnKey && sameStack && !referencesKey(resource, cfnKey, key.keyArn)) resource.node.addDependency(cfnKey);
     provider.allowKey(key, cfnKey, resource);
 
     // S8 and S9 need the finished tree (aspects may set a retention; revocations may come later).
@@ -452,4 +454,11 @@ function allowInKeyPolicy(scope: Construct, key: kms.IKey, cfnKey: kms.CfnKey, s
   Annotations.of(scope).addWarningV2('cdk-kms-key-material:keyPolicyNotEdited',
     `the key policy of ${cfnKey.node.path} does not let the account's IAM policies grant ${KMS_ACTIONS.join(', ')}, and ` +
     'this construct cannot add a statement to it: add one for the revocation handler\'s role, or the handler\'s create fails');
+}
+
+/** Whether `keyArn` renders as `Fn::GetAtt` of the key's own resource (an implicit dependency). */
+function referencesKey(scope: Construct, cfnKey: kms.CfnKey, keyArn: string): boolean {
+  const stack = Stack.of(scope);
+  const getAtt = (stack.resolve(keyArn) as { 'Fn::GetAtt'?: unknown } | undefined)?.['Fn::GetAtt'];
+  return Array.isArray(getAtt) && getAtt[0] === stack.resolve(cfnKey.logicalId);
 }

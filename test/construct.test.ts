@@ -16,6 +16,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { IConstruct } from 'constructs';
+import { PROPERTY_DEFAULTS } from '../lib/contract';
 import { KeyMaterialRevocation, KeyMaterialScope } from '../lib/index';
 
 const ACCOUNT = '111111111111';
@@ -85,11 +86,15 @@ function revocations(template: Template): Array<[string, any]> {
 
 /** S6: every revocation depends on the reads policy and on the key policy that grants its own key. */
 function expectEachRevocationDependsOnItsGrant(template: Template): void {
+  // The reads come first through the function, which every revocation's ServiceToken references.
   const reads = readsPolicy(template).id;
+  const [functionId, fn] = Object.entries(template.findResources('AWS::Lambda::Function'))[0] as [string, any];
+  expect(fn.DependsOn).toContain(reads);
   for (const [id, r] of revocations(template)) {
     const keyArn = r.Properties.KeyArn;
     const granting = policyGranting(template, typeof keyArn === 'string' ? grantOf(keyArn) : keyArn);
-    expect({ id, dependsOn: r.DependsOn }).toEqual({ id, dependsOn: expect.arrayContaining([granting, reads]) });
+    expect({ id, dependsOn: r.DependsOn, token: r.Properties.ServiceToken })
+      .toEqual({ id, dependsOn: expect.arrayContaining([granting]), token: { 'Fn::GetAtt': [functionId, 'Arn'] } });
   }
 }
 
@@ -178,7 +183,7 @@ describe('synth rules', () => {
     new KeyMaterialRevocation(stack, 'R', { key: kms.Key.fromKeyArn(stack, 'Elsewhere', arn) });
     const template = Template.fromStack(stack);
     expect(Object.values(grantsOf(template))).toEqual([[arn]]);
-    template.hasResourceProperties('Custom::KmsKeyMaterialRevocation', { KeyArn: arn, KeyLogicalId: '' });
+    template.hasResourceProperties('Custom::KmsKeyMaterialRevocation', { KeyArn: arn, KeyLogicalId: Match.absent() });
   });
 
   test('S5: many revocations share one function and one role; IAM grants exactly their key ARNs, only in key policies', () => {
@@ -387,7 +392,10 @@ describe('synth rules', () => {
     const template = Template.fromStack(stack);
     const keyId = stack.getLogicalId(key.node.defaultChild as kms.CfnKey);
     const [[, cr]] = revocations(template);
-    expect(cr.DependsOn).toEqual(expect.arrayContaining([keyId, readsPolicy(template).id, policyGranting(template, { 'Fn::GetAtt': [keyId, 'Arn'] })]));
+    // The key by Fn::GetAtt (a dependency already), the reads through the function, the grant by DependsOn.
+    expect(cr.Properties.KeyArn).toEqual({ 'Fn::GetAtt': [keyId, 'Arn'] });
+    expect(cr.DependsOn).toEqual([policyGranting(template, { 'Fn::GetAtt': [keyId, 'Arn'] })]);
+    expectEachRevocationDependsOnItsGrant(template);
     expect(cr.Properties.KeyLogicalId).toBe(keyId);
   });
 
@@ -402,7 +410,7 @@ describe('synth rules', () => {
     const keyTemplate = Template.fromStack(keyStack).toJSON();
     expect(JSON.stringify(keyTemplate)).not.toContain('KmsKeyMaterialRevocationProvider');
     const template = Template.fromStack(stack);
-    template.hasResourceProperties('Custom::KmsKeyMaterialRevocation', { KeyLogicalId: '' });
+    template.hasResourceProperties('Custom::KmsKeyMaterialRevocation', { KeyLogicalId: Match.absent() });
     expect(Object.values(grantsOf(template)).flat()).toEqual([{ 'Fn::ImportValue': expect.stringContaining('Keys:ExportsOutput') }]);
   });
 
@@ -581,7 +589,6 @@ describe('S10: a key defined in the app, however it reaches the construct', () =
     const [[, cr]] = revocations(template);
     expect(cr.Properties.KeyLogicalId).toBe('CK');
     expect(cr.Properties.KeyArn).toEqual({ 'Fn::GetAtt': ['CK', 'Arn'] });
-    expect(cr.DependsOn).toContain('CK');
     expect(keyStatementsForRole(stack)).toHaveLength(1);
   });
 
@@ -615,7 +622,8 @@ describe('S10: a key defined in the app, however it reaches the construct', () =
     const template = Template.fromStack(stack);
     const [[, cr]] = revocations(template);
     expect(cr.Properties.KeyLogicalId).toBe('CK');
-    expect(cr.DependsOn).toContain('CK');
+    // S6: KeyArn is Fn::GetAtt of the key, so the revocation is deleted before it.
+    expect(cr.Properties.KeyArn).toEqual({ 'Fn::GetAtt': ['CK', 'Arn'] });
     template.hasResource('AWS::KMS::Key', { Properties: Match.objectEquals({ Origin: 'EXTERNAL' }) });
     Annotations.fromStack(stack).hasNoWarning('*', Match.anyValue());
   });
@@ -644,7 +652,7 @@ describe('S10: a key defined in the app, however it reaches the construct', () =
     (key.node.defaultChild as kms.CfnKey).addPropertyOverride('Origin', 'EXTERNAL');
     const template = Template.fromStack(nested);
     const [[, cr]] = revocations(template);
-    expect(cr.Properties.KeyLogicalId).toBe('');
+    expect(cr.Properties.KeyLogicalId).toBeUndefined();
     expect(cr.Properties.KeyArn).toEqual({ Ref: expect.stringMatching(/^referencetoRootK/) });
     expect(Annotations.fromStack(stack).findWarning('/Root/Nested/R', Match.stringLikeRegexp('account'))).toEqual([]);
   });
@@ -813,7 +821,8 @@ describe('key policies replaced, never updated, when their key list changes (L9,
     const { gone } = diff(grantsOf(beforeTemplate), policies(build(false)));
     expect(gone).toEqual([holder]);
     const [, own] = revocations(beforeTemplate).find(([, r]) => r.Properties.KeyLogicalId === keyId)!;
-    expect(own.DependsOn).toEqual(expect.arrayContaining([keyId, holder]));
+    expect(own.DependsOn).toEqual([holder]);
+    expect(own.Properties.KeyArn).toEqual({ 'Fn::GetAtt': [keyId, 'Arn'] });
   });
 
   test('L9: adding a key replaces one policy; the order in which revocations are declared changes nothing', () => {
@@ -845,9 +854,12 @@ describe('properties', () => {
   test('defaults: revoke on stack delete and key replacement, not on removal, scope ALL, five-minute service timeout', () => {
     const stack = newStack();
     new KeyMaterialRevocation(stack, 'R', { key: externalKey(stack, 'K') });
-    Template.fromStack(stack).hasResourceProperties('Custom::KmsKeyMaterialRevocation', {
-      RevokeOnStackDelete: 'true', RevokeOnKeyReplacement: 'true', RevokeOnRemoval: 'false', Revoked: 'false',
-      MaterialScope: 'ALL', ContractVersion: '1', ServiceTimeout: '300',
+    // Contract version 2: a property at its default is left out (lib/contract.ts PROPERTY_DEFAULTS).
+    Template.fromStack(stack).hasResourceProperties('Custom::KmsKeyMaterialRevocation', Match.objectEquals({
+      ServiceToken: Match.anyValue(), KeyArn: Match.anyValue(), KeyLogicalId: Match.anyValue(), ContractVersion: '2', ServiceTimeout: '300',
+    }));
+    expect(PROPERTY_DEFAULTS).toEqual({
+      KeyLogicalId: '', RevokeOnStackDelete: 'true', RevokeOnKeyReplacement: 'true', RevokeOnRemoval: 'false', Revoked: 'false', MaterialScope: 'ALL',
     });
   });
 

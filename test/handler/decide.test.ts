@@ -437,3 +437,68 @@ describe('physical IDs', () => {
     expect(parsePhysicalId(undefined)).toEqual({ kind: 'foreign' });
   });
 });
+
+describe('contract version 2: properties at their default are left out of the template (issue 13)', () => {
+  const compact = (o: Record<string, unknown> = {}) => ({ KeyArn: KEY_A, ContractVersion: '2', ...o });
+  const stackDeletion = (template: Facts['template'], p = props()) =>
+    decide(del({ props: p, lineage: flat('DELETE_IN_PROGRESS'), everStable: true, template }));
+
+  test('L6/L29: a compact template binds the request as its defaults say: revokeOnStackDelete on', () => {
+    check(stackDeletion({ [LOGICAL]: { Type: TYPE, Properties: compact() } }), { revoke: [KEY_A] });
+  });
+  test('L29: a request that drops a property the template sets (revokeOnStackDelete off) is refused, not read as the default', () => {
+    // A forged Delete leaving RevokeOnStackDelete out (read as 'true') against a template that turned it off.
+    check(stackDeletion({ [LOGICAL]: { Type: TYPE, Properties: compact({ RevokeOnStackDelete: 'false' }) } }), { fail: /RevokeOnStackDelete is 'true'.*'false'/ });
+  });
+  test('L29: a request that sets the switch against a compact template (switch left out: off) is refused', () => {
+    check(stackDeletion({ [LOGICAL]: { Type: TYPE, Properties: compact() } }, props({ Revoked: 'true' })), { fail: /Revoked is 'true'.*'false'/ });
+  });
+  test('L29: in a version-1 template an absent property is not a default: the request is refused', () => {
+    check(stackDeletion({ [LOGICAL]: { Type: TYPE, Properties: { KeyArn: KEY_A, ContractVersion: '1' } } }), { fail: /RevokeOnStackDelete is 'true'.*''/ });
+  });
+  test('L8: upgrading a deployed version-1 resource to version 2 is an in-place update that revokes nothing', () => {
+    const decision = decide(genuine({
+      requestType: 'Update', logicalId: LOGICAL, physicalId: physicalIdFor(KEY_A, false), lineage: flat('UPDATE_IN_PROGRESS'),
+      oldProps: props({ ContractVersion: '1' }), props: props({ ContractVersion: '2' }),
+    }));
+    check(decision, { skip: /./, physicalId: physicalIdFor(KEY_A, false) });
+    expect(prechecks(decision)).toEqual([]);
+  });
+  test('L9: a key replaced after a successful update reads the new template\'s left-out revokeOnKeyReplacement as on', () => {
+    const facts = del({
+      props: props({ RevokeOnKeyReplacement: 'false' }), lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'),
+      template: { [LOGICAL]: { Type: TYPE, Properties: { KeyArn: KEY_B, ContractVersion: '2' } } },
+      ownResources: [live(LOGICAL, physicalIdFor(KEY_B, false))], treeRevocations: [live(LOGICAL, physicalIdFor(KEY_B, false))],
+    });
+    check(decide(facts), { revoke: [KEY_A] });
+  });
+});
+
+describe('L18: turns at the KMS quota in a stack deletion', () => {
+  const SENT = Date.UTC(2026, 11, 1, 12, 0, 0);
+  const wave = (n: number, o: (i: number) => Record<string, unknown> = () => ({})): Facts['template'] =>
+    Object.fromEntries(Array.from({ length: n }, (_, i) => [`R${i}`, { Type: TYPE, Properties: { KeyArn: KEY_A, ContractVersion: '2', ...o(i) } }]));
+  const turn = (logicalId: string, template: Facts['template'], sentAt: number | null = SENT) => {
+    const d = decide(del({ logicalId, lineage: flat('DELETE_IN_PROGRESS'), everStable: true, template, sentAt: sentAt ?? undefined }));
+    return d.kind === 'answer' ? d.notBefore : d;
+  };
+
+  test('L18: each revocation of the wave gets its own turn, 15 a second from the signing time, in template order', () => {
+    const template = wave(30);
+    expect(turn('R0', template)).toBe(SENT);
+    expect(turn('R1', template)).toBe(SENT + 66);
+    expect(turn('R15', template)).toBe(SENT + 1000);
+    expect(turn('R29', template)).toBe(SENT + 1933);
+  });
+  test('L18: resources that do not revoke on stack deletion take no turn', () => {
+    const template = wave(4, (i) => (i % 2 === 0 ? { RevokeOnStackDelete: 'false' } : {}));
+    expect(turn('R1', template)).toBe(SENT);
+    expect(turn('R3', template)).toBe(SENT + 66);
+  });
+  test('L18: without a signing time there is no turn; outside a stack deletion neither', () => {
+    expect(turn('R1', wave(2), null)).toBeUndefined();
+    const d = decide(del({ logicalId: 'R1', lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), sentAt: SENT,
+      props: props({ RevokeOnRemoval: 'true' }), template: wave(1), ownResources: [], treeRevocations: [] }));
+    expect(d.kind === 'answer' ? d.notBefore : 'not an answer').toBeUndefined();
+  });
+});

@@ -17,7 +17,7 @@ import { BOUND_STACK_ID_ENV, TEST_RESPONSE_ORIGIN_ENV } from '../../lambda/authe
 import { handler } from '../../lambda/index';
 import { forgetStackStatuses } from '../../lambda/facts';
 import {
-  ACCOUNT, awsError, cfnEvent, CloudFormationWhileSending, context, EventOptions, KEY_A, KEY_B, LOGICAL_ID, LogCapture, physicalId,
+  ACCOUNT, awsError, cfnEvent, CloudFormationWhileSending, context, EventOptions, KEY_A, KEY_B, KEY_C, LOGICAL_ID, LogCapture, physicalId,
   props, ResponseServer, STACK_ID,
 } from './harness';
 
@@ -239,11 +239,11 @@ describe('Delete', () => {
     expect(response.Status).toBe('SUCCESS');
     expect(deletes()).toEqual([{ KeyId: KEY_A }]);
     expect(kms.commandCalls(ListKeyRotationsCommand)).toHaveLength(0);
-    // DescribeStacks, DescribeStackEvents (was the stack ever stable, L25), DescribeStackResource
-    // (is the resource being deleted now, L29), DescribeKey, DeleteImportedKeyMaterial: in a cold
-    // container; a warm one remembers the first two for the stack deletion.
-    // The template in force is read too, to check the request's properties against it (L29).
-    expect(cfn.calls().map((c) => c.args[0].constructor.name)).toEqual(['DescribeStackResourceCommand', 'DescribeStacksCommand', 'DescribeStackEventsCommand', 'GetTemplateCommand']);
+    // DescribeStacks, DescribeStackEvents (was the stack ever stable, L25; the same events show the
+    // resource being deleted now, L29, so no DescribeStackResource), DescribeKey,
+    // DeleteImportedKeyMaterial: in a cold container; a warm one remembers the first two for the
+    // stack deletion. The template in force is read too, to check the request's properties against it (L29).
+    expect(cfn.calls().map((c) => c.args[0].constructor.name)).toEqual(['DescribeStacksCommand', 'DescribeStackEventsCommand', 'GetTemplateCommand']);
     expect(kms.calls().length).toBe(2);
   });
 
@@ -685,10 +685,97 @@ describe('one warm container, several Deletes (L18)', () => {
     expect(cfn.commandCalls(DescribeStacksCommand)).toHaveLength(1);
     expect(cfn.commandCalls(GetTemplateCommand)).toHaveLength(1);
     expect(cfn.commandCalls(DescribeStackEventsCommand)).toHaveLength(1);
-    // What stays per revocation: the resource's own state (L29).
-    expect(cfn.commandCalls(DescribeStackResourceCommand)).toHaveLength(2);
+    // The resource's own state (L29): the first from the history's events, the second from one
+    // listing of the stack's resources, which the next Deletes of the wave reuse.
+    expect(cfn.commandCalls(DescribeStackResourceCommand)).toHaveLength(0);
+    expect(cfn.commandCalls(ListStackResourcesCommand)).toHaveLength(1);
     expect(first.decision.stackStatusRemembered).toBeUndefined();
     expect(second.decision).toMatchObject({ stackStatus: 'DELETE_IN_PROGRESS', stackStatusRemembered: true, decision: 'revoked' });
+  });
+
+  /** A stack deletion of three revocations, each named in the template (a warm container reads it once). */
+  function threeRevocations() {
+    stackStatus('DELETE_IN_PROGRESS');
+    keysRevocable();
+    template(Object.fromEntries(['First', 'Second', 'Third'].map((id, i) => [id, {
+      Type: 'Custom::KmsKeyMaterialRevocation', Properties: props({ MaterialScope: 'CURRENT', KeyArn: [KEY_A, KEY_B, KEY_C][i] }),
+    }])));
+  }
+  const third = () => ({ logicalId: 'Third', props: props({ MaterialScope: 'CURRENT', KeyArn: KEY_C }), physicalId: physicalId(KEY_C) });
+  const second = () => ({ logicalId: 'Second', props: props({ MaterialScope: 'CURRENT', KeyArn: KEY_B }), physicalId: physicalId(KEY_B) });
+  /** The listing shows every resource the test names deleting, as CloudFormation does during one wave. */
+  function wholeWaveDeleting(ids: Array<[string, string]> = [['First', KEY_A], ['Second', KEY_B], ['Third', KEY_C]]) {
+    stackResources(ids.map(([logicalId, key]) => ({ logicalId, physicalId: physicalId(key), status: 'DELETE_IN_PROGRESS' })));
+  }
+
+  test('L18/L29: one listing of the stack\'s resources is the evidence for the rest of the wave in a warm container', async () => {
+    threeRevocations();
+    wholeWaveDeleting();
+    const results = [await runAgain({ logicalId: 'First' }), await runAgain(second()), await runAgain(third())];
+    expect(results.map((r) => r.response.Status)).toEqual(['SUCCESS', 'SUCCESS', 'SUCCESS']);
+    expect(deletes().map((d) => d.KeyId)).toEqual([KEY_A, KEY_B, KEY_C]);
+    expect(cfn.commandCalls(ListStackResourcesCommand)).toHaveLength(1);
+    expect(cfn.commandCalls(DescribeStackResourceCommand)).toHaveLength(0);
+  });
+
+  test('L29: a listing older than 15 s vouches for nothing: it is read again', async () => {
+    threeRevocations();
+    wholeWaveDeleting();
+    await runAgain({ logicalId: 'First' });
+    await runAgain(second());
+    const realNow = Date.now.bind(Date);
+    const later = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + 16_000);
+    try {
+      expect((await runAgain(third())).response.Status).toBe('SUCCESS');
+    } finally {
+      later.mockRestore();
+    }
+    expect(cfn.commandCalls(ListStackResourcesCommand)).toHaveLength(2);
+  });
+
+  test('L26/L29: a listing that shows the resource gone, or under another physical ID, is read again and the request refused', async () => {
+    threeRevocations();
+    wholeWaveDeleting([['First', KEY_A], ['Second', KEY_B]]);
+    await runAgain({ logicalId: 'First' });
+    await runAgain(second());
+    // Third is not deleting in the listing (another physical ID): a fresh listing says the same.
+    stackResources([{ logicalId: 'Third', physicalId: physicalId(KEY_A), status: 'DELETE_IN_PROGRESS' }]);
+    const refused = await runAgain(third());
+    expect(refused.response.Status).toBe('FAILED');
+    expect(refused.decision.decision).toBe('refused');
+    expect(deletes().map((d) => d.KeyId)).toEqual([KEY_A, KEY_B]);
+    expect(cfn.commandCalls(ListStackResourcesCommand)).toHaveLength(2);
+  });
+
+  test('L26/L29: after a Delete answered FAILED, the container reads its evidence afresh (a retried deletion may retain the resource)', async () => {
+    threeRevocations();
+    wholeWaveDeleting();
+    kms.on(DeleteImportedKeyMaterialCommand, { KeyId: KEY_B }).rejects(awsError('AccessDeniedException'));
+    await runAgain({ logicalId: 'First' });
+    expect((await runAgain(second())).response.Status).toBe('FAILED');
+    expect(cfn.commandCalls(ListStackResourcesCommand)).toHaveLength(1);
+    expect((await runAgain(third())).response.Status).toBe('SUCCESS');
+    expect(cfn.commandCalls(ListStackResourcesCommand)).toHaveLength(2);
+  });
+
+  test('L26/L29: in a fresh container the history\'s events are the evidence: a resource whose newest event is DELETE_COMPLETE is refused', async () => {
+    stackStatus('DELETE_IN_PROGRESS');
+    keysRevocable();
+    sending.resourceState = { status: 'DELETE_COMPLETE', physicalId: physicalId(KEY_A) };
+    const { response, decision } = await run('Delete');
+    expect(response.Status).toBe('FAILED');
+    expect(decision.decision).toBe('refused');
+    expect(kmsWrites()).toBe(0);
+    expect(cfn.commandCalls(DescribeStackResourceCommand)).toHaveLength(0);
+  });
+
+  test('L29: in a fresh container, the resource deleting under another physical ID in the events is refused', async () => {
+    stackStatus('DELETE_IN_PROGRESS');
+    keysRevocable();
+    sending.resourceState = { status: 'DELETE_IN_PROGRESS', physicalId: physicalId(KEY_B) };
+    const { response } = await run('Delete');
+    expect(response.Status).toBe('FAILED');
+    expect(kmsWrites()).toBe(0);
   });
 
   test('L20: only a deletion is remembered: a Delete after a rollback Delete reads the status again', async () => {

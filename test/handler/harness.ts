@@ -3,7 +3,7 @@
  * in for the presigned ResponseURL, and captured log lines.
  */
 import {
-  CloudFormationClientResolvedConfig, DescribeStackEventsCommand, DescribeStackResourceCommand, DescribeStacksCommand, GetTemplateCommand,
+  CloudFormationClientResolvedConfig, DescribeStackEventsCommand, DescribeStackResourceCommand, DescribeStacksCommand, GetTemplateCommand, ListStackResourcesCommand,
   ServiceInputTypes, ServiceOutputTypes,
 } from '@aws-sdk/client-cloudformation';
 import { AwsStub } from 'aws-sdk-client-mock';
@@ -16,6 +16,7 @@ export const ACCOUNT = '111111111111';
 export const STACK_ID = `arn:aws:cloudformation:eu-west-1:${ACCOUNT}:stack/BYOK-Stack/0f9e8d7c-6b5a-4321-8765-43210fedcba9`;
 export const KEY_A = `arn:aws:kms:eu-west-1:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
 export const KEY_B = `arn:aws:kms:eu-west-1:${ACCOUNT}:key/0987dcba-09fe-87dc-65ba-ab0987654321`;
+export const KEY_C = `arn:aws:kms:eu-west-1:${ACCOUNT}:key/5678efab-56ef-78ab-90cd-5678efab90cd`;
 export const LOGICAL_ID = 'Revocation2857AF0C';
 
 export const physicalId = (keyArn: string) => PHYSICAL_ID_PREFIX + keyArn;
@@ -130,6 +131,34 @@ export class CloudFormationWhileSending {
     });
     this.stackHistory([status, ...history]);
     this.templateAsRequested();
+    this.resourcesAsSending();
+  }
+
+  /** What the resource the current event names shows while it is sent; null: it is not in the stack. */
+  private currentState(): { status: string; physicalId?: string } | null {
+    const event = this.current;
+    if (this.resourceState !== undefined) return this.resourceState;
+    const requestType = event?.RequestType;
+    return {
+      status: requestType === 'Create' ? 'CREATE_IN_PROGRESS' : requestType === 'Update' ? 'UPDATE_IN_PROGRESS' : 'DELETE_IN_PROGRESS',
+      physicalId: event?.PhysicalResourceId as string | undefined,
+    };
+  }
+
+  /**
+   * The stack's resources (ListStackResources), as the current event's resource shows while it
+   * is sent (a test that needs others registers its own list after this).
+   */
+  resourcesAsSending(): void {
+    this.cfn.on(ListStackResourcesCommand).callsFake(() => {
+      const state = this.currentState();
+      return {
+        StackResourceSummaries: state === null ? [] : [{
+          LogicalResourceId: String(this.current?.LogicalResourceId), PhysicalResourceId: state.physicalId,
+          ResourceType: 'Custom::KmsKeyMaterialRevocation', ResourceStatus: state.status as any, LastUpdatedTimestamp: new Date(),
+        }],
+      };
+    });
   }
 
   /** The template in force has the resource as the request describes it (CloudFormation wrote both). */
@@ -149,12 +178,14 @@ export class CloudFormationWhileSending {
   stackHistory(statuses: string[], stackId = STACK_ID): void {
     this.cfn.on(DescribeStackEventsCommand, { StackName: stackId }).callsFake(() => {
       const current = this.current;
+      // The resource's newest event says what DescribeStackResource says (a resource gone: deleted).
+      const state = this.currentState();
       return {
         StackEvents: [
           ...(current?.RequestType === 'Delete' && current.StackId === stackId ? [{
             StackId: stackId, StackName: 'BYOK-Stack', EventId: 'resource', LogicalResourceId: current.LogicalResourceId as string,
-            PhysicalResourceId: current.PhysicalResourceId as string, ResourceType: 'Custom::KmsKeyMaterialRevocation',
-            ResourceStatus: 'DELETE_IN_PROGRESS' as any, Timestamp: new Date(),
+            PhysicalResourceId: state?.physicalId ?? current.PhysicalResourceId as string, ResourceType: 'Custom::KmsKeyMaterialRevocation',
+            ResourceStatus: (state?.status ?? 'DELETE_COMPLETE') as any, Timestamp: new Date(),
           }] : []),
           ...statuses.map((status, i) => ({
             StackId: stackId, StackName: 'BYOK-Stack', EventId: `e${i}`, LogicalResourceId: 'BYOK-Stack', PhysicalResourceId: stackId,
@@ -173,12 +204,8 @@ export class CloudFormationWhileSending {
   sending(event: Record<string, unknown>, boundStackId = STACK_ID): void {
     this.current = event;
     process.env[BOUND_STACK_ID_ENV] = boundStackId;
-    const requestType = event.RequestType;
     this.cfn.on(DescribeStackResourceCommand).callsFake(() => {
-      const state = this.resourceState !== undefined ? this.resourceState : {
-        status: requestType === 'Create' ? 'CREATE_IN_PROGRESS' : requestType === 'Update' ? 'UPDATE_IN_PROGRESS' : 'DELETE_IN_PROGRESS',
-        physicalId: event.PhysicalResourceId as string | undefined,
-      };
+      const state = this.currentState();
       if (state === null) throw awsError('ValidationError', `Resource ${event.LogicalResourceId} does not exist for stack`);
       return {
         StackResourceDetail: {

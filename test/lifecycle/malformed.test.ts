@@ -9,6 +9,7 @@
  */
 import * as net from 'node:net';
 import { Stack } from 'aws-cdk-lib';
+import { PROPERTY_DEFAULTS } from '../../lib/contract';
 import { KeyMaterialRevocation } from '../../lib/index';
 import { REVOCATION_TYPE } from './engine';
 import { Event, eventFor, RequestType, snapshot, withRunner } from './hand-made';
@@ -53,7 +54,8 @@ function expectUrlNotLogged(invocation: InvocationResult, url: string): void {
   expect(text).not.toContain(u.pathname);
   if (u.search) {
     expect(text).not.toContain(u.search.slice(1));
-    for (const value of u.searchParams.values()) expect(text).not.toContain(value);
+    // Short values (X-Amz-Expires=7200) also turn up by chance inside random request IDs.
+    for (const value of u.searchParams.values()) if (value.length >= 8) expect(text).not.toContain(value);
   }
 }
 
@@ -104,6 +106,8 @@ interface Malformed {
 }
 
 const props = (e: Event) => e.ResourceProperties as Event;
+/** The event as a version-1 template gave it: every property written out (lib/contract.ts). */
+const asVersion1 = (e: Event) => { e.ResourceProperties = { ...PROPERTY_DEFAULTS, ...props(e), ContractVersion: '1' }; };
 const old = (e: Event) => e.OldResourceProperties as Event;
 
 const CORPUS: Malformed[] = [
@@ -144,15 +148,16 @@ const CORPUS: Malformed[] = [
   { name: 'KeyLogicalId a number', requestType: 'Create', mutate: (e) => { props(e).KeyLogicalId = 3; }, field: 'ResourceProperties.KeyLogicalId' },
   { name: 'KeyLogicalId 100 kB', requestType: 'Delete', mutate: (e) => { props(e).KeyLogicalId = HUGE; }, field: 'ResourceProperties.KeyLogicalId' },
   { name: 'MaterialScope unknown', requestType: 'Delete', mutate: (e) => { props(e).MaterialScope = 'SOME'; }, field: /ResourceProperties\.MaterialScope.*'SOME'/ },
-  { name: 'MaterialScope missing', requestType: 'Create', mutate: (e) => { delete props(e).MaterialScope; }, field: 'ResourceProperties.MaterialScope' },
+  // Version 2 leaves properties at their default out; version 1 wrote every one of them.
+  { name: 'MaterialScope missing in a version-1 event', requestType: 'Create', mutate: (e) => { asVersion1(e); delete props(e).MaterialScope; }, field: 'ResourceProperties.MaterialScope' },
   { name: 'MaterialScope 100 kB', requestType: 'Update', mutate: (e) => { props(e).MaterialScope = HUGE; }, field: 'ResourceProperties.MaterialScope' },
   { name: 'RevokeOnStackDelete a JSON boolean', requestType: 'Delete', mutate: (e) => { props(e).RevokeOnStackDelete = true; }, field: 'ResourceProperties.RevokeOnStackDelete' },
-  { name: 'RevokeOnKeyReplacement missing', requestType: 'Update', mutate: (e) => { delete props(e).RevokeOnKeyReplacement; }, field: 'ResourceProperties.RevokeOnKeyReplacement' },
+  { name: 'RevokeOnKeyReplacement missing in a version-1 event', requestType: 'Update', mutate: (e) => { asVersion1(e); delete props(e).RevokeOnKeyReplacement; }, field: 'ResourceProperties.RevokeOnKeyReplacement' },
   { name: 'RevokeOnRemoval a list', requestType: 'Delete', mutate: (e) => { props(e).RevokeOnRemoval = ['true']; }, field: 'ResourceProperties.RevokeOnRemoval' },
   { name: 'Revoked "yes"', requestType: 'Create', mutate: (e) => { props(e).Revoked = 'yes'; }, field: /ResourceProperties\.Revoked.*'yes'/ },
   { name: 'Revoked an object', requestType: 'Update', mutate: (e) => { props(e).Revoked = { value: 'true' }; }, field: 'ResourceProperties.Revoked' },
   // ContractVersion
-  { name: 'unknown ContractVersion "2"', requestType: 'Delete', mutate: (e) => { props(e).ContractVersion = '2'; }, field: /ResourceProperties\.ContractVersion.*'2'/ },
+  { name: 'unknown ContractVersion "3"', requestType: 'Delete', mutate: (e) => { props(e).ContractVersion = '3'; }, field: /ResourceProperties\.ContractVersion.*'3'/ },
   { name: 'ContractVersion missing', requestType: 'Create', mutate: (e) => { delete props(e).ContractVersion; }, field: 'ResourceProperties.ContractVersion' },
   { name: 'ContractVersion a number', requestType: 'Update', mutate: (e) => { props(e).ContractVersion = 1; }, field: 'ResourceProperties.ContractVersion' },
   { name: 'ContractVersion 100 kB', requestType: 'Create', mutate: (e) => { props(e).ContractVersion = HUGE; }, field: 'ResourceProperties.ContractVersion' },
