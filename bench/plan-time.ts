@@ -1,5 +1,5 @@
 /**
- * Issue 13 goal 4: the plan command's time on the largest app, next to `cdk synth` of the same
+ * Issue 13 goal 4: the plan command's time on a 489-key app, next to `cdk synth` of the same
  * app. Both timed as whole processes, offline: `cdk synth` (the aws-cdk CLI of node_modules, the
  * app run through tsx, version reporting on as by default) into a cloud assembly, then
  * `node assets/plan/cli.js plan --app <assembly> --deployed <assembly>` (the shipped bundle,
@@ -16,7 +16,10 @@ const CLI = path.join(ROOT, 'assets', 'plan', 'cli.js');
 
 export interface PlanTimeResult {
   readonly stacks: number;
-  readonly keysPerStack: number;
+  /** Keys in each stack (a single number in records made when every stack had the same count). */
+  readonly keysPerStack: number[] | number;
+  /** Keys in the app (absent from older records: stacks × keysPerStack). */
+  readonly keys?: number;
   /** Resources in each synthesized template (CDKMetadata included). */
   readonly resourcesPerStack: number[];
   readonly synthRuns: number[];
@@ -38,12 +41,18 @@ function time(cmd: string, args: string[], env: NodeJS.ProcessEnv): { ms: number
   return { ms: ms(started), status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-export function measurePlanTime(o: { stacks: number; keysPerStack: number; synthRuns: number; planRuns: number }): PlanTimeResult {
-  progress(`plan command: ${o.stacks} stacks of ${o.keysPerStack} keys, cdk synth ${o.synthRuns} runs, plan ${o.planRuns} runs`);
+/** Keys per stack of a record, old (one number for every stack) or new (a list). */
+export function planKeysPerStack(pt: PlanTimeResult): number[] {
+  return Array.isArray(pt.keysPerStack) ? pt.keysPerStack : Array.from({ length: pt.stacks }, () => pt.keysPerStack as number);
+}
+
+export function measurePlanTime(o: { keysPerStack: number[]; synthRuns: number; planRuns: number }): PlanTimeResult {
+  const keys = o.keysPerStack.reduce((a, n) => a + n, 0);
+  progress(`plan command: ${keys} keys in ${o.keysPerStack.length} stacks (${o.keysPerStack.join(' + ')}), cdk synth ${o.synthRuns} runs, plan ${o.planRuns} runs`);
   if (!fs.existsSync(CLI)) throw new Error('assets/plan/cli.js is missing: run `npm run bundle` first');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-plan-'));
   const env = {
-    ...process.env, BENCH_PLAN_STACKS: String(o.stacks), BENCH_PLAN_KEYS_PER_STACK: String(o.keysPerStack),
+    ...process.env, BENCH_PLAN_KEYS_PER_STACK: o.keysPerStack.join(','),
     CDK_DISABLE_VERSION_CHECK: '1',
   };
   const cdk = path.join(ROOT, 'node_modules', 'aws-cdk', 'bin', 'cdk');
@@ -80,7 +89,7 @@ export function measurePlanTime(o: { stacks: number; keysPerStack: number; synth
       // the figures above stand without the summary
     }
     return {
-      stacks: o.stacks, keysPerStack: o.keysPerStack, resourcesPerStack,
+      stacks: o.keysPerStack.length, keysPerStack: o.keysPerStack, keys, resourcesPerStack,
       synthRuns, synthMedianMs: median(synthRuns), planRuns, planMedianMs: median(planRuns),
       planExitCode: last.status, planRevocationsJudged: judged, planDestroyRevokes: destroyRevokes, planUnexpectedRevocations: unexpected, cliBytes: fs.statSync(CLI).size,
     };

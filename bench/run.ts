@@ -2,13 +2,13 @@
  * `npm run bench`: KeyMaterialRevocation against the hand-rolled AwsCustomResource users write
  * today, side by side in one run. Benchmarks, not tests: nothing here asserts a time.
  *
- *   npm run bench [-- --quick] [-- --out FILE]      ("bench": "npm run bundle --silent && tsx bench/run.ts")
+ *   npm run bench [-- --quick] [-- --out FILE] [-- --json FILE]   ("bench": "npm run bundle --silent && tsx bench/run.ts")
  *   npm run bundle && PATH=$PWD/node_modules/.bin:$PATH npx tsx bench/run.ts [--quick] [--out FILE]
  *
  * A full run writes bench/RESULTS.md (the record) and bench/results.json (every figure, raw
  * samples included). --quick runs fewer samples and a smaller throughput test, and prints its
- * report instead of overwriting the record (or writes it to --out FILE). --render results.json
- * only re-renders the report from recorded figures.
+ * report instead of overwriting the record (or writes it to --out FILE; --json FILE writes its
+ * figures too). --render results.json only re-renders the report from recorded figures.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -19,8 +19,8 @@ import { measureColdStart } from './coldstart';
 import { BenchResults, PreviousRun, renderReport } from './report';
 import { measureRetryHeadroom } from './retry-headroom';
 import { progress } from './stats';
-import { measureSynthTime, measureTemplateCost } from './template-cost';
-import { measurePlanTime } from './plan-time';
+import { measureShapes, measureSynthTime, measureTemplateCost } from './template-cost';
+import { measurePlanTime, planKeysPerStack } from './plan-time';
 import { cfnReadQuota, measureThroughput, ThroughputResult } from './throughput';
 
 const ROOT = path.join(__dirname, '..');
@@ -31,8 +31,12 @@ interface Config {
   readonly coldSamples: number;
   readonly throughputKeys: number;
   readonly concurrencies: number[];
+  /** Several full stacks destroyed together (issue 13: 980), ours, scope CURRENT, end to end. */
+  readonly manyStacks: { keys: number; fullStack: number; concurrency: number };
   readonly planRuns: number;
   readonly planSynthRuns: number;
+  /** The plan app: keys per stack (issue 13 goal 4: 489 keys). */
+  readonly planKeysPerStack: number[];
 }
 
 function machine() {
@@ -44,7 +48,7 @@ function machine() {
   } catch {
     // os.availableParallelism() is the same figure
   }
-  return { nproc, cpuModel: model, memoryGiB: os.totalmem() / 1024 ** 3, os: `${os.type()} ${os.release()} ${os.arch()}` };
+  return { nproc, cpuModel: model, memoryGiB: os.totalmem() / 1024 ** 3, os: `${os.type()} ${os.release()} ${os.arch()}`, arch: os.arch() };
 }
 
 function gitCommit(): string {
@@ -69,26 +73,38 @@ function previousRun(file: string): PreviousRun | undefined {
     const p = JSON.parse(fs.readFileSync(file, 'utf8')) as BenchResults;
     if (p.quick) return undefined;
     const v = (name: string) => p.coldStart.variants.find((x) => x.variant === name);
+    const tc = p.templateCost;
     return {
       date: p.date,
       commit: p.versions.commit,
       node: p.node.parent,
       nproc: p.machine.nproc,
       template: {
-        ours: { bytesPerKey: p.templateCost.ours.bytesPerKey, sameStackBytesPerKey: p.templateCost.ours.sameStackBytesPerKey, resourcesPerKey: p.templateCost.ours.resourcesPerKey,
-          resourcesPerKeyAtMax: p.templateCost.ours.resourcesPerKeyAtMax, fixedResources: p.templateCost.ours.fixedResources, maxKeys: p.templateCost.ours.maxDeployable.keys,
-          rowAtOne: p.templateCost.ours.rows[0] },
-        baseline: { bytesPerKey: p.templateCost.baseline.bytesPerKey, maxKeys: p.templateCost.baseline.maxByResources.keys },
+        ours: { bytesPerKey: tc.ours.bytesPerKey, sameStackBytesPerKey: tc.ours.sameStackBytesPerKey, resourcesPerKey: tc.ours.resourcesPerKey,
+          resourcesPerKeyAtMax: tc.ours.resourcesPerKeyAtMax, fixedResources: tc.ours.fixedResources, maxKeys: tc.ours.maxDeployable.keys,
+          rowAtOne: tc.ours.rows[0] },
+        baseline: { bytesPerKey: tc.baseline.bytesPerKey, maxKeys: tc.baseline.maxByResources.keys },
+        baselineDeleteOnly: tc.baselineDeleteOnly ? { bytesPerKey: tc.baselineDeleteOnly.bytesPerKey, maxKeys: tc.baselineDeleteOnly.maxByResources.keys } : undefined,
+        shapes: tc.shapes?.map((x) => ({
+          shape: x.shape, ours: x.ours.bytesPerKey, baseline: x.baseline.bytesPerKey, baselineDeleteOnly: x.baselineDeleteOnly.bytesPerKey,
+          oursResourcesPerKey: x.ours.resourcesPerKey,
+        })),
       },
-      synthMs: { ours: p.synthTime.oursMedianMs, baseline: p.synthTime.baselineMedianMs },
+      synthMs: {
+        ours: p.synthTime.oursMedianMs, baseline: p.synthTime.baselineMedianMs, baselineDeleteOnly: p.synthTime.baselineDeleteOnlyMedianMs,
+        externalKey: p.synthTime.externalKey ? { ours: p.synthTime.externalKey.oursMedianMs, baseline: p.synthTime.externalKey.baselineMedianMs,
+          baselineDeleteOnly: p.synthTime.externalKey.baselineDeleteOnlyMedianMs } : undefined,
+      },
       coldStartMs: { ours: v('ours-current')?.loadPlusInvokeMs.median ?? NaN, oursAll: v('ours-all')?.loadPlusInvokeMs.median ?? NaN, baseline: v('baseline')?.loadPlusInvokeMs.median ?? NaN,
         oursLoad: v('ours-current')?.loadMs.median ?? NaN, oursInvoke: v('ours-current')?.invokeMs.median ?? NaN, baselineLoad: v('baseline')?.loadMs.median ?? NaN, baselineInvoke: v('baseline')?.invokeMs.median ?? NaN },
       bundle: p.coldStart.bundles.find((b) => b.side === 'ours'),
       throughput: p.throughput.map((t) => ({
-        label: t.label, side: t.side, scope: t.scope, model: t.model, concurrency: t.concurrency, stacks: t.stacks, keys: t.keys, wallMs: t.wallMs,
-        failed: t.failed, callsPerKey: t.callsPerKey, successfulCallsPerKey: t.successfulCallsPerKey, cfn: t.cfn,
+        label: t.label, series: t.series, side: t.side, scope: t.scope, model: t.model, concurrency: t.concurrency, stacks: t.stacks, keys: t.keys, wallMs: t.wallMs,
+        failed: t.failed, callsPerKey: t.callsPerKey, successfulCallsPerKey: t.successfulCallsPerKey, cfn: t.cfn, kms: t.kms, cfnReadQuotaPerSecond: t.cfnReadQuotaPerSecond,
+        lowerBoundMs: t.lowerBoundMs,
       })),
       retryHeadroom: p.retryHeadroom,
+      planTime: p.planTime ? { keys: p.planTime.keys ?? planKeysPerStack(p.planTime).reduce((a, n) => a + n, 0), planMedianMs: p.planTime.planMedianMs, synthMedianMs: p.planTime.synthMedianMs } : undefined,
     };
   } catch {
     return undefined;
@@ -100,6 +116,9 @@ async function main(): Promise<void> {
   const quick = args.includes('--quick');
   const outIndex = args.indexOf('--out');
   const out = outIndex >= 0 ? args[outIndex + 1] : undefined;
+  // --json FILE: also write the figures there (a quick run writes no bench/results.json).
+  const jsonIndex = args.indexOf('--json');
+  const jsonOut = jsonIndex >= 0 ? args[jsonIndex + 1] : undefined;
   const renderIndex = args.indexOf('--render');
   if (renderIndex >= 0) {
     // Re-renders the report from a results.json, without measuring anything.
@@ -107,9 +126,11 @@ async function main(): Promise<void> {
     fs.writeFileSync(out ?? path.join(__dirname, 'RESULTS.md'), renderReport(results));
     return;
   }
+  // The plan app of issue 13 goal 4 has 489 keys: two stacks within our 250 keys per stack.
+  const planKeysPerStack = [245, 244];
   const config: Config = quick
-    ? { quick, synthRuns: 3, coldSamples: 5, throughputKeys: 90, concurrencies: [8], planRuns: 3, planSynthRuns: 1 }
-    : { quick, synthRuns: 9, coldSamples: 15, throughputKeys: 300, concurrencies: [8, 32], planRuns: 9, planSynthRuns: 5 };
+    ? { quick, synthRuns: 3, coldSamples: 5, throughputKeys: 90, concurrencies: [8], manyStacks: { keys: 120, fullStack: 30, concurrency: 8 }, planRuns: 3, planSynthRuns: 1, planKeysPerStack }
+    : { quick, synthRuns: 15, coldSamples: 15, throughputKeys: 300, concurrencies: [8, 32], manyStacks: { keys: 980, fullStack: 490, concurrency: 32 }, planRuns: 9, planSynthRuns: 5, planKeysPerStack };
   if (!fs.existsSync(path.join(ROOT, 'assets', 'revocation-handler', 'index.js'))) {
     throw new Error('assets/revocation-handler/index.js is missing: run `npm run bundle` first');
   }
@@ -122,11 +143,15 @@ async function main(): Promise<void> {
     progress(`warning: the machine is busy (1-minute load average ${loadBefore[0].toFixed(1)} on ${os.availableParallelism()} CPUs): the timings will show it`);
   }
 
-  const templateCost = { ours: measureTemplateCost('ours'), baseline: measureTemplateCost('baseline') };
+  const templateCost = {
+    ours: measureTemplateCost('ours'),
+    baseline: measureTemplateCost('baseline'),
+    baselineDeleteOnly: measureTemplateCost('baseline-delete-only'),
+    shapes: measureShapes(),
+  };
   const synthTime = measureSynthTime(100, config.synthRuns);
   const coldStart = await measureColdStart(config.coldSamples);
-  // The plan command on the largest app (issue 13 goal 4): 489 keys then, two stacks of ~245 now.
-  const planTime = measurePlanTime({ stacks: 2, keysPerStack: 245, synthRuns: config.planSynthRuns, planRuns: config.planRuns });
+  const planTime = measurePlanTime({ keysPerStack: config.planKeysPerStack, synthRuns: config.planSynthRuns, planRuns: config.planRuns });
   const throughput: ThroughputResult[] = [];
   // Neither side holds 300 keys in one stack: ours at most 250 (the construct refuses more at
   // synthesis), the baseline 249 (500 resources). The keys are spread over as many stacks as
@@ -134,25 +159,29 @@ async function main(): Promise<void> {
   const oursStacks = Math.ceil(config.throughputKeys / templateCost.ours.maxDeployable.keys);
   const baselineStacks = Math.ceil(config.throughputKeys / templateCost.baseline.maxByResources.keys);
   const quota = cfnReadQuota();
-  progress(`CloudFormation read quota for the second pass: ${quota.perSecond}/s per operation, ${quota.source}`);
+  progress(`CloudFormation read quota for every run of ours: ${quota.perSecond}/s per operation, ${quota.source}`);
   const keys = config.throughputKeys;
   const scopes = config.quick ? [KeyMaterialScope.CURRENT] : [KeyMaterialScope.CURRENT, KeyMaterialScope.ALL];
-  // First without a CloudFormation read quota (as the last run), then with it (ours only: the
-  // baseline reads nothing from CloudFormation).
-  for (const cfnReadQuotaPerSecond of [undefined, quota.perSecond]) {
-    for (const concurrency of config.concurrencies) {
-      for (const scope of scopes) {
-        throughput.push(await measureThroughput({ side: 'ours', scope, keys, concurrency, stacks: oursStacks, cfnReadQuotaPerSecond }));
-      }
-      if (cfnReadQuotaPerSecond === undefined) {
-        throughput.push(await measureThroughput({ side: 'baseline', keys, concurrency, stacks: baselineStacks }));
-      }
-    }
-    // Lambda scaled out: one sandbox per Delete (ours only: see bench/sandboxes.ts).
+  const cfnReadQuotaPerSecond = quota.perSecond;
+  // Every run of ours with the read quota on; the baseline reads nothing from CloudFormation, so
+  // the quota does not matter to it (its runs are made without).
+  for (const concurrency of config.concurrencies) {
     for (const scope of scopes) {
-      throughput.push(await measureThroughput({ side: 'ours', scope, keys, concurrency: keys, sandboxPerDelete: true, stacks: oursStacks, cfnReadQuotaPerSecond }));
+      throughput.push(await measureThroughput({ side: 'ours', scope, keys, concurrency, stacks: oursStacks, cfnReadQuotaPerSecond }));
     }
+    throughput.push(await measureThroughput({ side: 'baseline', keys, concurrency, stacks: baselineStacks }));
   }
+  // Lambda scaled out: one sandbox per Delete (ours only: see bench/sandboxes.ts).
+  for (const scope of scopes) {
+    throughput.push(await measureThroughput({ side: 'ours', scope, keys, concurrency: keys, sandboxPerDelete: true, stacks: oursStacks, cfnReadQuotaPerSecond }));
+  }
+  // Several full stacks destroyed together (issue 13: 980, "two full stacks" of 490 under the old
+  // limit): as many stacks as our per-stack limit needs (4 of 245 under 250), end to end.
+  const many = config.manyStacks;
+  const manyStacks = Math.ceil(many.keys / Math.min(many.fullStack, templateCost.ours.maxDeployable.keys));
+  throughput.push(await measureThroughput({
+    side: 'ours', scope: KeyMaterialScope.CURRENT, keys: many.keys, concurrency: many.concurrency, stacks: manyStacks, cfnReadQuotaPerSecond, series: 'many-stacks',
+  }));
   // Several full stacks destroyed together: 245 revocations each (2, 4 and 6 stacks), one quota.
   const retryHeadroom = [];
   for (const n of config.quick ? [300] : [490, 980, 1470]) retryHeadroom.push(await measureRetryHeadroom(n));
@@ -181,6 +210,7 @@ async function main(): Promise<void> {
   };
   // The figures first: a report that fails to render can be rendered again from them (--render).
   if (!quick) fs.writeFileSync(path.join(__dirname, 'results.json'), `${JSON.stringify(results, null, 1)}\n`);
+  if (jsonOut) fs.writeFileSync(jsonOut, `${JSON.stringify(results, null, 1)}\n`);
   const report = renderReport(results);
   if (quick && !out) {
     process.stdout.write(report);

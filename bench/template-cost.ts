@@ -10,7 +10,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
-import { AppOptions, buildApp, fakeKeyArn, Side } from './baseline';
+import {
+  AppOptions, buildApp, buildShape, EXTERNAL_KEY_RETAIN, fakeKeyArn, KEY_SHAPES, KeyShape, ShapeAppOptions, ShapeBuild, Side,
+} from './baseline';
 import { median, ms, progress } from './stats';
 
 /** CloudFormation's quota on resources per stack. */
@@ -64,29 +66,66 @@ type Resources = Record<string, { Type: string; Properties?: any }>;
 
 /** Synthesizes one stack and measures it. Throws what synthesis throws. */
 export function synthFigures(o: SynthOptions): SynthFigures {
+  return synthesizeWith(o, buildApp(o), (o.keyArns?.length ?? 0) + (o.sameStackKeys ?? 0)).root;
+}
+
+/** The figures of one template file's text. */
+function figuresOf(text: string, side: Side, keys: number): SynthFigures {
+  const template = JSON.parse(text) as { Resources: Resources };
+  const byType: Record<string, number> = {};
+  for (const r of Object.values(template.Resources ?? {})) byType[r.Type] = (byType[r.Type] ?? 0) + 1;
+  const resources = Object.keys(template.Resources ?? {}).length;
+  return {
+    side,
+    keys,
+    resources,
+    resourcesExclKeys: resources - (byType['AWS::KMS::Key'] ?? 0),
+    byType,
+    functions: byType['AWS::Lambda::Function'] ?? 0,
+    roles: byType['AWS::IAM::Role'] ?? 0,
+    templateBytes: Buffer.byteLength(text),
+    minifiedBytes: Buffer.byteLength(JSON.stringify(template)),
+    ...iamFigures(template.Resources ?? {}),
+  };
+}
+
+/**
+ * Without the cdk-nag acknowledgements (`Metadata.cdk_nag` of each resource), written back as CDK
+ * writes a template (JSON, one-space indent): what a key costs without them.
+ */
+function withoutNagMetadata(text: string): string {
+  const template = JSON.parse(text) as { Resources?: Record<string, { Metadata?: Record<string, unknown> }> };
+  for (const r of Object.values(template.Resources ?? {})) {
+    if (r.Metadata && 'cdk_nag' in r.Metadata) {
+      delete r.Metadata.cdk_nag;
+      if (Object.keys(r.Metadata).length === 0) delete r.Metadata;
+    }
+  }
+  return JSON.stringify(template, undefined, 1);
+}
+
+interface Synthesized {
+  readonly root: SynthFigures;
+  /** The nested stack's own template, when the build made one. */
+  readonly nested?: SynthFigures;
+}
+
+/** Synthesizes one stack built by `build` and measures its template (and its nested stack's). */
+function synthesizeWith(o: { side: Side; context?: Record<string, unknown>; analyticsReporting?: boolean; stripNagMetadata?: boolean },
+  build: (stack: Stack) => void, keys: number, built?: ShapeBuild): Synthesized {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-synth-'));
   try {
     const app = new App({ outdir, context: o.context, analyticsReporting: o.analyticsReporting ?? false });
     const stack = new Stack(app, STACK_NAME, { env: { account: ACCOUNT, region: REGION } });
-    buildApp(o)(stack);
+    build(stack);
     const artifact = app.synth().getStackByName(STACK_NAME);
-    const text = fs.readFileSync(artifact.templateFullPath, 'utf8');
-    const template = JSON.parse(text) as { Resources: Resources };
-    const byType: Record<string, number> = {};
-    for (const r of Object.values(template.Resources)) byType[r.Type] = (byType[r.Type] ?? 0) + 1;
-    const resources = Object.keys(template.Resources).length;
-    return {
-      side: o.side,
-      keys: (o.keyArns?.length ?? 0) + (o.sameStackKeys ?? 0),
-      resources,
-      resourcesExclKeys: resources - (byType['AWS::KMS::Key'] ?? 0),
-      byType,
-      functions: byType['AWS::Lambda::Function'] ?? 0,
-      roles: byType['AWS::IAM::Role'] ?? 0,
-      templateBytes: Buffer.byteLength(text),
-      minifiedBytes: Buffer.byteLength(JSON.stringify(template)),
-      ...iamFigures(template.Resources),
+    const read = (file: string) => {
+      const text = fs.readFileSync(file, 'utf8');
+      return o.stripNagMetadata ? withoutNagMetadata(text) : text;
     };
+    const root = figuresOf(read(artifact.templateFullPath), o.side, keys);
+    const nested = built?.nested ? figuresOf(read(path.join(outdir, built.nested.templateFile)), o.side, keys) : undefined;
+    return { root, nested };
   } finally {
     fs.rmSync(outdir, { recursive: true, force: true });
   }
@@ -160,8 +199,12 @@ export interface Limit {
   readonly next: string;
 }
 
-/** Binary search by synthesis for the largest N that synthesizes and passes `check` (N = 1 must). */
-function largestN(synth: (n: number) => SynthFigures, check: Check): Limit {
+/**
+ * Search by synthesis for the largest N that synthesizes and passes `check` (N = 1 must): from
+ * `guess` when given (stepping up or down from it, doubling the step), else doubling from 2, then
+ * bisecting.
+ */
+function largestN(synth: (n: number) => SynthFigures, check: Check, guess?: number): Limit {
   const why = (n: number): string | undefined => {
     try {
       return check(synth(n));
@@ -172,10 +215,32 @@ function largestN(synth: (n: number) => SynthFigures, check: Check): Limit {
   if (why(1) !== undefined) throw new Error(`not even one key fits: ${why(1)}`);
   let lo = 1;
   let hi = 2;
-  while (why(hi) === undefined) {
-    lo = hi;
-    hi *= 2;
-    if (hi > 100_000) throw new Error('no limit found below 100,000 keys');
+  if (guess !== undefined && guess > 1) {
+    let step = 1;
+    if (why(guess) === undefined) {
+      lo = guess;
+      hi = guess + step;
+      while (why(hi) === undefined) {
+        lo = hi;
+        step *= 2;
+        hi = lo + step;
+        if (hi > 100_000) throw new Error('no limit found below 100,000 keys');
+      }
+    } else {
+      hi = guess;
+      lo = Math.max(1, guess - step);
+      while (lo > 1 && why(lo) !== undefined) {
+        hi = lo;
+        step *= 2;
+        lo = Math.max(1, hi - step);
+      }
+    }
+  } else {
+    while (why(hi) === undefined) {
+      lo = hi;
+      hi *= 2;
+      if (hi > 100_000) throw new Error('no limit found below 100,000 keys');
+    }
   }
   while (hi - lo > 1) {
     const mid = Math.floor((lo + hi) / 2);
@@ -288,6 +353,193 @@ export function measureTemplateCost(side: Side): SideCost {
   };
 }
 
+/** Shapes whose keys are resources of the stack: their own resources and bytes are subtracted. */
+const SAME_STACK: ReadonlySet<KeyShape> = new Set(['key-default-policy', 'key-trusting-policy', 'key-admin-only-policy', 'cfn-key-literal-root', 'external-key']);
+
+export interface PerKeyCost {
+  readonly side: Side;
+  /**
+   * Template bytes per added key, (N = 100 minus N = 1) / 99, the keys' own bytes subtracted for
+   * keys defined in the stack; for a nested stack, its template's and the parent's together.
+   */
+  readonly bytesPerKey: number;
+  /** Resources per added key, the same way (the keys' own AWS::KMS::Key excluded). */
+  readonly resourcesPerKey: number;
+  /** Nested stack: the nested template's and the parent's, each per added key. */
+  readonly nestedBytesPerKey?: number;
+  readonly parentBytesPerKey?: number;
+  readonly nestedResourcesPerKey?: number;
+  readonly parentResourcesPerKey?: number;
+  /** Resource types whose count grows from N = 1 to 100 (keys' own subtracted): added per key. */
+  readonly addedTypesPerKey: Record<string, number>;
+  /** Resources and bytes added at N = 1 and 100 (keys' own subtracted). */
+  readonly at: Array<{ keys: number; resources: number; bytes: number }>;
+  /**
+   * Keys per stack as `cdk synth` counts them: the largest N that synthesizes with version reporting
+   * on (CDKMetadata in the template) under 500 resources, keys' own resources included; its resources.
+   * Absent for the nested shape.
+   */
+  readonly cdkSynthMax?: Limit & { readonly resources: number };
+}
+
+export interface ShapeCost {
+  readonly shape: KeyShape;
+  readonly ours: PerKeyCost;
+  /** The baseline with onCreate DescribeKey; under `key-admin-only-policy` with the key-policy statement it needs. */
+  readonly baseline: PerKeyCost;
+  /** The baseline with onDelete only, the same way. */
+  readonly baselineDeleteOnly: PerKeyCost;
+  /** `key-admin-only-policy`: the baselines as written, without the key-policy statement (they cannot act on the key). */
+  readonly baselineAsWritten?: PerKeyCost;
+  readonly baselineDeleteOnlyAsWritten?: PerKeyCost;
+  /** `external-key`: ours measured other ways (what ExternalKey adds by default, with those extras off). */
+  readonly oursVariants?: Array<{ readonly name: string; readonly description: string; readonly cost: PerKeyCost }>;
+  /**
+   * `external-key`: how ExternalKey's key (without its revocation) differs from the plain kms.Key it
+   * is compared with, attribute by attribute of the AWS::KMS::Key resource (Properties.X,
+   * DeletionPolicy, Metadata.X, ...), and the resources it adds besides the key.
+   */
+  readonly keyDifferences?: { readonly added: string[]; readonly removed: string[]; readonly changed: string[]; readonly otherResources: Record<string, number> };
+}
+
+/** ExternalKey's key without its revocation against a kms.Key with Origin EXTERNAL, one key each. */
+function externalKeyDifferences(): NonNullable<ShapeCost['keyDifferences']> {
+  const template = (keysOnlyAs: 'kms-key' | 'external-key') => {
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-synth-'));
+    try {
+      const app = new App({ outdir });
+      const stack = new Stack(app, STACK_NAME, { env: { account: ACCOUNT, region: REGION } });
+      buildShape({ side: 'ours', shape: 'external-key', keys: 1, keysOnly: true, keysOnlyAs })(stack);
+      return app.synth().getStackByName(STACK_NAME).template as { Resources: Record<string, Record<string, any>> };
+    } finally {
+      fs.rmSync(outdir, { recursive: true, force: true });
+    }
+  };
+  const plain = template('kms-key');
+  const ours = template('external-key');
+  const keyOf = (t: typeof plain) => Object.values(t.Resources).find((r) => r.Type === 'AWS::KMS::Key') ?? {};
+  // Attributes one level down for Properties and Metadata, whole otherwise.
+  const flat = (r: Record<string, any>) => {
+    const out = new Map<string, string>();
+    for (const [k, val] of Object.entries(r)) {
+      if ((k === 'Properties' || k === 'Metadata') && typeof val === 'object' && val !== null) {
+        for (const [k2, v2] of Object.entries(val)) out.set(`${k}.${k2}`, JSON.stringify(v2));
+      } else out.set(k, JSON.stringify(val));
+    }
+    return out;
+  };
+  const a = flat(keyOf(plain));
+  const b = flat(keyOf(ours));
+  const types = (t: typeof plain) => {
+    const out: Record<string, number> = {};
+    for (const r of Object.values(t.Resources)) if (r.Type !== 'AWS::KMS::Key') out[r.Type] = (out[r.Type] ?? 0) + 1;
+    return out;
+  };
+  return {
+    added: [...b.keys()].filter((k) => !a.has(k)).map((k) => `${k} ${b.get(k)!.length > 40 ? `(${b.get(k)!.length} characters)` : b.get(k)}`),
+    removed: [...a.keys()].filter((k) => !b.has(k)),
+    changed: [...b.keys()].filter((k) => a.has(k) && a.get(k) !== b.get(k)).map((k) => `${k} ${a.get(k)} → ${b.get(k)}`),
+    otherResources: Object.fromEntries(Object.entries(sub(types(ours), types(plain))).filter(([, n]) => n !== 0)),
+  };
+}
+
+type ShapeRun = Omit<ShapeAppOptions, 'keys' | 'keysOnly'> & { readonly stripNagMetadata?: boolean };
+
+function synthShape(o: ShapeRun, keys: number, keysOnly: boolean, analyticsReporting = false): Synthesized {
+  const built: ShapeBuild = {};
+  return synthesizeWith({ side: o.side, analyticsReporting, stripNagMetadata: o.stripNagMetadata }, buildShape({ ...o, keys, keysOnly }, built), keys, built);
+}
+
+const sub = (a: Record<string, number>, b: Record<string, number>) => {
+  const out: Record<string, number> = { ...a };
+  for (const [k, n] of Object.entries(b)) out[k] = (out[k] ?? 0) - n;
+  return out;
+};
+const add = (a: Record<string, number>, b: Record<string, number> = {}) => sub(a, Object.fromEntries(Object.entries(b).map(([k, n]) => [k, -n])));
+
+/** Per added key for one side and shape: resources and bytes at N = 1 and 100, keys' own subtracted. */
+export function measurePerKey(o: ShapeRun, withLimit = true): PerKeyCost {
+  const subtract = SAME_STACK.has(o.shape);
+  const point = (n: number) => {
+    const full = synthShape(o, n, false);
+    const base = subtract ? synthShape(o, n, true) : undefined;
+    const resources = (f: Synthesized) => f.root.resources + (f.nested?.resources ?? 0);
+    const bytes = (f: Synthesized) => f.root.templateBytes + (f.nested?.templateBytes ?? 0);
+    const types = (f: Synthesized) => add(f.root.byType, f.nested?.byType);
+    return {
+      keys: n,
+      resources: resources(full) - (base ? resources(base) : 0),
+      bytes: bytes(full) - (base ? bytes(base) : 0),
+      byType: base ? sub(types(full), types(base)) : types(full),
+      parentBytes: full.nested ? full.root.templateBytes : undefined,
+      nestedBytes: full.nested?.templateBytes,
+      parentResources: full.nested ? full.root.resources : undefined,
+      nestedResources: full.nested?.resources,
+    };
+  };
+  const one = point(1);
+  const hundred = point(100);
+  const per = (a?: number, b?: number) => (a === undefined || b === undefined ? undefined : (b - a) / 99);
+  const addedTypesPerKey = Object.fromEntries(Object.entries(sub(hundred.byType, one.byType)).filter(([, n]) => n !== 0).map(([t, n]) => [t, n / 99]));
+  const resourcesPerKey = (hundred.resources - one.resources) / 99;
+  let cdkSynthMax: PerKeyCost['cdkSynthMax'];
+  if (withLimit && o.shape !== 'nested-arn') {
+    // A first guess from the slope (the total, keys' own resources included), then a search by synthesis around it.
+    const total = (n: number) => synthShape(o, n, false, true).root;
+    const at1 = total(1);
+    const keyResources = subtract ? 1 : 0;
+    const guess = Math.max(1, Math.floor((MAX_RESOURCES - at1.resources) / Math.max(0.5, resourcesPerKey + keyResources)) + 1);
+    const cache = new Map<number, SynthFigures>([[1, at1]]);
+    const at = (n: number) => {
+      let f = cache.get(n);
+      if (!f) cache.set(n, (f = total(n)));
+      return f;
+    };
+    const limit = largestN(at, fitsResources, guess);
+    cdkSynthMax = { ...limit, resources: at(limit.keys).resources };
+  }
+  return {
+    side: o.side,
+    bytesPerKey: (hundred.bytes - one.bytes) / 99,
+    resourcesPerKey,
+    nestedBytesPerKey: per(one.nestedBytes, hundred.nestedBytes),
+    parentBytesPerKey: per(one.parentBytes, hundred.parentBytes),
+    nestedResourcesPerKey: per(one.nestedResources, hundred.nestedResources),
+    parentResourcesPerKey: per(one.parentResources, hundred.parentResources),
+    addedTypesPerKey,
+    at: [one, hundred].map((x) => ({ keys: x.keys, resources: x.resources, bytes: x.bytes })),
+    cdkSynthMax,
+  };
+}
+
+/** Issue 13 goal 2: every key shape, ours against both baselines. */
+export function measureShapes(): ShapeCost[] {
+  const out: ShapeCost[] = [];
+  for (const shape of KEY_SHAPES) {
+    progress(`template cost by key shape: ${shape}`);
+    const cost: ShapeCost = {
+      shape,
+      ours: measurePerKey({ side: 'ours', shape }),
+      baseline: measurePerKey({ side: 'baseline', shape }),
+      baselineDeleteOnly: measurePerKey({ side: 'baseline-delete-only', shape }),
+      ...(shape === 'key-admin-only-policy' ? {
+        baselineAsWritten: measurePerKey({ side: 'baseline', shape, fair: false }, false),
+        baselineDeleteOnlyAsWritten: measurePerKey({ side: 'baseline-delete-only', shape, fair: false }, false),
+      } : {}),
+      ...(shape === 'external-key' ? {
+        oursVariants: [
+          { name: 'retain', description: 'ExternalKey with removalPolicy RETAIN (kms.Key\'s default) instead of its DESTROY, minus the same kms.Key', cost: measurePerKey({ side: 'ours', shape, externalKeyProps: EXTERNAL_KEY_RETAIN }, false) },
+          { name: 'no-nag-metadata', description: 'the same as ours, without the cdk_nag metadata (KMS5 acknowledgement) on each key, which no prop turns off', cost: measurePerKey({ side: 'ours', shape, stripNagMetadata: true }, false) },
+          { name: 'revocation-only', description: 'ExternalKey minus ExternalKey with withRevocation: false: its built-in revocation alone', cost: measurePerKey({ side: 'ours', shape, keysOnlyAs: 'external-key' }, false) },
+        ],
+        keyDifferences: externalKeyDifferences(),
+      } : {}),
+    };
+    out.push(cost);
+  }
+  return out;
+}
+
 export interface SynthTime {
   readonly keys: number;
   readonly runs: number;
@@ -297,39 +549,75 @@ export interface SynthTime {
   readonly baselineMedianMs: number;
   /** ours / baseline, of the medians. */
   readonly ratio: number;
+  /** The onDelete-only baseline (absent from records made before it was measured). */
+  readonly baselineDeleteOnly?: number[];
+  readonly baselineDeleteOnlyMedianMs?: number;
+  /**
+   * N ExternalKeys (ours) against N kms.Key with Origin EXTERNAL and a baseline AwsCustomResource
+   * each, both baselines (absent from records made before it was measured).
+   */
+  readonly externalKey?: {
+    readonly ours: number[];
+    readonly baseline: number[];
+    readonly baselineDeleteOnly: number[];
+    readonly oursMedianMs: number;
+    readonly baselineMedianMs: number;
+    readonly baselineDeleteOnlyMedianMs: number;
+  };
 }
 
-/** Wall time of `new App` + building N constructs + `app.synth()`, interleaved, after one warm-up each. */
+const SIDES: readonly Side[] = ['ours', 'baseline', 'baseline-delete-only'];
+
+/**
+ * Wall time of `new App` + building N constructs + `app.synth()`: keys by ARN with a revocation
+ * each, and ExternalKeys against kms.Keys with a baseline each. Each run times every side of one
+ * group back to back, the order rotated from run to run, the groups alternating, after one
+ * warm-up of each.
+ */
 export function measureSynthTime(keys: number, runs: number): SynthTime {
-  progress(`synthesis time: N = ${keys}, ${runs} runs per side`);
-  const once = (side: Side): number => {
+  progress(`synthesis time: N = ${keys}, ${runs} runs per side, keys by ARN and ExternalKey`);
+  const once = (side: Side, external: boolean): number => {
     const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-synth-time-'));
     try {
       const started = process.hrtime.bigint();
       const app = new App({ outdir });
       const stack = new Stack(app, STACK_NAME, { env: { account: ACCOUNT, region: REGION } });
-      buildApp({ side, keyArns: arns(keys) })(stack);
+      if (external) buildShape({ side, shape: 'external-key', keys })(stack);
+      else buildApp({ side, keyArns: arns(keys) })(stack);
       app.synth();
       return ms(started);
     } finally {
       fs.rmSync(outdir, { recursive: true, force: true });
     }
   };
-  once('ours');
-  once('baseline');
-  const ours: number[] = [];
-  const baseline: number[] = [];
+  const times = { arn: new Map<Side, number[]>(), external: new Map<Side, number[]>() };
+  for (const external of [false, true]) for (const side of SIDES) once(side, external);
   for (let i = 0; i < runs; i++) {
-    // Alternate which side goes first, so that neither always follows the other's garbage.
-    if (i % 2 === 0) {
-      ours.push(once('ours'));
-      baseline.push(once('baseline'));
-    } else {
-      baseline.push(once('baseline'));
-      ours.push(once('ours'));
+    for (const external of i % 2 === 0 ? [false, true] : [true, false]) {
+      // Rotate the order, so that no side always follows the same other one's garbage.
+      const order = SIDES.map((_, j) => SIDES[(i + j) % SIDES.length]);
+      for (const side of order) {
+        const m = external ? times.external : times.arn;
+        m.set(side, [...(m.get(side) ?? []), once(side, external)]);
+      }
     }
   }
+  const get = (m: Map<Side, number[]>, side: Side) => m.get(side) ?? [];
+  const ours = get(times.arn, 'ours');
+  const baseline = get(times.arn, 'baseline');
+  const baselineDeleteOnly = get(times.arn, 'baseline-delete-only');
   const oursMedianMs = median(ours);
   const baselineMedianMs = median(baseline);
-  return { keys, runs, ours, baseline, oursMedianMs, baselineMedianMs, ratio: oursMedianMs / baselineMedianMs };
+  return {
+    keys, runs, ours, baseline, oursMedianMs, baselineMedianMs, ratio: oursMedianMs / baselineMedianMs,
+    baselineDeleteOnly, baselineDeleteOnlyMedianMs: median(baselineDeleteOnly),
+    externalKey: {
+      ours: get(times.external, 'ours'),
+      baseline: get(times.external, 'baseline'),
+      baselineDeleteOnly: get(times.external, 'baseline-delete-only'),
+      oursMedianMs: median(get(times.external, 'ours')),
+      baselineMedianMs: median(get(times.external, 'baseline')),
+      baselineDeleteOnlyMedianMs: median(get(times.external, 'baseline-delete-only')),
+    },
+  };
 }

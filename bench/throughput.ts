@@ -43,7 +43,15 @@ export interface ThroughputOptions {
   readonly sandboxPerDelete?: boolean;
   /** A read quota on the CloudFormation double during the deletion, per operation (requests per second); off when unset. */
   readonly cfnReadQuotaPerSecond?: number;
+  /** Which part of the benchmark the run belongs to (default `at-once`). */
+  readonly series?: ThroughputSeries;
 }
+
+/**
+ * `at-once`: the N keys of the main test (300 in a full run) deleted at once; `many-stacks`: the
+ * keys of several full stacks destroyed together (980 in a full run, issue 13 goal 1).
+ */
+export type ThroughputSeries = 'at-once' | 'many-stacks';
 
 export interface OpCount {
   readonly total: number;
@@ -54,6 +62,8 @@ export interface OpCount {
 
 export interface ThroughputResult {
   readonly label: string;
+  /** Absent from records made before there was more than one: `at-once`. */
+  readonly series?: ThroughputSeries;
   readonly side: Side;
   readonly scope?: KeyMaterialScope;
   readonly keys: number;
@@ -167,7 +177,8 @@ function deployedEnvironment(engine: StackEngine): Record<string, unknown> | und
  */
 export async function measureThroughput(o: ThroughputOptions): Promise<ThroughputResult> {
   const stacks = o.stacks ?? 1;
-  const label = o.side === 'ours' ? `ours, scope ${o.scope ?? KeyMaterialScope.ALL}` : 'baseline (AwsCustomResource)';
+  const label = o.side === 'ours' ? `ours, scope ${o.scope ?? KeyMaterialScope.ALL}`
+    : o.side === 'baseline' ? 'baseline (AwsCustomResource)' : 'baseline (AwsCustomResource, onDelete only)';
   const sandboxes = o.sandboxPerDelete === true;
   if (sandboxes && o.side !== 'ours') throw new Error('sandboxPerDelete runs our bundle only');
   progress(`throughput: ${label}, N = ${o.keys} in ${stacks} stack(s), ${sandboxes ? 'one sandbox per Delete' : `${o.concurrency} containers`}`
@@ -318,6 +329,7 @@ function summarize(input: SummaryInput): ThroughputResult {
   const durations = deletes.map((e) => e.invocation?.durationMs ?? 0).sort((a, b) => a - b);
   return {
     label,
+    series: o.series ?? 'at-once',
     side: o.side,
     scope: o.scope,
     keys: o.keys,
