@@ -137,7 +137,10 @@ function slowReason(t: ThroughputResult): string {
 /** Wall time over the lower bound, three decimals when near `bound`, so that the verdict can be read from it. */
 function boundRatio(t: ThroughputResult, bound?: number): string {
   const x = t.wallMs / t.lowerBoundMs;
-  return `${fmt(x, bound !== undefined && Math.abs(x - bound) < 0.01 ? 3 : 2)}×`;
+  const ratio = `${fmt(x, bound !== undefined && Math.abs(x - bound) < 0.01 ? 3 : 2)}×`;
+  // A repeated run: the median, and every repetition's ratio.
+  const repeats = t.repeatWallMs;
+  return repeats && repeats.length > 1 ? `${ratio}, median of ${repeats.map((w) => `${fmt(w / t.lowerBoundMs, 2)}×`).join(' / ')}` : ratio;
 }
 
 /** Two samples' interquartile ranges overlap: the difference of their medians is within run-to-run noise. */

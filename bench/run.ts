@@ -165,9 +165,20 @@ async function main(): Promise<void> {
   const cfnReadQuotaPerSecond = quota.perSecond;
   // Every run of ours with the read quota on; the baseline reads nothing from CloudFormation, so
   // the quota does not matter to it (its runs are made without).
+  // The container runs of ours are repeated: on this 2-CPU machine their wall time moves by
+  // about a tenth from run to run (measured 1.14-1.28x of the bound for the same code), as much
+  // as the margin the goal leaves. The median repetition is recorded, with every wall time.
+  const repeats = config.quick ? 1 : 3;
+  const medianRun = async (o: Parameters<typeof measureThroughput>[0]): Promise<ThroughputResult> => {
+    const runs: ThroughputResult[] = [];
+    for (let i = 0; i < repeats; i++) runs.push(await measureThroughput(o));
+    runs.sort((a, b) => a.wallMs - b.wallMs);
+    const median = runs[Math.floor(runs.length / 2)];
+    return repeats > 1 ? { ...median, repeatWallMs: runs.map((t) => t.wallMs) } : median;
+  };
   for (const concurrency of config.concurrencies) {
     for (const scope of scopes) {
-      throughput.push(await measureThroughput({ side: 'ours', scope, keys, concurrency, stacks: oursStacks, cfnReadQuotaPerSecond }));
+      throughput.push(await medianRun({ side: 'ours', scope, keys, concurrency, stacks: oursStacks, cfnReadQuotaPerSecond }));
     }
     throughput.push(await measureThroughput({ side: 'baseline', keys, concurrency, stacks: baselineStacks }));
   }

@@ -64,6 +64,11 @@ export interface ThroughputResult {
   readonly label: string;
   /** Absent from records made before there was more than one: `at-once`. */
   readonly series?: ThroughputSeries;
+  /**
+   * When the run was repeated: every repetition's wall time (ms), lowest first. The figures of
+   * this result are the median repetition's (bench/run.ts).
+   */
+  readonly repeatWallMs?: number[];
   readonly side: Side;
   readonly scope?: KeyMaterialScope;
   readonly keys: number;

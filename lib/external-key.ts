@@ -144,8 +144,8 @@ const IMPORTABLE: Readonly<Record<string, readonly string[]>> = {
   HMAC_512: ['GENERATE_VERIFY_MAC'],
 };
 
-const KMS5_REASON = 'Keys with imported key material (Origin EXTERNAL) cannot rotate automatically; they rotate on ' +
-  'demand by importing new material (ImportKeyMaterial, then RotateKeyOnDemand)';
+// Short: it is written into the template for every key (issue 13, template bytes per key).
+const KMS5_REASON = 'Imported key material cannot rotate automatically; rotate on demand with new material';
 
 /** Checks the spec, usage and rotation before `kms.Key` sees them; returns the props for it. */
 function keyProps(props: ExternalKeyProps): kms.KeyProps {
