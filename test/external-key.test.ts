@@ -145,13 +145,13 @@ describe('issue 11 point 1: ExternalKey', () => {
     const key = new ExternalKey(stack, 'Key');
     const [, resource] = onlyKey(Template.fromStack(stack));
     expect(resource.Metadata.cdk_nag.rules_to_suppress).toEqual([
-      { id: 'AwsSolutions-KMS5', reason: expect.stringMatching(/cannot rotate automatically.*RotateKeyOnDemand/) },
+      { id: 'AwsSolutions-KMS5', reason: expect.stringMatching(/cannot rotate automatically; rotate on demand with new material/) },
     ]);
     // v3 reads Validations' acknowledgements, which aws-cdk-lib versions before 2.257-ish do not have.
     if (!(cdk as unknown as { Validations?: unknown }).Validations) return;
     const acknowledged = (key.node.defaultChild as kms.CfnKey).node.metadata.filter((m) => m.type === 'aws:cdk:acknowledged-rules');
     const entries = Object.entries(acknowledged.pop()?.data ?? {});
-    expect(entries).toEqual([[expect.stringMatching(/^annotation::AwsSolutions-KMS5$/i), expect.stringContaining('imported key material')]]);
+    expect(entries).toEqual([[expect.stringMatching(/^annotation::AwsSolutions-KMS5$/i), expect.stringMatching(/imported key material/i)]]);
   });
 
   test('carries its revocation: revoke on stack deletion by default, after the key (S6), reachable as `revocation`', () => {
