@@ -86,6 +86,8 @@ export interface Facts {
   readonly sentAt?: number;
   /** Evidence for a revocation: this logical resource's own state in the stack. */
   readonly resource?: ResourceState | null;
+  /** When that evidence was read (ms since the epoch): not for the rules, for a revocation that waits its turn. */
+  readonly resourceSeenAt?: number;
   /** Evidence for a revocation in a replacement's cleanup: the stack's events show this physical ID's deletion under way. */
   readonly deletionEvent?: boolean;
   /** Facts that could not be read, with why: a rule that needs one of them fails rather than guess (L21). */
@@ -294,7 +296,12 @@ function inProgressEvidence(facts: Facts): Decision | undefined {
 }
 
 /** The request's properties that decide a revocation, as the template in force has them (literal values; KeyArn also by reference). */
-const BOUND_PROPERTIES = ['RevokeOnStackDelete', 'Revoked', 'MaterialScope', 'KeyLogicalId'] as const;
+/**
+ * What a revoking request must carry as the template in force says. RevokeOnRemoval and
+ * RevokeOnKeyReplacement matter where a stack deletion is not the root's: a nested stack removed
+ * by its parent's successful update (L24) is deleted as a whole, its template still in force.
+ */
+const BOUND_PROPERTIES = ['RevokeOnStackDelete', 'RevokeOnRemoval', 'RevokeOnKeyReplacement', 'Revoked', 'MaterialScope', 'KeyLogicalId'] as const;
 
 function boundToTemplate(facts: Facts): Decision | undefined {
   if (!facts.template) return unreadable(facts, 'template', 'whether the request\'s properties are the stack\'s') ?? need('template');

@@ -69,6 +69,8 @@ export function forgetStackStatuses(): void {
 
 /** What was read to decide, for the decision log line. */
 export interface FactsLog {
+  /** When the evidence that CloudFormation is doing this now was read (L29). */
+  evidenceAt?: number;
   lineage?: string[];
   remembered?: boolean;
   everStable?: boolean;
@@ -99,6 +101,7 @@ export async function decideWithFacts(initial: Facts, stackId: string, budget: B
     }
     if (facts.lineage) log.lineage = facts.lineage.map((s) => s.status);
     if (facts.everStable !== undefined) log.everStable = facts.everStable;
+    if (facts.resourceSeenAt !== undefined) log.evidenceAt = facts.resourceSeenAt;
   }
 }
 
@@ -109,7 +112,11 @@ async function read(fact: FactName, facts: Facts, stackId: string, budget: Budge
     case 'template': return { template: rememberTemplate(stackId, await readTemplateResources(stackId, budget)) };
     case 'ownResources': return { ownResources: await readResources(stackId, budget) };
     case 'treeRevocations': return readTreeRevocations(facts, stackId, budget);
-    case 'resource': return readResourceState(facts, stackId, budget);
+    case 'resource': {
+      const startedAt = Date.now();
+      const state = await readResourceState(facts, stackId, budget);
+      return { resourceSeenAt: startedAt, ...state };
+    }
     case 'deletionEvent': return { deletionEvent: await readDeletionEvent(facts, stackId, budget) };
   }
 }
@@ -146,13 +153,25 @@ async function readEverStable(lineage: readonly StackFacts[], budget: Budget, se
   // update of a --no-rollback root never became stable although its root did.
   const own = lineage[0].stackId;
   const rootId = lineage[lineage.length - 1].stackId;
+  if (seen && lineage.length > 1) {
+    // The own stack first: its events hold the resource's, which may refuse the request at once.
+    const stable = await historyShowsStable(own, budget, seen) && await historyShowsStable(rootId, budget);
+    return remember(lineage, stable);
+  }
   const root = await historyShowsStable(rootId, budget, rootId === own ? seen : undefined);
   const stable = root && (lineage.length === 1 || await historyShowsStable(own, budget, seen));
   return remember(lineage, stable);
 }
 
-/** The newest event of one logical resource met while reading the own stack's history. */
-interface NewestEvent { readonly logicalId: string; state?: ResourceState }
+/**
+ * The newest event of one logical resource met while reading the own stack's history. Newest
+ * first, that event is its current state: when it is not the deletion of the request's physical
+ * ID under way, the request is refused without reading further (EvidenceRefuted), so that a
+ * forged Delete costs one page or two, not the whole history.
+ */
+interface NewestEvent { readonly logicalId: string; readonly physicalId?: string; state?: ResourceState }
+
+class EvidenceRefuted extends Error {}
 
 async function historyShowsStable(rootId: string, budget: Budget, seen?: NewestEvent): Promise<boolean> {
   let nextToken: string | undefined;
@@ -163,6 +182,7 @@ async function historyShowsStable(rootId: string, budget: Budget, seen?: NewestE
       const stackLevel = event.ResourceType === 'AWS::CloudFormation::Stack' && event.PhysicalResourceId === rootId;
       if (seen && !seen.state && !stackLevel && event.LogicalResourceId === seen.logicalId && event.ResourceStatus) {
         seen.state = { status: event.ResourceStatus, physicalId: event.PhysicalResourceId };
+        if (seen.state.status !== 'DELETE_IN_PROGRESS' || seen.state.physicalId !== seen.physicalId) throw new EvidenceRefuted();
       }
       if (!stackLevel) continue;
       const status = event.ResourceStatus ?? '';
@@ -195,7 +215,7 @@ async function historyShowsStable(rootId: string, budget: Budget, seen?: NewestE
 async function readResourceState(facts: Facts, stackId: string, budget: Budget): Promise<Partial<Facts>> {
   if (facts.requestType === 'Delete') {
     const entry = remembered.get(stackId);
-    if (entry && facts.lineage) return { resource: await fromListing(entry, facts, stackId, budget) };
+    if (entry && facts.lineage) return fromListing(entry, facts, stackId, budget);
     // Only for a physical ID that names a key: the Delete after a failed create needs no history.
     if (!facts.lineage && facts.props.RevokeOnStackDelete === 'true' && parsePhysicalId(facts.physicalId).kind === 'key') {
       const read = await historyWithEvidence(facts, stackId, budget);
@@ -223,28 +243,41 @@ async function historyWithEvidence(facts: Facts, stackId: string, budget: Budget
     return failed('lineage', err);
   }
   if (!lineage.every((s) => isDeleting(s.status))) return { lineage };
-  const seen: NewestEvent = { logicalId: facts.logicalId };
+  const seen: NewestEvent = { logicalId: facts.logicalId, physicalId: facts.physicalId };
   try {
     const everStable = await readEverStable(lineage, budget, seen);
     return { lineage, everStable, ...(seen.state ? { resource: seen.state } : {}) };
   } catch (err) {
+    // The resource is not being deleted under this physical ID: the rules refuse on that alone.
+    if (err instanceof EvidenceRefuted) return { lineage, resource: seen.state };
     return { lineage, ...failed('history', err) };
   }
 }
 
 /** This resource's state from the remembered listing when it shows the deletion under way, else from a new listing. */
-async function fromListing(entry: Remembered, facts: Facts, stackId: string, budget: Budget): Promise<ResourceState | null> {
+async function fromListing(entry: Remembered, facts: Facts, stackId: string, budget: Budget): Promise<Partial<Facts>> {
   const find = (listing: Listing) => listing.resources.find((r) => r.logicalId === facts.logicalId);
   const id = `${facts.logicalId} ${facts.physicalId}`;
   const known = entry.listing && !entry.vouched.has(id) && Date.now() - entry.listing.at < EVIDENCE_REUSE_MS ? find(entry.listing) : undefined;
   entry.vouched.add(id);
   if (known && known.status === 'DELETE_IN_PROGRESS' && known.physicalId === facts.physicalId) {
-    return { status: known.status, physicalId: known.physicalId };
+    return { resource: { status: known.status, physicalId: known.physicalId }, resourceSeenAt: entry.listing!.at };
   }
   const listing: Listing = { at: Date.now(), resources: await readResources(stackId, budget) };
   entry.listing = listing;
   const now = find(listing);
-  return now ? { status: now.status, physicalId: now.physicalId } : null;
+  return { resource: now ? { status: now.status, physicalId: now.physicalId } : null, resourceSeenAt: listing.at };
+}
+
+/**
+ * Whether CloudFormation still shows this resource being deleted under its physical ID, read
+ * afresh: for a revocation whose evidence is older than EVIDENCE_REUSE_MS after it waited its turn.
+ */
+export async function stillBeingDeleted(stackId: string, logicalId: string, physicalId: string | undefined, evidenceAt: number,
+  budget: Budget): Promise<boolean> {
+  if (Date.now() - evidenceAt < EVIDENCE_REUSE_MS) return true;
+  const state = await describeStackResource(stackId, logicalId, budget);
+  return state?.status === 'DELETE_IN_PROGRESS' && state.physicalId === physicalId;
 }
 
 /** The template of a stack that is being deleted is final: remembered with its lineage. */

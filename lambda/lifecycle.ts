@@ -6,7 +6,7 @@ import { Budget } from './budget';
 import { Decision, Facts } from './decide';
 import { HandlerError } from './errors';
 import { parseStackArn, RevocationEvent } from './event';
-import { decideWithFacts, FactsLog, forgetEvidence } from './facts';
+import { decideWithFacts, FactsLog, forgetEvidence, stillBeingDeleted } from './facts';
 import { precheckRevocation, revokeKeyMaterial, validateKey } from './kms';
 import { DecisionRecord } from './log';
 
@@ -33,7 +33,8 @@ function factsOf(event: RevocationEvent, refusal: string | undefined, sentAt: nu
 export async function handleRequest(event: RevocationEvent, refusal: string | undefined, sentAt: number | undefined,
   budget: Budget, record: DecisionRecord): Promise<Outcome> {
   try {
-    return await carryOut(event, await decideAndLog(event, refusal, sentAt, budget, record), budget, record);
+    const log: FactsLog = { read: [] };
+    return await carryOut(event, await decideAndLog(event, refusal, sentAt, budget, record, log), budget, record, log.evidenceAt);
   } catch (err) {
     // A Delete answered FAILED may be retried by the user with the resource retained: this
     // container's listing must not vouch for it any more (lambda/facts.ts, EVIDENCE_REUSE_MS).
@@ -43,8 +44,7 @@ export async function handleRequest(event: RevocationEvent, refusal: string | un
 }
 
 async function decideAndLog(event: RevocationEvent, refusal: string | undefined, sentAt: number | undefined,
-  budget: Budget, record: DecisionRecord): Promise<Decision> {
-  const log: FactsLog = { read: [] };
+  budget: Budget, record: DecisionRecord, log: FactsLog): Promise<Decision> {
   try {
     return await decideWithFacts(factsOf(event, refusal, sentAt), event.StackId, budget, log);
   } finally {
@@ -57,12 +57,18 @@ async function decideAndLog(event: RevocationEvent, refusal: string | undefined,
   }
 }
 
-async function carryOut(event: RevocationEvent, decision: Decision, budget: Budget, record: DecisionRecord): Promise<Outcome> {
+async function carryOut(event: RevocationEvent, decision: Decision, budget: Budget, record: DecisionRecord,
+  evidenceAt: number | undefined): Promise<Outcome> {
   if (decision.kind === 'fail') throw new HandlerError(decision.reason);
   if (decision.kind !== 'answer') throw new HandlerError(`the rules asked for ${decision.fact} and never decided`);
   if (decision.validate) await validateKey(decision.validate, parseStackArn(event.StackId).account, budget);
   for (const target of decision.precheck ?? []) await precheckRevocation(target.keyArn, target.scope, target.why, budget, target.regions);
-  if (decision.revoke.length > 0 && decision.notBefore !== undefined) await waitForTurn(decision.notBefore, budget, record);
+  if (decision.revoke.length > 0 && decision.notBefore !== undefined && await waitForTurn(decision.notBefore, budget, record) &&
+    // L29: evidence that has aged past its reuse while the revocation waited is read again.
+    evidenceAt !== undefined && !await stillBeingDeleted(event.StackId, event.LogicalResourceId, event.PhysicalResourceId, evidenceAt, budget)) {
+    throw new HandlerError(`refused: while this revocation waited its turn, CloudFormation stopped showing ${event.LogicalResourceId} ` +
+      'being deleted under its physical ID; nothing was revoked');
+  }
   const materialIds: string[] = [];
   const notes: string[] = [];
   for (const target of decision.revoke) {
@@ -81,13 +87,14 @@ async function carryOut(event: RevocationEvent, decision: Decision, budget: Budg
 /** A turn is never waited for longer than this, nor past half of what is left of the budget. */
 const MAX_TURN_WAIT_MS = 20_000;
 
-/** Waits for the resource's turn in a stack deletion (lambda/decide.ts, turnOf). */
-async function waitForTurn(notBefore: number, budget: Budget, record: DecisionRecord): Promise<void> {
+/** Waits for the resource's turn in a stack deletion (lambda/decide.ts, turnOf); whether it waited. */
+async function waitForTurn(notBefore: number, budget: Budget, record: DecisionRecord): Promise<boolean> {
   const wait = Math.min(notBefore - Date.now(), MAX_TURN_WAIT_MS, budget.remainingWorkMs() / 2);
-  if (wait <= 0) return;
+  if (wait <= 0) return false;
   record.waitedForTurnMs = Math.round(wait);
   await budget.race('waiting for its turn in the stack deletion', (signal) => new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, wait);
     signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
   }));
+  return true;
 }

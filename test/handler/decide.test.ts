@@ -474,6 +474,18 @@ describe('contract version 2: properties at their default are left out of the te
   });
 });
 
+describe('L24/L29: a nested stack removed by its parent\'s update binds revokeOnRemoval to its template', () => {
+  test('L24/L29: a forged copy of the removal\'s Delete that turns revokeOnRemoval on is refused', () => {
+    const facts = del({
+      props: props({ RevokeOnRemoval: 'true' }), lineage: nested('DELETE_IN_PROGRESS', 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), treeRevocations: [],
+      template: templateOf(props({ RevokeOnRemoval: 'false' })),
+    });
+    check(decide(facts), { fail: /RevokeOnRemoval is 'true'.*'false'/ });
+    // The genuine one, as the template says, revokes.
+    check(decide({ ...facts, template: templateOf(props({ RevokeOnRemoval: 'true' })) }), { revoke: [KEY_A] });
+  });
+});
+
 describe('L18: turns at the KMS quota in a stack deletion', () => {
   const SENT = Date.UTC(2026, 11, 1, 12, 0, 0);
   const wave = (n: number, o: (i: number) => Record<string, unknown> = () => ({})): Facts['template'] =>

@@ -549,8 +549,9 @@ describe('nested stacks and stack history (L22-L25)', () => {
     expect(response.Status).toBe('SUCCESS');
     expect(deletes()).toHaveLength(2);
     expect(cfn.commandCalls(DescribeStacksCommand).map((c) => c.args[0].input.StackName)).toEqual([CHILD, PARENT, STACK_ID]);
-    // The root's history, then the nested stack's own (L25: it could have been added by a failed update).
-    expect(cfn.commandCalls(DescribeStackEventsCommand).map((c) => c.args[0].input.StackName)).toEqual([STACK_ID, CHILD]);
+    // The nested stack's own history (its events show the resource being deleted: the evidence,
+    // L29; L25: it could have been added by a failed update), then the root's.
+    expect(cfn.commandCalls(DescribeStackEventsCommand).map((c) => c.args[0].input.StackName)).toEqual([CHILD, STACK_ID]);
     expect(decision).toMatchObject({ stackStatus: 'DELETE_IN_PROGRESS', ancestorStatuses: ['DELETE_IN_PROGRESS', 'DELETE_IN_PROGRESS'], everStable: true });
   });
 
@@ -733,6 +734,39 @@ describe('one warm container, several Deletes (L18)', () => {
     expect(cfn.commandCalls(ListStackResourcesCommand)).toHaveLength(2);
   });
 
+  test.each([
+    ['still being deleted: revoked', 'DELETE_IN_PROGRESS', 'SUCCESS'],
+    ['gone meanwhile: refused', 'DELETE_COMPLETE', 'FAILED'],
+  ])('L18/L29: evidence from a listing that ages past 15 s while the revocation waits its turn is read again (%s)', async (_name, status, expected) => {
+    stackStatus('DELETE_IN_PROGRESS');
+    keysRevocable();
+    // Third is the 241st revocation of the template: its turn comes 16 s after the request was signed.
+    const fillers = Object.fromEntries(Array.from({ length: 238 }, (_, i) => [`Filler${i}`, { Type: 'Custom::KmsKeyMaterialRevocation', Properties: props({ KeyArn: KEY_B }) }]));
+    template({
+      First: { Type: 'Custom::KmsKeyMaterialRevocation', Properties: props({ MaterialScope: 'CURRENT' }) },
+      Second: { Type: 'Custom::KmsKeyMaterialRevocation', Properties: props({ MaterialScope: 'CURRENT', KeyArn: KEY_B }) }, ...fillers,
+      Third: { Type: 'Custom::KmsKeyMaterialRevocation', Properties: props({ MaterialScope: 'CURRENT', KeyArn: KEY_C }) },
+    });
+    wholeWaveDeleting();
+    // First takes its evidence from the history's events, Second from a listing that Third reuses.
+    await runAgain({ logicalId: 'First' });
+    await runAgain(second());
+    // 14.5 s later (on the handler's clock): the listing is still fresh when Third decides, not after its wait.
+    const realNow = Date.now.bind(Date);
+    const later = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + 14_500);
+    sending.resourceState = { status, physicalId: physicalId(KEY_C) };
+    try {
+      const result = await runAgain(third());
+      expect(result.response.Status).toBe(expected);
+      expect(result.decision.waitedForTurnMs).toBeGreaterThan(0);
+    } finally {
+      later.mockRestore();
+    }
+    expect(cfn.commandCalls(ListStackResourcesCommand)).toHaveLength(1);
+    expect(cfn.commandCalls(DescribeStackResourceCommand)).toHaveLength(1);
+    expect(deletes().map((d) => d.KeyId)).toEqual(expected === 'SUCCESS' ? [KEY_A, KEY_B, KEY_C] : [KEY_A, KEY_B]);
+  });
+
   test('L26/L29: a listing that shows the resource gone, or under another physical ID, is read again and the request refused', async () => {
     threeRevocations();
     wholeWaveDeleting([['First', KEY_A], ['Second', KEY_B]]);
@@ -767,6 +801,28 @@ describe('one warm container, several Deletes (L18)', () => {
     expect(decision.decision).toBe('refused');
     expect(kmsWrites()).toBe(0);
     expect(cfn.commandCalls(DescribeStackResourceCommand)).toHaveLength(0);
+  });
+
+  test('L29: a forged Delete in a fresh container is refused at the resource\'s newest event, without reading the rest of the history', async () => {
+    stackStatus('DELETE_IN_PROGRESS');
+    keysRevocable();
+    // The resource's newest event (DELETE_COMPLETE: already gone) is on the first page; the stable state only on the second.
+    cfn.on(DescribeStackEventsCommand, { StackName: STACK_ID, NextToken: undefined }).resolves({
+      StackEvents: [{ StackId: STACK_ID, StackName: 'BYOK-Stack', EventId: 'r', LogicalResourceId: LOGICAL_ID, PhysicalResourceId: physicalId(KEY_A),
+        ResourceType: 'Custom::KmsKeyMaterialRevocation', ResourceStatus: 'DELETE_COMPLETE', Timestamp: new Date() }],
+      NextToken: 'page-2',
+    });
+    cfn.on(DescribeStackEventsCommand, { StackName: STACK_ID, NextToken: 'page-2' }).resolves({
+      StackEvents: ['DELETE_IN_PROGRESS', 'CREATE_COMPLETE', 'CREATE_IN_PROGRESS'].map((status, i) => ({
+        StackId: STACK_ID, StackName: 'BYOK-Stack', EventId: `s${i}`, LogicalResourceId: 'BYOK-Stack', PhysicalResourceId: STACK_ID,
+        ResourceType: 'AWS::CloudFormation::Stack', ResourceStatus: status as any, Timestamp: new Date(Date.now() - (i + 1) * 1000),
+      })),
+    });
+    const { response, decision } = await run('Delete');
+    expect(response.Status).toBe('FAILED');
+    expect(decision.decision).toBe('refused');
+    expect(cfn.commandCalls(DescribeStackEventsCommand)).toHaveLength(1);
+    expect(kmsWrites()).toBe(0);
   });
 
   test('L29: in a fresh container, the resource deleting under another physical ID in the events is refused', async () => {
