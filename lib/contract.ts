@@ -23,6 +23,15 @@ export const RESOURCE_TYPE = 'Custom::KmsKeyMaterialRevocation';
  */
 export const CONTRACT_VERSION = '2';
 
+/**
+ * Context key: when true, the construct writes version 1 (every property, ContractVersion '1').
+ * For upgrading stacks deployed with a handler that reads version 1 only: deployed with it on, the
+ * upgrade changes the handler and no revocation; the next deployment, with it off, moves the
+ * revocations to version 2 under the new handler, which also reads them back if that deployment
+ * rolls back. (An old handler restored by a rollback could not read version 2.)
+ */
+export const WRITE_VERSION_1_CONTEXT = 'cdk-kms-key-material:writeContractVersion1';
+
 /** Every version the handler reads. */
 export const KNOWN_CONTRACT_VERSIONS: readonly string[] = ['1', '2'];
 

@@ -8,7 +8,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { checkAccount, checkNotAlias, checkOrigin, checkServiceTimeout, retentionOf } from './checks';
 import {
-  ATTR_KEY_ARN, ATTR_REVOKED_MATERIAL_IDS, CONTRACT_VERSION, KMS_ACTIONS, withoutDefaults, METRIC_NAMESPACE, METRIC_REFUSED_REQUESTS,
+  ATTR_KEY_ARN, ATTR_REVOKED_MATERIAL_IDS, CONTRACT_VERSION, KMS_ACTIONS, withoutDefaults, WRITE_VERSION_1_CONTEXT, METRIC_NAMESPACE, METRIC_REFUSED_REQUESTS,
   METRIC_REVOCATION_FAILURES, RESOURCE_TYPE, RevocationProperties,
 } from './contract';
 import { cfnKeyOf, keyIdentity, rootStackOf } from './key-identity';
@@ -319,8 +319,9 @@ export class KeyMaterialRevocation extends Construct {
         ServiceToken: provider.function.functionArn,
         // The handler reads ServiceTimeout to size its own time budget inside it.
         ServiceTimeout: serviceTimeout,
-        // Properties at their default are left out (contract version 2): about 170 bytes per key.
-        ...withoutDefaults(properties),
+        // Properties at their default are left out (contract version 2): about 180 bytes per key;
+        // version 1 on request, for upgrading stacks whose deployed handler reads only that.
+        ...(writesVersion1(this) ? { ...properties, ContractVersion: '1' } : withoutDefaults(properties)),
       },
     });
     // S6: on deletion this resource goes first, while the key exists and the handler may still
@@ -461,4 +462,10 @@ function referencesKey(scope: Construct, cfnKey: kms.CfnKey, keyArn: string): bo
   const stack = Stack.of(scope);
   const getAtt = (stack.resolve(keyArn) as { 'Fn::GetAtt'?: unknown } | undefined)?.['Fn::GetAtt'];
   return Array.isArray(getAtt) && getAtt[0] === stack.resolve(cfnKey.logicalId);
+}
+
+/** Whether the app asks for contract version 1 (lib/contract.ts WRITE_VERSION_1_CONTEXT). */
+function writesVersion1(scope: Construct): boolean {
+  const value: unknown = scope.node.tryGetContext(WRITE_VERSION_1_CONTEXT);
+  return value === true || value === 'true';
 }

@@ -16,7 +16,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { IConstruct } from 'constructs';
-import { PROPERTY_DEFAULTS } from '../lib/contract';
+import { PROPERTY_DEFAULTS, WRITE_VERSION_1_CONTEXT } from '../lib/contract';
 import { KeyMaterialRevocation, KeyMaterialScope } from '../lib/index';
 
 const ACCOUNT = '111111111111';
@@ -861,6 +861,16 @@ describe('properties', () => {
     expect(PROPERTY_DEFAULTS).toEqual({
       KeyLogicalId: '', RevokeOnStackDelete: 'true', RevokeOnKeyReplacement: 'true', RevokeOnRemoval: 'false', Revoked: 'false', MaterialScope: 'ALL',
     });
+  });
+
+  test('L8: the context key cdk-kms-key-material:writeContractVersion1 writes every property, as version 1 did (for a two-step upgrade)', () => {
+    const app = new App({ context: { [WRITE_VERSION_1_CONTEXT]: 'true' } });
+    const stack = newStack('Stack', ENV, app);
+    new KeyMaterialRevocation(stack, 'R', { key: kms.Key.fromKeyArn(stack, 'K', `arn:aws:kms:eu-west-1:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`) });
+    Template.fromStack(stack).hasResourceProperties('Custom::KmsKeyMaterialRevocation', Match.objectEquals({
+      ServiceToken: Match.anyValue(), ServiceTimeout: '300', KeyArn: Match.anyValue(), KeyLogicalId: '', RevokeOnStackDelete: 'true',
+      RevokeOnKeyReplacement: 'true', RevokeOnRemoval: 'false', Revoked: 'false', MaterialScope: 'ALL', ContractVersion: '1',
+    }));
   });
 
   test('every prop reaches the resource as CloudFormation delivers it: strings', () => {
