@@ -719,6 +719,23 @@ describe('one warm container, several Deletes (L18)', () => {
     expect(cfn.commandCalls(DescribeStackResourceCommand)).toHaveLength(0);
   });
 
+  test('L18: a stack deletion\'s lineage, history and template stay remembered for minutes (a deletion of several full stacks is long)', async () => {
+    threeRevocations();
+    wholeWaveDeleting();
+    await runAgain({ logicalId: 'First' });
+    // Four minutes on: past the one minute the handler once remembered, within the ServiceTimeout of 5.
+    const realNow = Date.now.bind(Date);
+    const later = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + 4 * 60_000);
+    try {
+      expect((await runAgain(second())).decision).toMatchObject({ decision: 'revoked', stackStatusRemembered: true });
+    } finally {
+      later.mockRestore();
+    }
+    expect(cfn.commandCalls(DescribeStacksCommand)).toHaveLength(1);
+    expect(cfn.commandCalls(DescribeStackEventsCommand)).toHaveLength(1);
+    expect(cfn.commandCalls(GetTemplateCommand)).toHaveLength(1);
+  });
+
   test('L29: a listing older than 15 s vouches for nothing: it is read again', async () => {
     threeRevocations();
     wholeWaveDeleting();
@@ -855,18 +872,20 @@ describe('one warm container, several Deletes (L18)', () => {
     expect(deletes()).toHaveLength(1);
   });
 
-  test('L18: a deletion is remembered for a minute, then read again', async () => {
+  test('L18: a deletion is remembered for 15 minutes, then read again', async () => {
     stackStatus('DELETE_IN_PROGRESS');
     keysRevocable();
     const start = Date.now();
     const now = jest.spyOn(Date, 'now');
+    // An hour's ServiceTimeout, so that the requests are still fresh (L26) a quarter of an hour on.
+    const long = { props: props({ MaterialScope: 'CURRENT', ServiceTimeout: '3600' }) };
     try {
       now.mockReturnValue(start);
-      await runAgain();
-      now.mockReturnValue(start + 59_000);
-      expect((await runAgain()).decision.stackStatusRemembered).toBe(true);
-      now.mockReturnValue(start + 61_000);
-      expect((await runAgain()).decision.stackStatusRemembered).toBeUndefined();
+      await runAgain(long);
+      now.mockReturnValue(start + 14 * 60_000);
+      expect((await runAgain(long)).decision.stackStatusRemembered).toBe(true);
+      now.mockReturnValue(start + 16 * 60_000);
+      expect((await runAgain(long)).decision.stackStatusRemembered).toBeUndefined();
     } finally {
       now.mockRestore();
     }
