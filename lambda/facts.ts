@@ -32,9 +32,9 @@ const REMEMBERED_MS = 15 * 60_000;
  * How long one listing of a deleting stack's resources (ListStackResources) serves as the
  * evidence that CloudFormation is deleting a resource (L26, L29), for the next Deletes the same
  * container serves. A stack deletion sends its Deletes in waves of up to hundreds, each resource
- * DELETE_IN_PROGRESS from the moment it is sent, so one listing answers for a whole wave: about
- * 0.02 reads a Delete instead of one DescribeStackResource each, under a CloudFormation read quota
- * that would otherwise set the pace (issue 13, bench/RESULTS.md section 4).
+ * DELETE_IN_PROGRESS from the moment it is sent, so one listing (a page per 100 resources) answers
+ * for a whole wave instead of one DescribeStackResource per Delete, under a CloudFormation read
+ * quota that would otherwise set the pace (issue 13, bench/RESULTS.md section 4).
  *
  * What a listing this old can miss: the resource's deletion ending since. A Delete replayed after
  * CloudFormation's own one was answered asks what that one asked (in a stack deletion the
@@ -42,8 +42,9 @@ const REMEMBERED_MS = 15 * 60_000;
  * nothing the stack deletion was not revoking. The one difference is a deletion that failed and
  * that the user retries within these seconds while retaining the resource: a replay inside the
  * window would still revoke. The container that answered the failure forgets its listing at once
- * (forgetEvidence); 15 s bounds the rest. Only positive evidence is reused: a resource the listing
- * does not show DELETE_IN_PROGRESS under the request's physical ID is read again.
+ * (forgetEvidence); 15 s bounds the rest, also for a revocation that waits its turn (lifecycle.ts
+ * reads again what has aged past it). Only positive evidence is reused, once per resource: a
+ * resource the listing does not show DELETE_IN_PROGRESS under the request's physical ID is read again.
  */
 const EVIDENCE_REUSE_MS = 15_000;
 
