@@ -666,6 +666,17 @@ describe('one warm container, several Deletes (L18)', () => {
     return run('Delete', { ...options, props: options.props ?? props({ MaterialScope: 'CURRENT' }) });
   }
 
+  /** Runs `work` with the handler's clock (Date.now) `ms` ahead, as if that much time had passed. */
+  async function clockAhead<T>(ms: number, work: () => Promise<T>): Promise<T> {
+    const realNow = Date.now.bind(Date);
+    const later = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + ms);
+    try {
+      return await work();
+    } finally {
+      later.mockRestore();
+    }
+  }
+
   function keysRevocable() {
     kms.on(DescribeKeyCommand).callsFake((input) => ({ KeyMetadata: keyMeta({}, input.KeyId) }));
     kms.on(DeleteImportedKeyMaterialCommand).callsFake((input) => ({ KeyId: input.KeyId, KeyMaterialId: 'M-CUR' }));
@@ -724,13 +735,8 @@ describe('one warm container, several Deletes (L18)', () => {
     wholeWaveDeleting();
     await runAgain({ logicalId: 'First' });
     // Four minutes on: past the one minute the handler once remembered, within the ServiceTimeout of 5.
-    const realNow = Date.now.bind(Date);
-    const later = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + 4 * 60_000);
-    try {
-      expect((await runAgain(second())).decision).toMatchObject({ decision: 'revoked', stackStatusRemembered: true });
-    } finally {
-      later.mockRestore();
-    }
+    const later = await clockAhead(4 * 60_000, () => runAgain(second()));
+    expect(later.decision).toMatchObject({ decision: 'revoked', stackStatusRemembered: true });
     expect(cfn.commandCalls(DescribeStacksCommand)).toHaveLength(1);
     expect(cfn.commandCalls(DescribeStackEventsCommand)).toHaveLength(1);
     expect(cfn.commandCalls(GetTemplateCommand)).toHaveLength(1);
@@ -741,13 +747,7 @@ describe('one warm container, several Deletes (L18)', () => {
     wholeWaveDeleting();
     await runAgain({ logicalId: 'First' });
     await runAgain(second());
-    const realNow = Date.now.bind(Date);
-    const later = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + 16_000);
-    try {
-      expect((await runAgain(third())).response.Status).toBe('SUCCESS');
-    } finally {
-      later.mockRestore();
-    }
+    expect((await clockAhead(16_000, () => runAgain(third()))).response.Status).toBe('SUCCESS');
     expect(cfn.commandCalls(ListStackResourcesCommand)).toHaveLength(2);
   });
 
@@ -769,16 +769,10 @@ describe('one warm container, several Deletes (L18)', () => {
     await runAgain({ logicalId: 'First' });
     await runAgain(second());
     // 14.5 s later (on the handler's clock): the listing is still fresh when Third decides, not after its wait.
-    const realNow = Date.now.bind(Date);
-    const later = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + 14_500);
     sending.resourceState = { status, physicalId: physicalId(KEY_C) };
-    try {
-      const result = await runAgain(third());
-      expect(result.response.Status).toBe(expected);
-      expect(result.decision.waitedForTurnMs).toBeGreaterThan(0);
-    } finally {
-      later.mockRestore();
-    }
+    const result = await clockAhead(14_500, () => runAgain(third()));
+    expect(result.response.Status).toBe(expected);
+    expect(result.decision.waitedForTurnMs).toBeGreaterThan(0);
     expect(cfn.commandCalls(ListStackResourcesCommand)).toHaveLength(1);
     expect(cfn.commandCalls(DescribeStackResourceCommand)).toHaveLength(1);
     expect(deletes().map((d) => d.KeyId)).toEqual(expected === 'SUCCESS' ? [KEY_A, KEY_B, KEY_C] : [KEY_A, KEY_B]);
