@@ -91,10 +91,11 @@ function keyOf(value: unknown, stack: PlannedStack, deployed: PlannedStack | und
 
 function propsOf(logicalId: string, stack: PlannedStack, deployed: PlannedStack | undefined): RevocationProperties {
   const p = (resourcesOf(stack)[logicalId]?.Properties ?? {}) as Record<string, unknown>;
+  const keyLogicalId = propertyValue(p, 'KeyLogicalId');
   return {
     KeyArn: keyOf(p.KeyArn, stack, deployed),
     // A property left out means its default (contract version 2, lib/contract.ts), as for the handler.
-    KeyLogicalId: typeof propertyValue(p, 'KeyLogicalId') === 'string' ? propertyValue(p, 'KeyLogicalId') as string : '',
+    KeyLogicalId: typeof keyLogicalId === 'string' ? keyLogicalId : '',
     RevokeOnStackDelete: boolString(propertyValue(p, 'RevokeOnStackDelete'), 'true'),
     RevokeOnKeyReplacement: boolString(propertyValue(p, 'RevokeOnKeyReplacement'), 'true'),
     RevokeOnRemoval: boolString(propertyValue(p, 'RevokeOnRemoval'), 'false'),

@@ -100,13 +100,18 @@ export async function decideWithFacts(initial: Facts, stackId: string, budget: B
     try {
       facts = { ...facts, ...await read(decision.fact, facts, stackId, budget) };
     } catch (err) {
-      if ((err as Error).name === 'BudgetExhaustedError') throw err;
-      facts = { ...facts, unreadable: { ...facts.unreadable, [decision.fact]: errorMessage(err) } };
+      facts = { ...facts, ...unreadableAfter(facts, decision.fact, err) };
     }
     if (facts.lineage) log.lineage = facts.lineage.map((s) => s.status);
     if (facts.everStable !== undefined) log.everStable = facts.everStable;
     if (facts.resourceSeenAt !== undefined) log.evidenceAt = facts.resourceSeenAt;
   }
+}
+
+/** A read that failed, recorded for the rules (they decide what it means, mostly: fail, L21); a budget run out ends all. */
+function unreadableAfter(facts: Facts, fact: FactName, err: unknown): Partial<Facts> {
+  if ((err as Error).name === 'BudgetExhaustedError') throw err;
+  return { unreadable: { ...facts.unreadable, [fact]: errorMessage(err) } };
 }
 
 async function read(fact: FactName, facts: Facts, stackId: string, budget: Budget): Promise<Partial<Facts>> {
@@ -236,15 +241,11 @@ async function readResourceState(facts: Facts, stackId: string, budget: Budget):
  * the rules, as if they had asked for it (the evidence then comes from DescribeStackResource).
  */
 async function historyWithEvidence(facts: Facts, stackId: string, budget: Budget): Promise<Partial<Facts>> {
-  const failed = (fact: FactName, err: unknown): Partial<Facts> => {
-    if ((err as Error).name === 'BudgetExhaustedError') throw err;
-    return { unreadable: { ...facts.unreadable, [fact]: errorMessage(err) } };
-  };
   let lineage: readonly StackFacts[];
   try {
     lineage = await readLineage(stackId, budget);
   } catch (err) {
-    return failed('lineage', err);
+    return unreadableAfter(facts, 'lineage', err);
   }
   if (!lineage.every((s) => isDeleting(s.status))) return { lineage };
   const seen: NewestEvent = { logicalId: facts.logicalId, physicalId: facts.physicalId };
@@ -254,7 +255,7 @@ async function historyWithEvidence(facts: Facts, stackId: string, budget: Budget
   } catch (err) {
     // The resource is not being deleted under this physical ID: the rules refuse on that alone.
     if (err instanceof EvidenceRefuted) return { lineage, resource: seen.state };
-    return { lineage, ...failed('history', err) };
+    return { lineage, ...unreadableAfter(facts, 'history', err) };
   }
 }
 

@@ -63,12 +63,7 @@ async function carryOut(event: RevocationEvent, decision: Decision, budget: Budg
   if (decision.kind !== 'answer') throw new HandlerError(`the rules asked for ${decision.fact} and never decided`);
   if (decision.validate) await validateKey(decision.validate, parseStackArn(event.StackId).account, budget);
   for (const target of decision.precheck ?? []) await precheckRevocation(target.keyArn, target.scope, target.why, budget, target.regions);
-  if (decision.revoke.length > 0 && decision.notBefore !== undefined && await waitForTurn(decision.notBefore, budget, record) &&
-    // L29: evidence that has aged past its reuse while the revocation waited is read again.
-    evidenceAt !== undefined && !await stillBeingDeleted(event.StackId, event.LogicalResourceId, event.PhysicalResourceId, evidenceAt, budget)) {
-    throw new HandlerError(`refused: while this revocation waited its turn, CloudFormation stopped showing ${event.LogicalResourceId} ` +
-      'being deleted under its physical ID; nothing was revoked');
-  }
+  if (decision.revoke.length > 0 && decision.notBefore !== undefined) await takeTurn(event, decision.notBefore, evidenceAt, budget, record);
   const materialIds: string[] = [];
   const notes: string[] = [];
   for (const target of decision.revoke) {
@@ -86,6 +81,18 @@ async function carryOut(event: RevocationEvent, decision: Decision, budget: Budg
 
 /** A turn is never waited for longer than this, nor past half of what is left of the budget. */
 const MAX_TURN_WAIT_MS = 20_000;
+
+/**
+ * Waits for the resource's turn in a stack deletion; evidence that aged past its reuse meanwhile
+ * is read again (L29), and the revocation refused if CloudFormation no longer shows the deletion.
+ */
+async function takeTurn(event: RevocationEvent, notBefore: number, evidenceAt: number | undefined, budget: Budget,
+  record: DecisionRecord): Promise<void> {
+  if (!await waitForTurn(notBefore, budget, record) || evidenceAt === undefined) return;
+  if (await stillBeingDeleted(event.StackId, event.LogicalResourceId, event.PhysicalResourceId, evidenceAt, budget)) return;
+  throw new HandlerError(`refused: while this revocation waited its turn, CloudFormation stopped showing ${event.LogicalResourceId} ` +
+    'being deleted under its physical ID; nothing was revoked');
+}
 
 /** Waits for the resource's turn in a stack deletion (lambda/decide.ts, turnOf); whether it waited. */
 async function waitForTurn(notBefore: number, budget: Budget, record: DecisionRecord): Promise<boolean> {
