@@ -580,17 +580,20 @@ handler's cap: lambda/clients.ts), and while the last few wait, the quota sits i
 Scope ALL adds kms:ListKeyRotations and deletes by material ID. The baseline makes one KMS call per key and revokes on
 every Delete, rollbacks and forged requests included.
 
-**Why the container runs stay above 1.15×** (an analysis of these figures and of trial runs made while choosing, not
-measured by this run). Each stack's revocations take turns at 15/s from the moment CloudFormation sent them
-(lambda/decide.ts, turnOf), which fills the quota exactly when one stack is deleted alone. Here two stacks are deleted
-together and neither knows of the other, so during the first half of the deletion they offer 30/s; the throttled half
-sleeps in the SDK's backoff, and a container that sleeps serves no other Delete meanwhile, so the rate in between stays
-at 12.5-13.5/s of 15 and the last few leave a tail. With 32 containers, each container's first Delete also reads the
-stack's lineage, history and template, and its second a listing of the stack's resources, all at once and under the
-read quota: the first revocation comes later. Trial runs of other retry settings, three each with 8 containers and
-scope CURRENT, gained nothing: a throttling backoff base of 100 ms instead of the SDK's 500 ms 1.18-1.22×, and no
-client-side rate limiter (the standard strategy instead of the adaptive one) 1.20-1.33×, against 1.18-1.24× for the
-shipped setting. **One sandbox per Delete** is bound by CloudFormation's reads, not by KMS: a fresh sandbox has nothing
+**What sets the container runs' pace** (an analysis of trial runs made while choosing, not measured by this run). Each
+stack's revocations take turns at 15/s from the moment CloudFormation sent them (lambda/decide.ts, turnOf), which fills
+the quota exactly when one stack is deleted alone. Here two stacks are deleted together and neither knows of the other,
+so during the first half of the deletion they offer 30/s, and the throttled half retries. How soon it retries sets the
+pace: a container that waits serves no other Delete meanwhile, and while the last few wait the quota sits idle. Up to the
+record at 64b4903 the handler used the SDK's adaptive retry mode: after one throttle its client-side rate limiter paced a
+fresh container at 0.5 requests/s, and the SDK's throttling backoff drew waits of up to 1 s, 2 s, then 4 s (1.22-1.32×
+in that record). Trial runs, one each with 8 / 32 containers, scope CURRENT, CloudFormation reads 10/s: the adaptive mode
+as shipped then 1.23-1.33× / 1.26-1.27×; without its rate limiter 1.32× / 1.19×; without it and every throttled retry
+within 1 s 1.05-1.07× / 1.09-1.11×; within 1 s for the first 3 retries only, then the SDK's widening waits, 1.15× /
+1.19×. The handler now retries a throttled call at a random moment within the next second for its first 20 retries, then
+within 2 s and 4 s (lambda/clients.ts, retryDelayMs), with no rate limiter. An earlier trial of a 100 ms backoff base had
+changed nothing: the SDK sets its own throttling base (1 s) before every wait.
+**One sandbox per Delete** is bound by CloudFormation's reads, not by KMS: a fresh sandbox has nothing
 to reuse, so every Delete reads the stack's lineage (DescribeStacks), its history (DescribeStackEvents, two to three
 pages while 150 resources are being deleted) and its template, and at the guessed 10/s per operation the history alone
 needs more than 70 s for 300 Deletes. Meeting 1.15× there needs sandboxes to share what one of them read (for example an

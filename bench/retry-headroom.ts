@@ -1,7 +1,7 @@
 /**
  * Benchmark 4b: retry headroom. N DeleteImportedKeyMaterial calls at once against the KMS double's
  * 15/s quota, each from a KMS client of its own configured exactly as the handler's
- * (lambda/clients.ts: adaptive retries, capped jittered backoff, attempt limit): N sandboxes, each
+ * (lambda/clients.ts: its retry strategy, waits and attempt limit): N sandboxes, each
  * with one key, with nothing else in the way. It answers how many attempts the unluckiest key
  * needs when several full stacks are destroyed together, next to the attempt limit.
  */

@@ -26,7 +26,7 @@ export interface RevocationResult {
  */
 function kmsCall<T>(action: string, keyArn: string, budget: Budget,
   send: (client: KMSClient, abortSignal: AbortSignal) => Promise<T>): Promise<T> {
-  const client = kmsClient(parseKeyArn(keyArn).region, action === 'kms:DeleteImportedKeyMaterial' ? 'delete' : 'read');
+  const client = kmsClient(parseKeyArn(keyArn).region);
   return budget.race(`${action} on ${keyArn}`, (abortSignal) => send(client, abortSignal));
 }
 

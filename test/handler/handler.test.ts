@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-kms';
 import { mockClient } from 'aws-sdk-client-mock';
 import { FAILED_CREATE_PHYSICAL_ID_PREFIX, REVOKED_PHYSICAL_ID_PREFIX } from '../../lib/contract';
-import { CappedJitterBackoff, cloudFormationClient, kmsClient, MAX_BACKOFF_MS } from '../../lambda/clients';
+import { cloudFormationClient, kmsClient, MAX_ATTEMPTS, MAX_BACKOFF_MS, RETRIES_PER_WIDTH, retryDelayMs, RevocationRetryStrategy, THROTTLED_RETRY_WINDOW_MS } from '../../lambda/clients';
 import { BOUND_STACK_ID_ENV, TEST_RESPONSE_ORIGIN_ENV } from '../../lambda/authentic';
 import { handler } from '../../lambda/index';
 import { forgetStackStatuses } from '../../lambda/facts';
@@ -1160,49 +1160,72 @@ describe('time budget (L17)', () => {
     expect(Date.now() - started).toBeLessThan(3_000);
   });
 
-  test('L17/L18: the SDK clients use the SDK\'s adaptive retry strategy, with room for throttling storms', async () => {
-    for (const client of [kmsClient('eu-west-1'), kmsClient('eu-west-1', 'delete'), cloudFormationClient('eu-west-1')]) {
+  test('L17/L18: every SDK client retries with the revocation strategy, with room for throttling storms', async () => {
+    for (const client of [kmsClient('eu-west-1'), kmsClient('us-east-1'), cloudFormationClient('eu-west-1')]) {
       const strategy = await (client.config.retryStrategy as () => Promise<any>)();
-      expect(strategy.mode).toBe('adaptive');
-      // Room for the time budget to end the retries rather than an attempt count: the unluckiest
-      // of 980 revocations sharing the 15/s quota needed 30 attempts, of 1,470 (three full stacks
-      // destroyed together) 44, all within the default 300 s budget (bench, throughput at scale).
-      expect(await strategy.maxAttemptsProvider()).toBeGreaterThanOrEqual(60);
+      expect(strategy).toBeInstanceOf(RevocationRetryStrategy);
     }
+    const strategy = new RevocationRetryStrategy();
+    // Room for the time budget to end the retries rather than an attempt count: 1,470
+    // revocations at once (six full stacks) needed up to 83 attempts (bench, retry headroom).
+    expect(MAX_ATTEMPTS).toBeGreaterThanOrEqual(150);
+    let token = await strategy.acquireInitialRetryToken();
+    for (let i = 1; i < 150; i++) {
+      token = await strategy.refreshRetryTokenForRetry(token, { errorType: 'THROTTLING' });
+      expect(token.getRetryCount()).toBe(i);
+    }
+    // Throttled retries never drain a shared allowance: a warm container serves dozens of Deletes.
+    strategy.recordSuccess();
+    const fresh = await strategy.refreshRetryTokenForRetry(await strategy.acquireInitialRetryToken(), { errorType: 'THROTTLING' });
+    expect(fresh.getRetryCount()).toBe(1);
+    // The attempt limit still ends a call that the budget did not.
+    let last = token;
+    await expect((async () => {
+      for (;;) last = await strategy.refreshRetryTokenForRetry(last, { errorType: 'THROTTLING' });
+    })()).rejects.toThrow();
+    expect(last.getRetryCount()).toBe(MAX_ATTEMPTS - 1);
   });
 
-  test('L18: deletes are paced by a rate limiter of their own, which reads (other quotas) never feed', async () => {
-    const limiter = async (client: KMSClient) => (await (client.config.retryStrategy as () => Promise<any>)()).rateLimiter;
-    expect(kmsClient('eu-west-1', 'delete')).toBe(kmsClient('eu-west-1', 'delete'));
-    expect(kmsClient('eu-west-1', 'delete')).not.toBe(kmsClient('eu-west-1'));
-    expect(await limiter(kmsClient('eu-west-1', 'delete'))).not.toBe(await limiter(kmsClient('eu-west-1')));
-    // DescribeKey and DeleteImportedKeyMaterial on one key go through the read and the delete client.
-    stackStatus('DELETE_IN_PROGRESS');
-    kms.on(DescribeKeyCommand).resolves({ KeyMetadata: keyMeta() });
-    kms.on(DeleteImportedKeyMaterialCommand).resolves({ KeyId: KEY_A, KeyMaterialId: 'M-CUR' });
-    const clientsUsed = new Map<string, unknown>();
-    const send = jest.spyOn(KMSClient.prototype, 'send');
-    try {
-      await run('Delete', { props: props({ MaterialScope: 'CURRENT' }) });
-      for (const [i, call] of send.mock.calls.entries()) clientsUsed.set(call[0].constructor.name, send.mock.contexts[i]);
-    } finally {
-      send.mockRestore();
-    }
-    expect(clientsUsed.get('DescribeKeyCommand')).toBe(kmsClient('eu-west-1'));
-    expect(clientsUsed.get('DeleteImportedKeyMaterialCommand')).toBe(kmsClient('eu-west-1', 'delete'));
+  test('L17: client errors and server errors the SDK does not retry are answered at once', async () => {
+    const strategy = new RevocationRetryStrategy();
+    const first = await strategy.acquireInitialRetryToken();
+    await expect(strategy.refreshRetryTokenForRetry(first, { errorType: 'CLIENT_ERROR' })).rejects.toThrow();
+    await expect(strategy.refreshRetryTokenForRetry(first, { errorType: 'SERVER_ERROR' })).rejects.toThrow();
+    expect((await strategy.refreshRetryTokenForRetry(first, { errorType: 'TRANSIENT' })).getRetryCount()).toBe(1);
   });
 
-  test('L18: the backoff keeps the SDK\'s full jitter but never waits more than 4 s', () => {
-    const backoff = new CappedJitterBackoff();
-    backoff.setDelayBase(1_000); // the SDK's base after throttling
-    const waits = Array.from({ length: 2_000 }, (_, i) => backoff.computeNextBackoffDelay(i % 12));
-    expect(Math.max(...waits)).toBeLessThanOrEqual(MAX_BACKOFF_MS);
-    expect(Math.min(...waits)).toBeGreaterThanOrEqual(0);
-    // Jittered, not fixed: the first retry waits anywhere in [0, 1 s), later ones spread up to the cap.
-    const first = Array.from({ length: 200 }, () => backoff.computeNextBackoffDelay(0));
-    expect(Math.max(...first)).toBeLessThan(1_000);
-    expect(new Set(waits).size).toBeGreaterThan(100);
-    expect(waits.filter((w) => w > 3_000).length).toBeGreaterThan(0);
+  test('L18: a throttled call retries within the quota\'s one-second window for 20 retries, then waits longer, never over 4 s', () => {
+    const waits = (retry: number) => Array.from({ length: 400 }, () => retryDelayMs('THROTTLING', retry));
+    for (const retry of [0, 5, RETRIES_PER_WIDTH - 1]) {
+      const w = waits(retry);
+      expect(Math.max(...w)).toBeLessThan(THROTTLED_RETRY_WINDOW_MS);
+      expect(Math.min(...w)).toBeGreaterThanOrEqual(0);
+      // Full jitter, not a fixed wait: the crowd spreads over the window.
+      expect(new Set(w).size).toBeGreaterThan(100);
+    }
+    expect(Math.max(...waits(RETRIES_PER_WIDTH))).toBeGreaterThanOrEqual(THROTTLED_RETRY_WINDOW_MS);
+    expect(Math.max(...waits(RETRIES_PER_WIDTH))).toBeLessThan(2 * THROTTLED_RETRY_WINDOW_MS);
+    const late = waits(3 * RETRIES_PER_WIDTH);
+    expect(Math.max(...late)).toBeLessThanOrEqual(MAX_BACKOFF_MS);
+    expect(Math.max(...late)).toBeGreaterThan(3_000);
+    // The extremes of the random draw stay inside the width.
+    expect(retryDelayMs('THROTTLING', 0, () => 0.999999)).toBe(THROTTLED_RETRY_WINDOW_MS - 1);
+    expect(retryDelayMs('THROTTLING', 200, () => 0.999999)).toBe(MAX_BACKOFF_MS - 1);
+  });
+
+  test('L17: a transient error (a dropped connection, a 5xx) is retried after the SDK\'s short, doubling waits', () => {
+    expect(retryDelayMs('TRANSIENT', 0, () => 0.999999)).toBe(49);
+    expect(retryDelayMs('TRANSIENT', 3, () => 0.999999)).toBe(399);
+    expect(retryDelayMs('TRANSIENT', 30, () => 0.999999)).toBe(MAX_BACKOFF_MS - 1);
+  });
+
+  test('L17/L18: a Retry-After hint longer than the drawn wait is honoured, up to 4 s', async () => {
+    const strategy = new RevocationRetryStrategy();
+    const first = await strategy.acquireInitialRetryToken();
+    const hinted = await strategy.refreshRetryTokenForRetry(first, { errorType: 'THROTTLING', retryAfterHint: new Date(Date.now() + 2_500) });
+    expect(hinted.getRetryDelay()).toBeGreaterThan(2_000);
+    const far = await strategy.refreshRetryTokenForRetry(first, { errorType: 'THROTTLING', retryAfterHint: new Date(Date.now() + 60_000) });
+    expect(far.getRetryDelay()).toBeLessThanOrEqual(MAX_BACKOFF_MS);
   });
 });
 
