@@ -596,8 +596,12 @@ changed nothing: the SDK sets its own throttling base (1 s) before every wait.
 **One sandbox per Delete** is bound by CloudFormation's reads, not by KMS: a fresh sandbox has nothing
 to reuse, so every Delete reads the stack's lineage (DescribeStacks), its history (DescribeStackEvents, two to three
 pages while 150 resources are being deleted) and its template, and at the guessed 10/s per operation the history alone
-needs more than 70 s for 300 Deletes. Meeting 1.15× there needs sandboxes to share what one of them read (for example an
-item in a table of the stack's, which the construct does not have), or a real read quota well above the guess.
+needs more than 70 s for 300 Deletes. No reordering of a fresh sandbox's reads helps: the history check (LIFECYCLE L25) needs
+the stack's events back to its last stable state, which only the events operations return, and while 150 resources are
+being deleted that is at least two pages per Delete: 600 reads of one operation, 60 s at the guessed 10/s, 3× the bound. Meeting 1.15× there
+needs sandboxes to share what one of them read (for example an item in a table of the stack's, which the construct does
+not have, and which would have to be protected against forgery, since what it holds would let a Delete revoke: anyone
+able to write it and to invoke the function could shred keys), or a real read quota well above the guess.
 `);
   out.push(renderManyStacks(manyRuns, r));
   out.push(renderHeadroom(r.retryHeadroom ?? [], manyRuns[0]));
@@ -614,6 +618,13 @@ item in a table of the stack's, which the construct does not have), or a real re
   GUESS (${quota ? `${quota.perSecond}/s per operation, every run of ours` : 'off'}): AWS publishes no figure.
 - How far Lambda scales out for a stack deletion (up to the account's concurrency, for CloudFormation's pace of
   sending Deletes): the two ways of playing it above bracket it.
+- Lambda's queue of asynchronous invocations when the function runs out of concurrency. The *N containers* runs hand
+  each container the next queued Delete at once: an account whose concurrency allows about N for the function. A
+  function capped at N (reserved concurrency) would be throttled instead, and Lambda retries a throttled asynchronous
+  invocation "from 1 second after the first attempt to a maximum of 5 minutes" (AWS Lambda Developer Guide,
+  invocation-async-error-handling.html; that CloudFormation invokes a custom resource's function asynchronously is a
+  GUESS: the function answers through the ResponseURL). So the construct sets no such cap, and these runs do not stand
+  for one.
 - The test bed's Lambda context has no \`logStreamName\`; the baseline uses it as the PhysicalResourceId of its FAILED
   answers, so those answers carry none (real Lambda sets it). The counts above are not affected.
 `);
