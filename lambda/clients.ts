@@ -1,5 +1,6 @@
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { KMSClient } from '@aws-sdk/client-kms';
+
 /**
  * Attempts per call, first one included. What ends the retries is the invocation's time budget
  * (LIFECYCLE L17: a FAILED answer goes out before it runs out); this count only backs it up: at

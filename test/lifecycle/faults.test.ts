@@ -111,8 +111,8 @@ function expectFailedInTime(run: Run): void {
 const kmsCalls = (run: Run, op: string) => run.bed.kms.callsTo(op).filter((c) => c.at >= run.since);
 
 describe('L17 transient faults during stack deletion are retried away', () => {
-  // Five in a row: more than the SDK's default three attempts. (The SDK backs off up to
-  // 1 s x 2^n with full jitter after throttling; six in a row could take 50 s on its own.)
+  // Five in a row: more than the SDK's default three attempts. (The handler's throttled retries
+  // wait below 1 s each for the first 20: lambda/clients.ts, retryDelayMs.)
   test.concurrent('L17 a throttling storm on DeleteImportedKeyMaterial (5 ThrottlingExceptions in a row): SUCCESS, every material revoked', () =>
     createThenDeleteUnder(RETRY_TIMEOUT_MS, (bed) => {
       bed.kms.injectError('DeleteImportedKeyMaterial', 'ThrottlingException', { times: 5 });
