@@ -566,6 +566,9 @@ ${table(['run', 'calls'], opsRows)}
 - **CloudFormation reads.** ${goalRuns.map((t) => `${t.label}, ${model(t)}: ${fmt(cfnCalls(t).sent, 2)} per revocation (${cfnByOperation(t)})`).join('; ')}.
   Under the quota a read that is needed for every Delete paces the deletion at the quota's rate: ${quota ? `${nKeys} such reads at ${quota.perSecond}/s need at least ${fmt(nKeys / quota.perSecond, 0)} s,
   against the ${fmt(bound, 0)} s of DeleteImportedKeyMaterial at ${DELETE_QUOTA_PER_SECOND}/s` : 'no quota was set'}. Throttled reads are retried with backoff, which adds a tail.
+  The throttled retries (the third figure of the calls table above) are requests the services turned away, but they
+  share the account's read quota with whatever else reads the stacks meanwhile, such as the CDK CLI following the
+  deletion's events: it may be throttled and retry too, and it shows the deletion a little later.
 
 ${table(['run', 'Lambda played as', 'first successful delete', 'from it to the end (ratio to the bound)', '95% of keys revoked at', 'rate in between', 'tail: last 5%', 'slowest invocation'],
     tp.map((t) => Number.isFinite(t.p95DeleteMs)
