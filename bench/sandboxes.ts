@@ -1,7 +1,7 @@
 /**
  * One Lambda sandbox per invocation, as Lambda scales out when CloudFormation sends hundreds of
  * Deletes at once: every invocation gets a module instance of the handler bundle of its own (its
- * own SDK clients, retry state and rate limiter), loaded before the clock starts.
+ * own SDK clients and what it remembers of the stack), loaded before the clock starts.
  *
  * Why in this process: this 2-CPU machine cannot start hundreds of Node.js processes at once
  * without their cold starts queueing for the CPUs, which Lambda's sandboxes do not (each has its

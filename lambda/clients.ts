@@ -2,14 +2,23 @@ import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { KMSClient } from '@aws-sdk/client-kms';
 
 /**
- * Attempts per call, first one included. What ends the retries is the invocation's time budget
+ * Attempts per KMS call, first one included. What ends the retries is the invocation's time budget
  * (LIFECYCLE L17: a FAILED answer goes out before it runs out); this count only backs it up: at
- * the waits of `retryDelayMs`, 200 attempts span about six minutes, beyond the default budget of
- * five. A count low enough to end first would fail revocations the budget could still finish:
- * 1,470 Deletes at once (six full stacks destroyed together, one 15/s quota) drain in about 100 s,
- * and the unluckiest needed 83 attempts (bench/: retry headroom).
+ * the waits of `retryDelayMs`, 600 attempts span about 19 minutes, beyond the longest budget (the
+ * handler's 15-minute Lambda timeout, lib/provider.ts, for a raised `serviceTimeout`). A count low
+ * enough to end first would fail revocations the budget could still finish: 1,470 Deletes at once
+ * (six full stacks destroyed together, one 15/s quota) drain in about 100 s, and the unluckiest
+ * needed 82 attempts (bench/: retry headroom).
  */
-export const MAX_ATTEMPTS = 200;
+export const MAX_ATTEMPTS = 600;
+
+/**
+ * Attempts per CloudFormation read: about 3 minutes of waits, within the default budget of 5. A read
+ * throttled that long is left to the rules as unreadable, with the SDK's error as the reason: they
+ * fail a Delete that would revoke, loudly, and never fail an Update for it (a rollback's Update must
+ * not fail), where a budget run out would have failed both alike.
+ */
+export const READ_MAX_ATTEMPTS = 120;
 
 /** The longest wait between two attempts. */
 export const MAX_BACKOFF_MS = 4_000;
@@ -23,7 +32,7 @@ export const THROTTLED_RETRY_WINDOW_MS = 1_000;
 /** Throttled retries at the quota's window before the wait widens (to 2 s, then 4 s). */
 export const RETRIES_PER_WIDTH = 20;
 
-/** The first wait of a transient error (a dropped connection, a 5xx), as the SDK's: doubled after each. */
+/** The first wait of a transient error (a dropped connection, a timeout, a 500/502/503/504), as the SDK's: doubled after each. */
 const TRANSIENT_BASE_MS = 50;
 
 /** Which errors are retried: the SDK's standard classification (`RetryErrorInfo.errorType`). */
@@ -61,19 +70,21 @@ const attempt = (retries: number, delayMs: number): Attempt => ({ getRetryCount:
  * budget can end a wait.
  */
 export class RevocationRetryStrategy {
-  /** Reported in the SDK's user agent (cfg/retry-mode). */
   readonly mode = 'standard';
+
+  constructor(readonly maxAttempts: number) {}
 
   // One strategy for every scope (the SDK passes the partition): nothing is shared between calls.
   async acquireInitialRetryToken(): Promise<Attempt> {
     return attempt(0, 0);
   }
 
-  async refreshRetryTokenForRetry(token: Attempt, errorInfo: { errorType: RetryErrorType; retryAfterHint?: Date }): Promise<Attempt> {
+  async refreshRetryTokenForRetry(token: Attempt, errorInfo: RetriedError): Promise<Attempt> {
     const retry = token.getRetryCount();
     const retryable = errorInfo.errorType === 'THROTTLING' || errorInfo.errorType === 'TRANSIENT';
     // The SDK answers the call with the error itself when this throws.
-    if (!retryable || retry + 1 >= MAX_ATTEMPTS) throw new Error('no retry');
+    if (!retryable || retry + 1 >= this.maxAttempts) throw new Error('no retry');
+    lastRetried = { at: Date.now(), error: errorInfo.error };
     let delay = retryDelayMs(errorInfo.errorType, retry);
     const hint = errorInfo.retryAfterHint?.getTime();
     if (hint !== undefined) delay = Math.max(delay, Math.min(hint - Date.now(), MAX_BACKOFF_MS));
@@ -85,7 +96,24 @@ export class RevocationRetryStrategy {
   }
 }
 
-const retryStrategy = () => new RevocationRetryStrategy();
+interface RetriedError {
+  readonly errorType: RetryErrorType;
+  readonly error?: { readonly name?: string; readonly message?: string };
+  readonly retryAfterHint?: Date;
+}
+
+/** The error this container's clients retried last, and when. */
+let lastRetried: { at: number; error: RetriedError['error'] } | undefined;
+
+/**
+ * The error retried last, if a retry happened at or after `since` (ms since the epoch): what a
+ * budget that ran out while retrying was waiting on, for the FAILED reason.
+ */
+export function lastRetriedSince(since: number): string | undefined {
+  if (!lastRetried || lastRetried.at < since) return undefined;
+  const { name = 'Error', message = '' } = lastRetried.error ?? {};
+  return (message ? `${name}: ${message}` : name).slice(0, 200);
+}
 
 /**
  * Socket limits: a dropped or stalled connection becomes a retryable error, not a hang. Without
@@ -110,13 +138,13 @@ export function kmsClient(region: string): KMSClient {
 
 /** A KMS client configured as the handler's (retries, backoff, socket limits), not cached. */
 export function newKmsClient(region: string): KMSClient {
-  return new KMSClient({ region, retryStrategy: retryStrategy(), requestHandler: REQUEST_HANDLER });
+  return new KMSClient({ region, retryStrategy: new RevocationRetryStrategy(MAX_ATTEMPTS), requestHandler: REQUEST_HANDLER });
 }
 
 export function cloudFormationClient(region: string): CloudFormationClient {
   let client = cloudFormation.get(region);
   if (!client) {
-    client = new CloudFormationClient({ region, retryStrategy: retryStrategy(), requestHandler: REQUEST_HANDLER });
+    client = new CloudFormationClient({ region, retryStrategy: new RevocationRetryStrategy(READ_MAX_ATTEMPTS), requestHandler: REQUEST_HANDLER });
     cloudFormation.set(region, client);
   }
   return client;

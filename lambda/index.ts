@@ -8,7 +8,8 @@ import {
 } from '../lib/contract';
 import { BOUND_STACK_ID_ENV, checkResponseUrl, cloudFormationDeadline, refusalOf, TEST_RESPONSE_ORIGIN_ENV } from './authentic';
 import { Budget, LambdaContextLike } from './budget';
-import { errorMessage, HandlerError } from './errors';
+import { lastRetriedSince } from './clients';
+import { BudgetExhaustedError, errorMessage, HandlerError } from './errors';
 import { parseEvent, parseStackArn, readResponseTarget, readServiceTimeoutSeconds, ResponseTarget } from './event';
 import { handleRequest } from './lifecycle';
 import {
@@ -25,6 +26,12 @@ function failedPhysicalId(target: ResponseTarget): string {
   return FAILED_CREATE_PHYSICAL_ID_PREFIX + (target.RequestId || 'unknown-request');
 }
 
+/** For a budget that ran out while a call was being retried: what was retried (throttling, a timeout...). */
+function retryNote(err: HandlerError, invokedAt: number): string {
+  const retried = err instanceof BudgetExhaustedError ? lastRetriedSince(invokedAt) : undefined;
+  return retried ? ` The last error retried: ${retried}` : '';
+}
+
 function partitionOf(stackId: string): string | undefined {
   try {
     return parseStackArn(stackId).partition;
@@ -34,6 +41,7 @@ function partitionOf(stackId: string): string | undefined {
 }
 
 export async function handler(rawEvent: unknown, context?: LambdaContextLike): Promise<void> {
+  const invokedAt = Date.now();
   const target = readResponseTarget(rawEvent);
   const url = target ? checkResponseUrl(target.ResponseURL, partitionOf(target.StackId), process.env[TEST_RESPONSE_ORIGIN_ENV]) : undefined;
   const serviceTimeout = readServiceTimeoutSeconds(rawEvent);
@@ -77,7 +85,7 @@ export async function handler(rawEvent: unknown, context?: LambdaContextLike): P
     };
   } catch (err) {
     // One line: CloudFormation shows the reason in a stack event, and logs read it as one line.
-    const reason = (err instanceof HandlerError ? err.message : `unexpected error: ${errorMessage(err)}`)
+    const reason = (err instanceof HandlerError ? err.message + retryNote(err, invokedAt) : `unexpected error: ${errorMessage(err)}`)
       .replace(/[\r\n\u2028\u2029]+/g, ' ');
     record.decision = reason.startsWith('refused:') ? 'refused' : 'failed';
     record.reason = reason;

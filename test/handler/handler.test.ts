@@ -12,7 +12,10 @@ import {
 } from '@aws-sdk/client-kms';
 import { mockClient } from 'aws-sdk-client-mock';
 import { FAILED_CREATE_PHYSICAL_ID_PREFIX, REVOKED_PHYSICAL_ID_PREFIX } from '../../lib/contract';
-import { cloudFormationClient, kmsClient, MAX_ATTEMPTS, MAX_BACKOFF_MS, RETRIES_PER_WIDTH, retryDelayMs, RevocationRetryStrategy, THROTTLED_RETRY_WINDOW_MS } from '../../lambda/clients';
+import {
+  cloudFormationClient, kmsClient, lastRetriedSince, MAX_ATTEMPTS, MAX_BACKOFF_MS, READ_MAX_ATTEMPTS, RETRIES_PER_WIDTH, retryDelayMs, RevocationRetryStrategy,
+  THROTTLED_RETRY_WINDOW_MS,
+} from '../../lambda/clients';
 import { BOUND_STACK_ID_ENV, TEST_RESPONSE_ORIGIN_ENV } from '../../lambda/authentic';
 import { handler } from '../../lambda/index';
 import { forgetStackStatuses } from '../../lambda/facts';
@@ -1160,34 +1163,64 @@ describe('time budget (L17)', () => {
     expect(Date.now() - started).toBeLessThan(3_000);
   });
 
-  test('L17/L18: every SDK client retries with the revocation strategy, with room for throttling storms', async () => {
+  test('L17/L18: every SDK client retries with the revocation strategy: KMS calls up to the longest budget, reads within the default one', async () => {
+    const strategyOf = async (client: { config: { retryStrategy: unknown } }) => (client.config.retryStrategy as () => Promise<any>)();
     for (const client of [kmsClient('eu-west-1'), kmsClient('us-east-1'), cloudFormationClient('eu-west-1')]) {
-      const strategy = await (client.config.retryStrategy as () => Promise<any>)();
-      expect(strategy).toBeInstanceOf(RevocationRetryStrategy);
+      expect(await strategyOf(client)).toBeInstanceOf(RevocationRetryStrategy);
     }
-    const strategy = new RevocationRetryStrategy();
-    // Room for the time budget to end the retries rather than an attempt count: 1,470
-    // revocations at once (six full stacks) needed up to 83 attempts (bench, retry headroom).
-    expect(MAX_ATTEMPTS).toBeGreaterThanOrEqual(150);
+    expect((await strategyOf(kmsClient('eu-west-1'))).maxAttempts).toBe(MAX_ATTEMPTS);
+    expect((await strategyOf(cloudFormationClient('eu-west-1'))).maxAttempts).toBe(READ_MAX_ATTEMPTS);
+    // The waits of a call throttled to its last attempt, at their mean (half of each width).
+    const meanWaitMs = (attempts: number) => Array.from({ length: attempts - 1 }, (_, retry) => retryDelayMs('THROTTLING', retry, () => 0.5))
+      .reduce((a, w) => a + w, 0);
+    // A KMS call is ended by the time budget, not by its attempts: they outlast the handler's
+    // 15-minute Lambda timeout (lib/provider.ts), the longest budget a raised serviceTimeout gives.
+    expect(meanWaitMs(MAX_ATTEMPTS)).toBeGreaterThan(1.15 * 15 * 60_000);
+    // A read throttled for minutes gives up within the default 5-minute budget, leaving the rules
+    // an unreadable fact (never a failed rollback Update) rather than a budget run out.
+    expect(meanWaitMs(READ_MAX_ATTEMPTS)).toBeLessThan(4 * 60_000);
+    expect(meanWaitMs(READ_MAX_ATTEMPTS)).toBeGreaterThan(2 * 60_000);
+  });
+
+  test('L17/L18: throttled retries draw on no shared allowance, and the attempt limit ends a call the budget did not', async () => {
+    const strategy = new RevocationRetryStrategy(MAX_ATTEMPTS);
+    // A warm container serves dozens of throttled Deletes in a stack deletion; the SDK's own
+    // strategy stopped retrying after about 100 throttled retries per client.
     let token = await strategy.acquireInitialRetryToken();
-    for (let i = 1; i < 150; i++) {
+    for (let i = 1; i < 300; i++) {
       token = await strategy.refreshRetryTokenForRetry(token, { errorType: 'THROTTLING' });
       expect(token.getRetryCount()).toBe(i);
     }
-    // Throttled retries never drain a shared allowance: a warm container serves dozens of Deletes.
-    strategy.recordSuccess();
-    const fresh = await strategy.refreshRetryTokenForRetry(await strategy.acquireInitialRetryToken(), { errorType: 'THROTTLING' });
-    expect(fresh.getRetryCount()).toBe(1);
-    // The attempt limit still ends a call that the budget did not.
     let last = token;
     await expect((async () => {
       for (;;) last = await strategy.refreshRetryTokenForRetry(last, { errorType: 'THROTTLING' });
     })()).rejects.toThrow();
     expect(last.getRetryCount()).toBe(MAX_ATTEMPTS - 1);
+    const reads = new RevocationRetryStrategy(READ_MAX_ATTEMPTS);
+    let read = await reads.acquireInitialRetryToken();
+    await expect((async () => {
+      for (;;) read = await reads.refreshRetryTokenForRetry(read, { errorType: 'THROTTLING' });
+    })()).rejects.toThrow();
+    expect(read.getRetryCount()).toBe(READ_MAX_ATTEMPTS - 1);
+  });
+
+  test('L17: the error retried last during an invocation is known, for the reason of a budget that ran out', async () => {
+    const strategy = new RevocationRetryStrategy(MAX_ATTEMPTS);
+    const before = Date.now();
+    await strategy.refreshRetryTokenForRetry(await strategy.acquireInitialRetryToken(),
+      { errorType: 'THROTTLING', error: { name: 'ThrottlingException', message: 'Rate exceeded' } });
+    expect(lastRetriedSince(before)).toBe('ThrottlingException: Rate exceeded');
+    // A retry of an earlier invocation in the same container is not this one's.
+    expect(lastRetriedSince(Date.now() + 1)).toBeUndefined();
+    // A call that is not retried leaves nothing.
+    const later = Date.now() + 1;
+    await expect(strategy.refreshRetryTokenForRetry(await strategy.acquireInitialRetryToken(),
+      { errorType: 'CLIENT_ERROR', error: { name: 'ValidationException' } })).rejects.toThrow();
+    expect(lastRetriedSince(later)).toBeUndefined();
   });
 
   test('L17: client errors and server errors the SDK does not retry are answered at once', async () => {
-    const strategy = new RevocationRetryStrategy();
+    const strategy = new RevocationRetryStrategy(MAX_ATTEMPTS);
     const first = await strategy.acquireInitialRetryToken();
     await expect(strategy.refreshRetryTokenForRetry(first, { errorType: 'CLIENT_ERROR' })).rejects.toThrow();
     await expect(strategy.refreshRetryTokenForRetry(first, { errorType: 'SERVER_ERROR' })).rejects.toThrow();
@@ -1199,7 +1232,6 @@ describe('time budget (L17)', () => {
     for (const retry of [0, 5, RETRIES_PER_WIDTH - 1]) {
       const w = waits(retry);
       expect(Math.max(...w)).toBeLessThan(THROTTLED_RETRY_WINDOW_MS);
-      expect(Math.min(...w)).toBeGreaterThanOrEqual(0);
       // Full jitter, not a fixed wait: the crowd spreads over the window.
       expect(new Set(w).size).toBeGreaterThan(100);
     }
@@ -1213,14 +1245,14 @@ describe('time budget (L17)', () => {
     expect(retryDelayMs('THROTTLING', 200, () => 0.999999)).toBe(MAX_BACKOFF_MS - 1);
   });
 
-  test('L17: a transient error (a dropped connection, a 5xx) is retried after the SDK\'s short, doubling waits', () => {
+  test('L17: a transient error (a dropped connection, a timeout, a 500/502/503/504) is retried after the SDK\'s short, doubling waits', () => {
     expect(retryDelayMs('TRANSIENT', 0, () => 0.999999)).toBe(49);
     expect(retryDelayMs('TRANSIENT', 3, () => 0.999999)).toBe(399);
     expect(retryDelayMs('TRANSIENT', 30, () => 0.999999)).toBe(MAX_BACKOFF_MS - 1);
   });
 
   test('L17/L18: a Retry-After hint longer than the drawn wait is honoured, up to 4 s', async () => {
-    const strategy = new RevocationRetryStrategy();
+    const strategy = new RevocationRetryStrategy(MAX_ATTEMPTS);
     const first = await strategy.acquireInitialRetryToken();
     const hinted = await strategy.refreshRetryTokenForRetry(first, { errorType: 'THROTTLING', retryAfterHint: new Date(Date.now() + 2_500) });
     expect(hinted.getRetryDelay()).toBeGreaterThan(2_000);

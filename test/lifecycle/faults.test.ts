@@ -224,11 +224,27 @@ describe('L17 faults that outlast the time budget: FAILED before the Lambda time
       expectFailedInTime(run);
       expect(run.del.reason).toContain('kms:DeleteImportedKeyMaterial');
       expect(run.del.reason).toContain(run.arn);
+      // What the retries were waiting on, for whoever reads the stack event.
+      expect(run.del.reason).toMatch(/The last error retried: KMSInternalException/);
       expectNothingRevoked(run);
       const deletes = kmsCalls(run, 'DeleteImportedKeyMaterial');
       // Retried (more than one attempt), every attempt refused, and no other material tried after it.
       expect(deletes.length).toBeGreaterThan(1);
       expect(deletes.every((c) => c.status === 500)).toBe(true);
       expect(new Set(deletes.map((c) => c.request.KeyMaterialId)).size).toBe(1);
+    }));
+
+  test.concurrent(`L17/L18 throttling that never lets up (${SHORT_TIMEOUT_MS / 1000} s function): FAILED in time, naming the throttling; DELETE_FAILED`, () =>
+    createThenDeleteUnder(SHORT_TIMEOUT_MS, (bed) => {
+      bed.kms.injectError('DeleteImportedKeyMaterial', 'ThrottlingException', { times: Infinity });
+    }, (run) => {
+      expectFailedInTime(run);
+      expect(run.del.reason).toContain('kms:DeleteImportedKeyMaterial');
+      expect(run.del.reason).toMatch(/The last error retried: ThrottlingException/);
+      expectNothingRevoked(run);
+      const deletes = kmsCalls(run, 'DeleteImportedKeyMaterial');
+      // Retried within the quota's window until the budget ended it: several attempts per second.
+      expect(deletes.length).toBeGreaterThan(5);
+      expect(deletes.every((c) => c.errorType === 'ThrottlingException')).toBe(true);
     }));
 });
