@@ -8,7 +8,7 @@ import { KMSClient } from '@aws-sdk/client-kms';
  * handler's 15-minute Lambda timeout, lib/provider.ts, for a raised `serviceTimeout`). A count low
  * enough to end first would fail revocations the budget could still finish: 1,470 Deletes at once
  * (six full stacks destroyed together, one 15/s quota) drain in about 100 s, and the unluckiest
- * needed 82 attempts (bench/: retry headroom).
+ * needed 82 to 84 attempts (bench/: retry headroom).
  */
 export const MAX_ATTEMPTS = 600;
 
