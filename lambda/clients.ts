@@ -1,5 +1,6 @@
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { KMSClient } from '@aws-sdk/client-kms';
+import { errorDetail } from './errors';
 
 /**
  * Attempts per KMS call, first one included. What ends the retries is the invocation's time budget
@@ -98,7 +99,7 @@ export class RevocationRetryStrategy {
 
 interface RetriedError {
   readonly errorType: RetryErrorType;
-  readonly error?: { readonly name?: string; readonly message?: string };
+  readonly error?: unknown;
   readonly retryAfterHint?: Date;
 }
 
@@ -111,8 +112,7 @@ let lastRetried: { at: number; error: RetriedError['error'] } | undefined;
  */
 export function lastRetriedSince(since: number): string | undefined {
   if (!lastRetried || lastRetried.at < since) return undefined;
-  const { name = 'Error', message = '' } = lastRetried.error ?? {};
-  return (message ? `${name}: ${message}` : name).slice(0, 200);
+  return errorDetail(lastRetried.error).slice(0, 200);
 }
 
 /**

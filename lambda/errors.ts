@@ -33,6 +33,11 @@ export function errorMessage(err: unknown): string {
   return String(err);
 }
 
+/** An SDK error as failure reasons name it: `ThrottlingException: Rate exceeded`. */
+export function errorDetail(err: unknown): string {
+  return `${awsErrorName(err) || 'Error'}: ${errorMessage(err)}`;
+}
+
 /** True for the access-denied codes KMS and CloudFormation use. */
 export function isAccessDenied(err: unknown): boolean {
   const name = awsErrorName(err);
@@ -46,7 +51,7 @@ export function isAccessDenied(err: unknown): boolean {
 export function explainKmsError(err: unknown, action: string, keyArn: string): HandlerError {
   if (err instanceof HandlerError) return err;
   const name = awsErrorName(err);
-  const detail = `${name || 'Error'}: ${errorMessage(err)}`;
+  const detail = errorDetail(err);
   switch (name) {
     case 'AccessDeniedException':
       return new HandlerError(
@@ -72,8 +77,7 @@ export function explainKmsError(err: unknown, action: string, keyArn: string): H
 /** Same as explainKmsError, for the CloudFormation reads on the handler's own stack. */
 export function explainCloudFormationError(err: unknown, action: string, stackId: string): HandlerError {
   if (err instanceof HandlerError) return err;
-  const name = awsErrorName(err);
-  const detail = `${name || 'Error'}: ${errorMessage(err)}`;
+  const detail = errorDetail(err);
   if (isAccessDenied(err)) {
     return new HandlerError(
       `${action} was denied on ${stackId} (${detail}). Likely cause: the handler's role lacks ${action} on its own stack, ` +

@@ -1208,14 +1208,14 @@ describe('time budget (L17)', () => {
     const strategy = new RevocationRetryStrategy(MAX_ATTEMPTS);
     const before = Date.now();
     await strategy.refreshRetryTokenForRetry(await strategy.acquireInitialRetryToken(),
-      { errorType: 'THROTTLING', error: { name: 'ThrottlingException', message: 'Rate exceeded' } });
+      { errorType: 'THROTTLING', error: Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }) });
     expect(lastRetriedSince(before)).toBe('ThrottlingException: Rate exceeded');
     // A retry of an earlier invocation in the same container is not this one's.
     expect(lastRetriedSince(Date.now() + 1)).toBeUndefined();
     // A call that is not retried leaves nothing.
     const later = Date.now() + 1;
     await expect(strategy.refreshRetryTokenForRetry(await strategy.acquireInitialRetryToken(),
-      { errorType: 'CLIENT_ERROR', error: { name: 'ValidationException' } })).rejects.toThrow();
+      { errorType: 'CLIENT_ERROR', error: Object.assign(new Error('bad'), { name: 'ValidationException' }) })).rejects.toThrow();
     expect(lastRetriedSince(later)).toBeUndefined();
   });
 
