@@ -163,6 +163,8 @@ export async function measureColdStart(samplesPerVariant: number): Promise<ColdS
     HttpsResponseServer.start(),
   ]);
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-lambda-home-'));
+  // Both handlers reach KMS (and ours CloudFormation) over TLS, as they do in Lambda.
+  const [kmsEndpoint, cfnEndpoint] = await Promise.all([responses.tlsFront(kms.endpoint), responses.tlsFront(cfn.endpoint)]);
 
   /**
    * A stack of its own per sample, in the CloudFormation double as CloudFormation shows a stack
@@ -227,8 +229,8 @@ export async function measureColdStart(samplesPerVariant: number): Promise<ColdS
       // NODE_PATH): here the repository's own @aws-sdk packages. Ours bundles its SDK and ignores it.
       NODE_PATH: path.join(ROOT, 'node_modules'),
       NODE_EXTRA_CA_CERTS: responses.caFile,
-      AWS_ENDPOINT_URL_KMS: kms.endpoint,
-      AWS_ENDPOINT_URL_CLOUDFORMATION: cfn.endpoint,
+      AWS_ENDPOINT_URL_KMS: kmsEndpoint,
+      AWS_ENDPOINT_URL_CLOUDFORMATION: cfnEndpoint,
       ...stringValues(p.spec.environment),
       // What the construct's AWS::StackId resolves to, and the test-only origin of the HTTPS
       // ResponseURL server (not S3), as the test bed sets it.

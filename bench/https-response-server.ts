@@ -18,8 +18,10 @@ import { execFileSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as https from 'node:https';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as tls from 'node:tls';
 import { presignedQuery, ResponseRecorder } from '../test/support/response-server';
 
 export class HttpsResponseServer extends ResponseRecorder {
@@ -51,14 +53,15 @@ export class HttpsResponseServer extends ResponseRecorder {
 
   private counter = 0;
   private readonly server: https.Server;
+  private readonly fronts: tls.Server[] = [];
 
   private constructor(
     readonly host: string,
     private readonly dir: string,
     /** The certificate to trust (NODE_EXTRA_CA_CERTS) in the handlers' processes. */
     readonly caFile: string,
-    key: Buffer,
-    cert: Buffer,
+    private readonly key: Buffer,
+    private readonly cert: Buffer,
   ) {
     super();
     this.server = https.createServer({ key, cert }, this.onRequest);
@@ -88,7 +91,39 @@ export class HttpsResponseServer extends ResponseRecorder {
     return `https://${this.host}/cfn-response/${n}?${presignedQuery(n)}`;
   }
 
+  /**
+   * An https origin for a plain-HTTP double (`http://127.0.0.1:port`): TLS on an ephemeral port of
+   * this server's address, with its certificate, each connection piped to the double. The SDK then
+   * calls KMS and CloudFormation over TLS as it does in Lambda. Over plain http the SDK's Node.js
+   * handler takes another path: it loads node:http with a dynamic import() on its first request,
+   * which in our bundle starts Node's ES module loader (about 20 ms of a cold start on this machine)
+   * and which a handler calling AWS's https endpoints never takes.
+   */
+  async tlsFront(endpoint: string): Promise<string> {
+    const target = new URL(endpoint);
+    const front = tls.createServer({ key: this.key, cert: this.cert }, (socket) => {
+      const upstream = net.connect(Number(target.port), target.hostname);
+      // No Nagle delay on either leg: a relay that holds back small writes meets the peer's delayed
+      // ACK and stalls each exchange by about 40 ms.
+      socket.setNoDelay(true);
+      upstream.setNoDelay(true);
+      socket.pipe(upstream).pipe(socket);
+      const close = () => { socket.destroy(); upstream.destroy(); };
+      socket.on('error', close);
+      upstream.on('error', close);
+      socket.on('close', close);
+      upstream.on('close', close);
+    });
+    this.fronts.push(front);
+    await new Promise<void>((resolve, reject) => {
+      front.once('error', reject);
+      front.listen(0, this.host, () => resolve());
+    });
+    return `https://${this.host}:${(front.address() as net.AddressInfo).port}`;
+  }
+
   async stop(): Promise<void> {
+    for (const front of this.fronts) front.close();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     fs.rmSync(this.dir, { recursive: true, force: true });

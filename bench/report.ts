@@ -441,7 +441,11 @@ Each sample is a fresh Node.js ${cs.nodeVersion} process (bench/coldstart-worker
 found in the synthesized cloud assembly, then invokes it once with a stack-deletion Delete event for a key holding one
 imported material, against the KMS double (ours also reads, from the CloudFormation double, a stack deletion under way
 as CloudFormation shows it, each sample a stack of its own), and
-answers to an HTTPS ResponseURL (both sides pay a TLS handshake, as against S3). Timed inside the child with hrtime;
+answers to an HTTPS ResponseURL. Every connection is TLS, as against AWS's endpoints and S3: the doubles are reached
+through a TLS relay on a loopback address (\`HttpsResponseServer.tlsFront\`), so ours pays one handshake more than the
+baseline (CloudFormation). Over plain http the SDK's Node.js handler would load node:http by a dynamic \`import()\` at its
+first request, which starts Node's ES module loader in our bundle (about 20 ms here), a path no handler calling AWS's
+https endpoints takes. Timed inside the child with hrtime;
 ${cs.samplesPerVariant} samples per variant, interleaved, after one discarded run each; every sample checked (answer
 SUCCESS, material revoked): failures ${cs.variants.map((x) => `${x.variant} ${x.failures}`).join(', ')}. The baseline's cold start is its
 onDelete call: the onDelete-only form runs the same code for a Delete, so it is not measured separately.

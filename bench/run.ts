@@ -130,7 +130,7 @@ async function main(): Promise<void> {
   const planKeysPerStack = [245, 244];
   const config: Config = quick
     ? { quick, synthRuns: 3, coldSamples: 5, throughputKeys: 90, concurrencies: [8], manyStacks: { keys: 120, fullStack: 30, concurrency: 8 }, planRuns: 3, planSynthRuns: 1, planKeysPerStack }
-    : { quick, synthRuns: 15, coldSamples: 15, throughputKeys: 300, concurrencies: [8, 32], manyStacks: { keys: 980, fullStack: 490, concurrency: 32 }, planRuns: 9, planSynthRuns: 5, planKeysPerStack };
+    : { quick, synthRuns: 15, coldSamples: 31, throughputKeys: 300, concurrencies: [8, 32], manyStacks: { keys: 980, fullStack: 490, concurrency: 32 }, planRuns: 9, planSynthRuns: 5, planKeysPerStack };
   if (!fs.existsSync(path.join(ROOT, 'assets', 'revocation-handler', 'index.js'))) {
     throw new Error('assets/revocation-handler/index.js is missing: run `npm run bundle` first');
   }
