@@ -70,3 +70,53 @@ function coversAll(s: StatementJson, actions: readonly string[]): boolean {
     `^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i'));
   return actions.every((action) => patterns.some((pattern) => pattern.test(action)));
 }
+
+/**
+ * Adds a statement to the key policy of a key defined in the app, and says whether it could.
+ * Through the object the user passed when it holds the policy (`kms.Key`, `kms.Key.fromCfnKey`);
+ * otherwise (a key given by `fromKeyArn(scope, id, cfnKey.attrArn)`, or none) through the
+ * CfnKey's own `kms.Key`, a `PolicyDocument` set on the CfnKey, or `kms.Key.fromCfnKey` for a
+ * plain JSON policy (which it makes editable).
+ */
+export function addToKeyPolicy(key: kms.IKey | undefined, cfnKey: kms.CfnKey, statement: iam.PolicyStatement): boolean {
+  if (key?.addToResourcePolicy(statement).statementAdded) return true;
+  const owner = cfnKey.node.scope as Partial<kms.IKey> | undefined;
+  if (owner?.node?.defaultChild === cfnKey && typeof owner.addToResourcePolicy === 'function'
+    && owner.addToResourcePolicy(statement).statementAdded) return true;
+  const document: unknown = cfnKey.keyPolicy;
+  if (document instanceof iam.PolicyDocument) {
+    document.addStatements(statement);
+    return true;
+  }
+  // fromCfnKey parses the policy and replaces it by an editable copy: only for plain JSON (or when
+  // it already did so), never over a token it would misread as an empty policy.
+  if (cfnKey.node.tryFindChild('@FromCfnKey') || (typeof document === 'object' && document !== null && !Token.isUnresolved(document))) {
+    try {
+      return kms.Key.fromCfnKey(cfnKey).addToResourcePolicy(statement).statementAdded;
+    } catch {
+      // A policy with CloudFormation functions cannot be parsed.
+    }
+  }
+  return false;
+}
+
+/**
+ * The statement that keeps a key reachable by the handler after no revocation names it any more,
+ * for a key whose policy does not trust the account. It lets IAM policies grant `actions` to the
+ * handler's role alone (the account root as principal, narrowed by `aws:PrincipalArn`), and grants
+ * nothing by itself: only the handler's key policies (AWS::IAM::ManagedPolicy, replaced and never
+ * updated when their key list changes) name keys. A key that a revocation named in the previous
+ * deployment stays in the old one until the cleanup phase ends, so the cleanup Delete that revokes
+ * it (LIFECYCLE L9, L12) is allowed, although CloudFormation already gave the key its new policy in
+ * the update phase (AWS KMS Developer Guide, "Allows access to the AWS account and enables IAM
+ * policies"; IAM User Guide, global condition key aws:PrincipalArn: for a role session, the role's ARN).
+ */
+export function throughIamStatement(role: iam.IRole, actions: readonly string[]): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    sid: 'KeyMaterialRevocationHandlerThroughIam',
+    principals: [new iam.AccountRootPrincipal()],
+    actions: [...actions],
+    resources: ['*'],
+    conditions: { ArnEquals: { 'aws:PrincipalArn': role.roleArn } },
+  });
+}

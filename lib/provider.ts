@@ -13,6 +13,7 @@ import {
   BOUND_STACK_ID_ENV, CLOUDFORMATION_LIST_ACTIONS, CLOUDFORMATION_STATUS_ACTIONS, CLOUDFORMATION_TEMPLATE_ACTIONS, KMS_ACTIONS,
 } from './contract';
 import { keyIdentity, stackChainOf } from './key-identity';
+import { addToKeyPolicy, keyPolicyTrustsAccount, throughIamStatement } from './key-policy';
 import { acknowledgeNagFindings, NagFinding, nagResourceFinding } from './nag';
 import { renderedResource } from './rendered';
 
@@ -269,6 +270,7 @@ export class RevocationProvider extends Construct {
       );
     }
     this.grantedKeys = granted;
+    this.keepFormerKeysReachable();
 
     const buckets: string[][] = Array.from({ length: KEY_POLICY_BUCKETS }, () => []);
     for (const identity of identities) buckets[bucketOf(identity)].push(identity);
@@ -304,6 +306,27 @@ export class RevocationProvider extends Construct {
     });
   }
 
+  /**
+   * Every key of this stack with Origin EXTERNAL that no revocation names, and whose policy does not
+   * trust the account, gets `throughIamStatement`: such a key may be one that a revocation named in
+   * the previous deployment (pointed at another key, or removed with revokeOnRemoval) and must
+   * still revoke in this update's cleanup. Its own statement for the role left the key policy in
+   * the update phase; the handler's old key policy, which names it, stays until the cleanup ends.
+   * Keys named by a revocation have the statement for the role itself (KeyMaterialRevocation).
+   */
+  private keepFormerKeysReachable(): void {
+    const stack = Stack.of(this);
+    const named = new Set(this.uses.map((use) => use.cfnKey));
+    for (const cfnKey of stack.node.findAll()) {
+      if (!(cfnKey instanceof kms.CfnKey) || Stack.of(cfnKey) !== stack || named.has(cfnKey) || originOf(cfnKey) !== 'EXTERNAL') continue;
+      const owner = cfnKey.node.scope as Partial<kms.Key> | undefined;
+      const key = (cfnKey.node.tryFindChild('@FromCfnKey') ?? (owner?.node?.defaultChild === cfnKey ? owner : undefined)) as kms.IKey | undefined;
+      if (keyPolicyTrustsAccount(cfnKey, KMS_ACTIONS, key)) continue;
+      // A policy that cannot be edited is left as it is: no revocation asks for this key now.
+      addToKeyPolicy(key, cfnKey, throughIamStatement(this.role, KMS_ACTIONS));
+    }
+  }
+
   private validateKeyPolicies(): string[] {
     const errors = [...this.keyPolicyErrors];
     for (const policy of this.keyPolicies) {
@@ -318,6 +341,16 @@ export class RevocationProvider extends Construct {
     }
     return errors;
   }
+}
+
+/**
+ * A key's Origin as set by its property or an escape-hatch override, read without rendering the
+ * key: rendering resolves its key policy, and the lazy policy of `kms.Key.fromCfnKey` would keep
+ * that first rendering, dropping any statement added after it.
+ */
+function originOf(cfnKey: kms.CfnKey): unknown {
+  const overrides = (cfnKey as unknown as { rawOverrides?: { Properties?: Record<string, unknown> } }).rawOverrides;
+  return overrides?.Properties && 'Origin' in overrides.Properties ? overrides.Properties.Origin : cfnKey.origin;
 }
 
 /**

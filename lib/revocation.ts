@@ -12,7 +12,7 @@ import {
   METRIC_REVOCATION_FAILURES, RESOURCE_TYPE, RevocationProperties,
 } from './contract';
 import { cfnKeyOf, keyIdentity, rootStackOf } from './key-identity';
-import { keyPolicyTrustsAccount } from './key-policy';
+import { addToKeyPolicy, keyPolicyTrustsAccount } from './key-policy';
 import { isMultiRegionAtSynth, RevocationProvider } from './provider';
 import { checkNoAutomaticRotation } from './rotation';
 
@@ -265,11 +265,12 @@ export class KeyMaterialRevocation extends Construct {
         // statement for the handler's role. In a key policy, "*" means this key. Other stacks'
         // keys are left alone: referencing this stack's role from there would create a
         // dependency cycle.
-        allowInKeyPolicy(this, key, cfnKey, new iam.PolicyStatement({
-          principals: [provider.role],
-          actions: KMS_ACTIONS,
-          resources: ['*'],
-        }));
+        const statement = new iam.PolicyStatement({ principals: [provider.role], actions: KMS_ACTIONS, resources: ['*'] });
+        if (!addToKeyPolicy(key, cfnKey, statement)) {
+          Annotations.of(this).addWarningV2('cdk-kms-key-material:keyPolicyNotEdited',
+            `the key policy of ${cfnKey.node.path} does not let the account's IAM policies grant ${KMS_ACTIONS.join(', ')}, and ` +
+            'this construct cannot add a statement to it: add one for the revocation handler\'s role, or the handler\'s create fails');
+        }
       }
     }
     // A key known by its ID, account and Region (kms.Key.fromLookup after a successful lookup) has
@@ -424,37 +425,6 @@ export class KeyMaterialRevocation extends Construct {
     this.identity ??= keyIdentity(this.key, this.cfnKey, Stack.of(this));
     return this.identity;
   }
-}
-
-/**
- * Adds a statement to the key policy of a key defined in this stack. Through the object the user
- * passed when it holds the policy (`kms.Key`, `kms.Key.fromCfnKey`); otherwise (a key given by
- * `fromKeyArn(scope, id, cfnKey.attrArn)`) through the CfnKey's own `kms.Key`, a `PolicyDocument`
- * set on the CfnKey, or `kms.Key.fromCfnKey` for a plain JSON policy (which it makes editable).
- * A policy none of these can edit gets a warning: the handler's create then fails loudly.
- */
-function allowInKeyPolicy(scope: Construct, key: kms.IKey, cfnKey: kms.CfnKey, statement: iam.PolicyStatement): void {
-  if (key.addToResourcePolicy(statement).statementAdded) return;
-  const owner = cfnKey.node.scope as Partial<kms.IKey> | undefined;
-  if (owner?.node?.defaultChild === cfnKey && typeof owner.addToResourcePolicy === 'function'
-    && owner.addToResourcePolicy(statement).statementAdded) return;
-  const document: unknown = cfnKey.keyPolicy;
-  if (document instanceof iam.PolicyDocument) {
-    document.addStatements(statement);
-    return;
-  }
-  // fromCfnKey parses the policy and replaces it by an editable copy: only for plain JSON (or when
-  // it already did so), never over a token it would misread as an empty policy.
-  if (cfnKey.node.tryFindChild('@FromCfnKey') || (typeof document === 'object' && document !== null && !Token.isUnresolved(document))) {
-    try {
-      if (kms.Key.fromCfnKey(cfnKey).addToResourcePolicy(statement).statementAdded) return;
-    } catch {
-      // A policy with CloudFormation functions cannot be parsed: fall through to the warning.
-    }
-  }
-  Annotations.of(scope).addWarningV2('cdk-kms-key-material:keyPolicyNotEdited',
-    `the key policy of ${cfnKey.node.path} does not let the account's IAM policies grant ${KMS_ACTIONS.join(', ')}, and ` +
-    'this construct cannot add a statement to it: add one for the revocation handler\'s role, or the handler\'s create fails');
 }
 
 /** Whether `keyArn` renders as `Fn::GetAtt` of the key's own resource (an implicit dependency). */

@@ -840,6 +840,101 @@ describe('key policies replaced, never updated, when their key list changes (L9,
   });
 });
 
+describe('keys no revocation names, under a key policy that does not trust the account (L9, L12)', () => {
+  const adminOnly = () => new iam.PolicyDocument({ statements: [new iam.PolicyStatement({
+    principals: [new iam.ArnPrincipal(`arn:aws:iam::${ACCOUNT}:role/Admin`)], actions: ['kms:*'], resources: ['*'],
+  })] });
+  const adminOnlyJson = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:role/Admin` }, Action: 'kms:*', Resource: '*' }] };
+  const external = (key: kms.Key) => {
+    (key.node.defaultChild as kms.CfnKey).addPropertyOverride('Origin', 'EXTERNAL');
+    return key;
+  };
+
+  /** The statements of one key's policy (by its construct) that let the handler's role in, directly or through IAM. */
+  function forRole(stack: Stack, cfnKey: kms.CfnKey) {
+    const template = Template.fromStack(stack);
+    const role = Object.keys(template.findResources('AWS::IAM::Role'))[0];
+    const statements: any[] = template.toJSON().Resources[stack.getLogicalId(cfnKey)].Properties.KeyPolicy?.Statement ?? [];
+    return {
+      direct: statements.filter((st) => st.Principal?.AWS?.['Fn::GetAtt']?.[0] === role),
+      throughIam: statements.filter((st) => st.Condition?.ArnEquals?.['aws:PrincipalArn']?.['Fn::GetAtt']?.[0] === role),
+    };
+  }
+
+  test('L9/L12: an EXTERNAL key of the stack that no revocation names lets IAM grant the three actions to the handler\'s role alone', () => {
+    const stack = newStack();
+    const former = external(new kms.Key(stack, 'Former', { policy: adminOnly() }));
+    new KeyMaterialRevocation(stack, 'R', { key: external(new kms.Key(stack, 'Named', { policy: adminOnly() })) });
+    const { direct, throughIam } = forRole(stack, former.node.defaultChild as kms.CfnKey);
+    expect(direct).toEqual([]);
+    expect(throughIam).toHaveLength(1);
+    const [statement] = throughIam;
+    expect(statement.Effect).toBe('Allow');
+    expect(statement.Principal.AWS).toEqual({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:iam::${ACCOUNT}:root`]] });
+    expect(actionsOf(statement)).toEqual(KMS_ACTIONS);
+    expect(statement.Resource).toBe('*');
+    expect(Object.keys(statement.Condition)).toEqual(['ArnEquals']);
+    // It grants nothing by itself: no IAM policy of the handler names the key.
+    const template = Template.fromStack(stack);
+    const formerId = stack.getLogicalId(former.node.defaultChild as kms.CfnKey);
+    expect(JSON.stringify(template.findResources('AWS::IAM::ManagedPolicy'))).not.toContain(formerId);
+  });
+
+  test('L9: a key a revocation names gets the statement for the role itself, never the one through IAM', () => {
+    const stack = newStack();
+    const named = external(new kms.Key(stack, 'Named', { policy: adminOnly() }));
+    new KeyMaterialRevocation(stack, 'R', { key: named });
+    const { direct, throughIam } = forRole(stack, named.node.defaultChild as kms.CfnKey);
+    expect(direct).toHaveLength(1);
+    expect(throughIam).toEqual([]);
+  });
+
+  test('S5: keys that need nothing are left alone: a policy that trusts the account, an Origin other than EXTERNAL, a stack without revocations', () => {
+    const app = new App();
+    const stack = newStack('Stack', ENV, app);
+    const trusting = external(new kms.Key(stack, 'Trusting'));
+    const notExternal = new kms.Key(stack, 'AwsKms', { policy: adminOnly() });
+    new KeyMaterialRevocation(stack, 'R', { key: external(new kms.Key(stack, 'Named')) });
+    const other = newStack('Other', ENV, app);
+    const elsewhere = external(new kms.Key(other, 'Elsewhere', { policy: adminOnly() }));
+    const policyOf = (st: Stack, key: kms.Key) => Template.fromStack(st).toJSON().Resources[st.getLogicalId(key.node.defaultChild as kms.CfnKey)].Properties.KeyPolicy;
+    expect(policyOf(stack, trusting).Statement).toHaveLength(1);
+    expect(policyOf(stack, notExternal).Statement).toHaveLength(1);
+    expect(policyOf(other, elsewhere).Statement).toHaveLength(1);
+  });
+
+  test('L9/S10: a plain CfnKey (JSON policy, Origin EXTERNAL), and one behind kms.Key.fromCfnKey, get it in the template', () => {
+    const stack = newStack();
+    const plain = new kms.CfnKey(stack, 'Plain', { origin: 'EXTERNAL', keyPolicy: adminOnlyJson });
+    const wrapped = new kms.CfnKey(stack, 'Wrapped', { origin: 'EXTERNAL', keyPolicy: adminOnlyJson });
+    kms.Key.fromCfnKey(wrapped);
+    new KeyMaterialRevocation(stack, 'R', { key: kms.Key.fromKeyArn(stack, 'Imported', IMPORTED) });
+    for (const cfnKey of [plain, wrapped]) {
+      const { direct, throughIam } = forRole(stack, cfnKey);
+      expect(direct).toEqual([]);
+      expect(throughIam).toHaveLength(1);
+    }
+  });
+
+  test('L9: a key in a nested stack is left to that stack\'s own handler', () => {
+    const stack = newStack('Root', ENV);
+    const nested = new NestedStack(stack, 'Nested');
+    const inNested = external(new kms.Key(nested, 'InNested', { policy: adminOnly() }));
+    new KeyMaterialRevocation(stack, 'R', { key: kms.Key.fromKeyArn(stack, 'Imported', IMPORTED) });
+    Template.fromStack(stack);
+    const statements = Template.fromStack(nested).toJSON().Resources[nested.getLogicalId(inNested.node.defaultChild as kms.CfnKey)].Properties.KeyPolicy.Statement;
+    expect(statements).toHaveLength(1);
+  });
+
+  test('L9: synthesizing twice adds the statement once', () => {
+    const stack = newStack();
+    const former = external(new kms.Key(stack, 'Former', { policy: adminOnly() }));
+    new KeyMaterialRevocation(stack, 'R', { key: kms.Key.fromKeyArn(stack, 'Imported', IMPORTED) });
+    Template.fromStack(stack);
+    expect(forRole(stack, former.node.defaultChild as kms.CfnKey).throughIam).toHaveLength(1);
+  });
+});
+
 describe('runtime', () => {
   test('the tests run on the Node.js major the handler deploys with', () => {
     const stack = newStack();

@@ -718,10 +718,50 @@ describe('KmsDouble, driven by the real @aws-sdk/client-kms', () => {
       await revoke(role, arn);
     });
 
-    it('GUESS: a statement with a Condition is treated as not matching (no condition keys are modelled)', async () => {
+    it('GUESS: a statement with a condition that is not modelled is treated as not matching', async () => {
       const arn = externalKey();
       double.setIdentityPolicies(ROLE, [allow(DELETE, arn, { Condition: { StringEquals: { 'aws:PrincipalTag/team': 'x' } } })]);
       expect((await rejection(revoke(role, arn))).message).toContain('because no identity-based policy allows');
+      // Nor is an operator that is not modelled, on the one key that is.
+      double.setIdentityPolicies(ROLE, [allow(DELETE, arn, { Condition: { ArnNotEquals: { 'aws:PrincipalArn': 'arn:aws:iam::999999999999:role/X' } } })]);
+      expect(double.evaluateAccess(ROLE, DELETE, arn).allowed).toBe(false);
+    });
+
+    it('aws:PrincipalArn conditions: ArnEquals/ArnLike/StringEquals/StringLike, every key and operator must hold, any value may', () => {
+      // Root trust that only the handler's role may use: IAM policies then decide for that role alone.
+      const delegating = (condition: object) => externalKey(keyPolicy(
+        { Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:role/KeyAdministrator` }, Action: 'kms:*', Resource: '*' },
+        { Effect: 'Allow', Principal: { AWS: ROOT }, Action: DELETE, Resource: '*', Condition: condition },
+      ));
+      const decide = (condition: object, principal = ROLE) => {
+        const arn = delegating(condition);
+        double.setIdentityPolicies(principal, [allow(DELETE, arn)]);
+        return double.evaluateAccess(principal, DELETE, arn).allowed;
+      };
+      expect(decide({ ArnEquals: { 'aws:PrincipalArn': ROLE } })).toBe(true);
+      expect(decide({ ArnEquals: { 'aws:PrincipalArn': ROLE } }, `arn:aws:iam::${ACCOUNT}:role/Other`)).toBe(false);
+      expect(decide({ ArnLike: { 'aws:PrincipalArn': `arn:aws:iam::${ACCOUNT}:role/Revocation*` } })).toBe(true);
+      expect(decide({ StringEquals: { 'AWS:PrincipalARN': ROLE } })).toBe(true); // key names are not case-sensitive
+      expect(decide({ StringLike: { 'aws:PrincipalArn': ['arn:aws:iam::*:role/Nobody', `arn:aws:iam::${ACCOUNT}:role/*Handler`] } })).toBe(true);
+      expect(decide({ StringEquals: { 'aws:PrincipalArn': ROLE.toLowerCase() } })).toBe(false); // values are
+      expect(decide({ ArnEquals: { 'aws:PrincipalArn': ROLE }, StringEquals: { 'aws:PrincipalTag/team': 'x' } })).toBe(false);
+      expect(decide({ ArnEquals: { 'aws:PrincipalArn': ROLE, 'aws:SourceVpc': 'vpc-1' } })).toBe(false);
+      // The condition enables IAM for the role; it grants nothing by itself.
+      const arn = delegating({ ArnEquals: { 'aws:PrincipalArn': ROLE } });
+      double.setIdentityPolicies(ROLE, []);
+      expect(double.evaluateAccess(ROLE, DELETE, arn)).toMatchObject({ allowed: false, deniedBy: 'identity' });
+    });
+
+    it('aws:PrincipalArn of an assumed-role session is its role\'s ARN, in a key-policy condition', async () => {
+      double.setPrincipal('ASIASESSION', { arn: `arn:aws:sts::${ACCOUNT}:assumed-role/RevocationHandler/my-function` });
+      const session = kmsClient({ credentials: { accessKeyId: 'ASIASESSION', secretAccessKey: 's', sessionToken: 't' } });
+      const arn = externalKey(keyPolicy({ Effect: 'Allow', Principal: { AWS: ROOT }, Action: DELETE, Resource: '*', Condition: { ArnEquals: { 'aws:PrincipalArn': ROLE } } }));
+      double.setIdentityPolicies(ROLE, [allow(DELETE, arn)]);
+      await revoke(session, arn);
+      expect(double.key(arn)!.state).toBe('PendingImport');
+      const denied = externalKey(keyPolicy({ Effect: 'Allow', Principal: { AWS: ROOT }, Action: DELETE, Resource: '*', Condition: { ArnEquals: { 'aws:PrincipalArn': `${ROLE}2` } } }));
+      double.setIdentityPolicies(ROLE, [allow(DELETE, denied)]);
+      expect((await rejection(revoke(session, denied))).message).toContain('because no resource-based policy allows');
     });
 
     it('an assumed-role session is covered by its role ARN, in the key policy and for the role\'s IAM policies', async () => {

@@ -1474,11 +1474,21 @@ function injectedMessage(errorType: string): string {
 // - Action matching is case-insensitive with `*` and `?` wildcards; Resource ARNs match
 //   case-sensitively with the same wildcards (IAM JSON policy elements: Action, Resource).
 //
+// - Conditions (IAM JSON policy elements: Condition; "Condition operators"; "AWS global condition
+//   context keys"): every operator of a block must hold, within an operator every key, and a key
+//   holds when any of its values matches ("evaluation logic for conditions with multiple context
+//   keys or values"). Condition key names are not case-sensitive. Evaluated: the key
+//   `aws:PrincipalArn` with ArnEquals, ArnLike (same wildcards as Resource), StringEquals and
+//   StringLike. "For an IAM role, the request context returns the ARN of the role, not the ARN of
+//   the user that assumed the role": for an assumed-role session, the role's ARN. GUESS: the role's
+//   path is taken as "/" (a session ARN does not carry it; CDK's roles have that path).
+//
 // Not modelled: grants, SCPs/RCPs (use deny({ policy: 'scp' })), permissions boundaries, session
-// policies, VPC endpoint policies, cross-account evaluation, and condition keys.
-// GUESS: a statement with a `Condition` block is treated as not matching the request (for an
-// Allow that is the strict reading; for a Deny it is the lenient one). Nothing here evaluates
-// conditions, so a test that needs a conditional deny must use deny() instead.
+// policies, VPC endpoint policies, cross-account evaluation, and every other condition key and
+// operator (IfExists, ForAnyValue/ForAllValues included).
+// GUESS: a statement with a condition that is not evaluated is treated as not matching the request
+// (for an Allow that is the strict reading; for a Deny it is the lenient one), so a test that needs
+// such a conditional deny must use deny() instead.
 
 /** An IAM policy statement in JSON form (values as CloudFormation resolved them). */
 export interface PolicyStatement {
@@ -1537,8 +1547,8 @@ export function evaluateKmsAccess(req: KmsAccessRequest): AccessDecision {
   const keyStatements = statementsOf(req.keyPolicy);
   const idStatements = req.identityPolicies.flatMap(statementsOf);
   const who = `User: ${req.principalArn} is not authorized to perform: ${req.action} on resource: ${req.keyArn}`;
-  const onKey = (s: PolicyStatement) => !s.Condition && actionMatches(s, req.action) && keyPolicyResourceMatches(s, req.keyArn);
-  const onIdentity = (s: PolicyStatement) => !s.Condition && actionMatches(s, req.action) && resourceMatches(s, req.keyArn);
+  const onKey = (s: PolicyStatement) => conditionHolds(s, req) && actionMatches(s, req.action) && keyPolicyResourceMatches(s, req.keyArn);
+  const onIdentity = (s: PolicyStatement) => conditionHolds(s, req) && actionMatches(s, req.action) && resourceMatches(s, req.keyArn);
 
   // 1. An explicit deny anywhere wins. In a resource-based policy a Deny naming the account denies
   //    every principal of the account.
@@ -1636,6 +1646,35 @@ interface AssumedRole {
   partition: string;
   account: string;
   roleName: string;
+}
+
+/** Operators evaluated on `aws:PrincipalArn`: ARN and string comparisons (case-sensitive), exact or with wildcards. */
+const CONDITION_OPERATORS: Record<string, (value: string, pattern: string) => boolean> = {
+  ArnEquals: (value, pattern) => value === pattern,
+  ArnLike: (value, pattern) => wildcard(pattern, '').test(value),
+  StringEquals: (value, pattern) => value === pattern,
+  StringLike: (value, pattern) => wildcard(pattern, '').test(value),
+};
+
+/** Whether a statement's Condition block holds for the request (no block: it holds; see the section comment). */
+function conditionHolds(s: PolicyStatement, req: KmsAccessRequest): boolean {
+  if (s.Condition === undefined) return true;
+  if (typeof s.Condition !== 'object' || s.Condition === null) return false;
+  return Object.entries(s.Condition).every(([operator, keys]) => {
+    const compare = CONDITION_OPERATORS[operator];
+    if (!compare || typeof keys !== 'object' || keys === null) return false;
+    return Object.entries(keys as Record<string, unknown>).every(([key, values]) => {
+      if (key.toLowerCase() !== 'aws:principalarn') return false;
+      const value = principalArnContext(req.principalArn);
+      return asList(values as string | string[]).some((pattern) => compare(value, pattern));
+    });
+  });
+}
+
+/** The value of `aws:PrincipalArn`: the principal's ARN, or for an assumed-role session its role's ARN (path "/": GUESS). */
+function principalArnContext(principalArn: string): string {
+  const session = parseAssumedRole(principalArn);
+  return session ? `arn:${session.partition}:iam::${session.account}:role/${session.roleName}` : principalArn;
 }
 
 /** `arn:aws:sts::111122223333:assumed-role/RoleName/session` (the principal of a Lambda function's calls). */

@@ -53,6 +53,33 @@ function expectNoDenial(ctx: ScenarioContext, expect: Expect): void {
 
 const byArn = (stack: Stack, id: string, arn: string) => kms.Key.fromKeyArn(stack, id, arn);
 
+/**
+ * A same-stack key whose custom key policy names an administrator role only: it does not trust the
+ * account, so IAM policies grant nothing on it and only a key-policy statement lets the handler act.
+ */
+function adminOnlyKey(stack: Stack, id: string): kms.Key {
+  const key = new kms.Key(stack, id, {
+    removalPolicy: RemovalPolicy.RETAIN,
+    policy: new iam.PolicyDocument({ statements: [new iam.PolicyStatement({
+      principals: [new iam.ArnPrincipal(`arn:aws:iam::${stack.account}:role/KeyAdministrator`)],
+      actions: ['kms:*'],
+      resources: ['*'],
+    })] }),
+  });
+  (key.node.defaultChild as kms.CfnKey).addPropertyOverride('Origin', 'EXTERNAL');
+  return key;
+}
+
+/** The statements of a key's policy in force that let the handler's role in: naming it, or the account for it alone. */
+function statementsNamingRole(ctx: ScenarioContext, keyArn: string): { direct: number; throughIam: number } {
+  const statements = [ctx.bed.kms.keyPolicy(keyArn)?.Statement ?? []].flat();
+  const role = /:role\/.*KmsKeyMaterialRevocationProviderRole/;
+  return {
+    direct: statements.filter((s) => typeof s.Principal === 'object' && [s.Principal.AWS ?? []].flat().some((p) => role.test(p))).length,
+    throughIam: statements.filter((s) => JSON.stringify(s.Condition ?? {}).match(role)).length,
+  };
+}
+
 /** The revocation handler's role (one per stack, S5), wherever the construct puts it. */
 function handlerRole(stack: Stack): iam.IRole {
   const roles = stack.node.findAll().filter((c): c is iam.Role => c instanceof iam.Role);
@@ -131,6 +158,64 @@ export const PERMISSION_SCENARIOS: Scenario[] = [
       expect(noneRevoked(ctx, newKey)).toBe(true);
       expect(deletesOn(ctx, newKey)).toHaveLength(0);
       expectNoDenial(ctx, expect);
+    },
+  },
+  {
+    name: 'cleanup-permission-key-replaced-admin-only-policy',
+    rows: ['L9'],
+    description: 'A revocation of a same-stack key whose key policy does not trust the account (only a key-policy statement grants the handler) is pointed at another such key, the old key staying in the template: the old key is revoked in cleanup, although the update phase already gave the old key its new policy.',
+    app: (stack) => {
+      adminOnlyKey(stack, 'KeyB');
+      new KeyMaterialRevocation(stack, 'Revocation', { key: adminOnlyKey(stack, 'KeyA') });
+    },
+    play: enforced(async (ctx) => {
+      await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
+      await update(ctx, 'point the revocation at KeyB', (stack) => {
+        adminOnlyKey(stack, 'KeyA');
+        new KeyMaterialRevocation(stack, 'Revocation', { key: adminOnlyKey(stack, 'KeyB') });
+      });
+    }),
+    check: (ctx, expect) => {
+      const oldKey = keyOf(ctx, 'KeyA');
+      const newKey = keyOf(ctx, 'KeyB');
+      expect(ctx.bed.engine.status).toBe('UPDATE_COMPLETE');
+      const [del] = answersOf(ctx, 'Delete');
+      expect(del?.stackStatus).toBe('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
+      expect(del?.responseStatus).toBe('SUCCESS');
+      expect(allRevoked(ctx, oldKey)).toBe(true);
+      expect(noneRevoked(ctx, newKey)).toBe(true);
+      expectNoDenial(ctx, expect);
+      // The cleanup really ran under the old key's new policy: no statement names the role itself any more.
+      expect(statementsNamingRole(ctx, oldKey)).toEqual({ direct: 0, throughIam: 1 });
+      expect(statementsNamingRole(ctx, newKey)).toEqual({ direct: 1, throughIam: 0 });
+    },
+  },
+  {
+    name: 'cleanup-permission-removed-revoke-on-removal-admin-only-policy',
+    rows: ['L12'],
+    description: 'A revocation with revokeOnRemoval is removed while its same-stack key, whose key policy does not trust the account, stays and another revocation keeps the handler: the key is revoked in cleanup.',
+    app: (stack) => {
+      new KeyMaterialRevocation(stack, 'Revocation', { key: adminOnlyKey(stack, 'KeyA'), revokeOnRemoval: true });
+      new KeyMaterialRevocation(stack, 'Keeper', { key: externalKey(stack, 'KeeperKey') });
+    },
+    play: enforced(async (ctx) => {
+      await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
+      await update(ctx, 'remove the revocation of KeyA', (stack) => {
+        adminOnlyKey(stack, 'KeyA');
+        new KeyMaterialRevocation(stack, 'Keeper', { key: externalKey(stack, 'KeeperKey') });
+      });
+    }),
+    check: (ctx, expect) => {
+      const arn = keyOf(ctx, 'KeyA');
+      expect(ctx.bed.engine.status).toBe('UPDATE_COMPLETE');
+      const [del] = answersOf(ctx, 'Delete');
+      expect(del?.stackStatus).toBe('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
+      expect(del?.responseStatus).toBe('SUCCESS');
+      expect(allRevoked(ctx, arn)).toBe(true);
+      expect(ctx.bed.kms.key(arn)!.state).toBe('PendingImport');
+      expect(noneRevoked(ctx, keyOf(ctx, 'KeeperKey'))).toBe(true);
+      expectNoDenial(ctx, expect);
+      expect(statementsNamingRole(ctx, arn)).toEqual({ direct: 0, throughIam: 1 });
     },
   },
   {
