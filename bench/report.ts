@@ -605,7 +605,9 @@ to reuse, so every Delete reads the stack's lineage (DescribeStacks), its histor
 pages while 150 resources are being deleted) and its template, and at the guessed 10/s per operation the history alone
 needs more than 70 s for 300 Deletes. No reordering of a fresh sandbox's reads helps: the history check (LIFECYCLE L25) needs
 the stack's events back to its last stable state, which only the events operations return, and while 150 resources are
-being deleted that is at least two pages per Delete: 600 reads of one operation, 60 s at the guessed 10/s, 3× the bound. Meeting 1.15× there
+being deleted that is at least two pages per Delete: 600 reads of one operation, 60 s at the guessed 10/s, 3× the bound.
+Even one read per fresh sandbox of any one operation (the lineage, the evidence, the template) is 300 reads, 30 s, 1.5×
+the bound: a per-sandbox design meets 1.15× only below 0.77 reads per Delete of every operation. Meeting 1.15× there
 needs sandboxes to share what one of them read (for example an item in a table of the stack's, which the construct does
 not have, and which would have to be protected against forgery, since what it holds would let a Delete revoke: anyone
 able to write it and to invoke the function could shred keys), or a real read quota well above the guess.

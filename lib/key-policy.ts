@@ -1,6 +1,7 @@
 import { Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import { IConstruct } from 'constructs';
 
 /**
  * Whether a same-stack key's policy, as it stands now, already lets the account's IAM policies
@@ -78,7 +79,8 @@ function coversAll(s: StatementJson, actions: readonly string[]): boolean {
  * CfnKey's own `kms.Key`, a `PolicyDocument` set on the CfnKey, or `kms.Key.fromCfnKey` for a
  * plain JSON policy (which it makes editable).
  */
-export function addToKeyPolicy(key: kms.IKey | undefined, cfnKey: kms.CfnKey, statement: iam.PolicyStatement): boolean {
+export function addToKeyPolicy(key: kms.IKey | undefined, cfnKey: kms.CfnKey, statement: iam.PolicyStatement,
+  options: { readonly keepJson?: boolean } = {}): boolean {
   if (key?.addToResourcePolicy(statement).statementAdded) return true;
   const owner = cfnKey.node.scope as Partial<kms.IKey> | undefined;
   if (owner?.node?.defaultChild === cfnKey && typeof owner.addToResourcePolicy === 'function'
@@ -86,6 +88,13 @@ export function addToKeyPolicy(key: kms.IKey | undefined, cfnKey: kms.CfnKey, st
   const document: unknown = cfnKey.keyPolicy;
   if (document instanceof iam.PolicyDocument) {
     document.addStatements(statement);
+    return true;
+  }
+  const plainJson = typeof document === 'object' && document !== null && !Token.isUnresolved(document) && !cfnKey.node.tryFindChild('@FromCfnKey');
+  if (options.keepJson && plainJson) {
+    // The user's JSON as written (its Id, its one-element arrays), with the statement appended.
+    const json = document as { Statement?: unknown };
+    cfnKey.keyPolicy = { ...json, Statement: [...(json.Statement === undefined ? [] : [json.Statement].flat()), statement.toStatementJson()] };
     return true;
   }
   // fromCfnKey parses the policy and replaces it by an editable copy: only for plain JSON (or when
@@ -111,6 +120,28 @@ export function addToKeyPolicy(key: kms.IKey | undefined, cfnKey: kms.CfnKey, st
  * the update phase (AWS KMS Developer Guide, "Allows access to the AWS account and enables IAM
  * policies"; IAM User Guide, global condition key aws:PrincipalArn: for a role session, the role's ARN).
  */
+/**
+ * The context key that turns `throughIamStatement` off for a stack's keys no revocation names
+ * (`false`): for key policies that must keep every IAM policy out, the handler's role's included,
+ * at the price of L9 and L12 for such keys (an update that points a revocation away from one, or
+ * removes it with revokeOnRemoval, while the key stays, cannot revoke it in its cleanup).
+ */
+export const FORMER_KEYS_THROUGH_IAM_CONTEXT = 'cdk-kms-key-material:formerKeysThroughIam';
+
+/** Whether the app leaves `throughIamStatement` on (the default). */
+export function formerKeysThroughIam(scope: IConstruct): boolean {
+  const value: unknown = scope.node.tryGetContext(FORMER_KEYS_THROUGH_IAM_CONTEXT);
+  return !(value === false || value === 'false');
+}
+
+/** Whether a key's rendered policy has `throughIamStatement` for this role (rendered: only at validation). */
+export function hasThroughIamStatement(policy: unknown, role: iam.IRole): boolean {
+  const statements = (policy as { Statement?: unknown } | undefined)?.Statement;
+  const roleArn = JSON.stringify(Stack.of(role).resolve(role.roleArn));
+  return [statements ?? []].flat().some((st) =>
+    JSON.stringify((st as { Condition?: { ArnEquals?: Record<string, unknown> } }).Condition?.ArnEquals?.['aws:PrincipalArn']) === roleArn);
+}
+
 export function throughIamStatement(role: iam.IRole, actions: readonly string[]): iam.PolicyStatement {
   return new iam.PolicyStatement({
     sid: 'KeyMaterialRevocationHandlerThroughIam',

@@ -1,7 +1,7 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Aspects, CfnResource, Duration, Fn, IAspect, RemovalPolicy, ScopedAws, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, Aspects, CfnResource, Duration, Fn, IAspect, RemovalPolicy, ScopedAws, Stack, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -13,7 +13,7 @@ import {
   BOUND_STACK_ID_ENV, CLOUDFORMATION_LIST_ACTIONS, CLOUDFORMATION_STATUS_ACTIONS, CLOUDFORMATION_TEMPLATE_ACTIONS, KMS_ACTIONS,
 } from './contract';
 import { keyIdentity, stackChainOf } from './key-identity';
-import { addToKeyPolicy, keyPolicyTrustsAccount, throughIamStatement } from './key-policy';
+import { addToKeyPolicy, FORMER_KEYS_THROUGH_IAM_CONTEXT, formerKeysThroughIam, hasThroughIamStatement, keyPolicyTrustsAccount, throughIamStatement } from './key-policy';
 import { acknowledgeNagFindings, NagFinding, nagResourceFinding } from './nag';
 import { renderedResource } from './rendered';
 
@@ -307,27 +307,59 @@ export class RevocationProvider extends Construct {
   }
 
   /**
-   * Every key of this stack with Origin EXTERNAL that no revocation names, and whose policy does not
-   * trust the account, gets `throughIamStatement`: such a key may be one that a revocation named in
-   * the previous deployment (pointed at another key, or removed with revokeOnRemoval) and must
-   * still revoke in this update's cleanup. Its own statement for the role left the key policy in
-   * the update phase; the handler's old key policy, which names it, stays until the cleanup ends.
-   * Keys named by a revocation have the statement for the role itself (KeyMaterialRevocation).
+   * Every key of this stack that may have Origin EXTERNAL (literal, or a token), that no revocation
+   * names, and whose policy does not trust the account, gets `throughIamStatement`: such a key may
+   * be one that a revocation named in the previous deployment (pointed at another key, or removed
+   * with revokeOnRemoval) and must still revoke in this update's cleanup. Its own statement for the
+   * role left the key policy in the update phase; the handler's old key policy, which names it,
+   * stays until the cleanup ends. Keys named by a revocation have the statement for the role itself
+   * (KeyMaterialRevocation). Off with the context key FORMER_KEYS_THROUGH_IAM_CONTEXT.
    */
   private keepFormerKeysReachable(): void {
+    if (!formerKeysThroughIam(this)) return;
+    // The Origin as set now, read without rendering (see originOf); set later, validation warns.
+    for (const { cfnKey, key } of this.unnamedKeys(originOf)) {
+      // A policy that cannot be edited is left as it is: validation warns.
+      addToKeyPolicy(key, cfnKey, throughIamStatement(this.role, KMS_ACTIONS), { keepJson: true });
+    }
+  }
+
+  /** The keys of this stack no revocation names, whose Origin may be EXTERNAL and whose policy does not trust the account. */
+  private unnamedKeys(origin: (cfnKey: kms.CfnKey) => unknown): { cfnKey: kms.CfnKey; key?: kms.IKey }[] {
     const stack = Stack.of(this);
     const named = new Set(this.uses.map((use) => use.cfnKey));
-    for (const cfnKey of stack.node.findAll()) {
-      if (!(cfnKey instanceof kms.CfnKey) || Stack.of(cfnKey) !== stack || named.has(cfnKey) || originOf(cfnKey) !== 'EXTERNAL') continue;
-      const owner = cfnKey.node.scope as Partial<kms.Key> | undefined;
-      const key = (cfnKey.node.tryFindChild('@FromCfnKey') ?? (owner?.node?.defaultChild === cfnKey ? owner : undefined)) as kms.IKey | undefined;
-      if (keyPolicyTrustsAccount(cfnKey, KMS_ACTIONS, key)) continue;
-      // A policy that cannot be edited is left as it is: no revocation asks for this key now.
-      addToKeyPolicy(key, cfnKey, throughIamStatement(this.role, KMS_ACTIONS));
+    const mayBeExternal = (value: unknown) => value === 'EXTERNAL' || (value !== undefined && Token.isUnresolved(value));
+    return stack.node.findAll()
+      .filter((c): c is kms.CfnKey => c instanceof kms.CfnKey && Stack.of(c) === stack && !named.has(c) && mayBeExternal(origin(c)))
+      .map((cfnKey) => {
+        const owner = cfnKey.node.scope as Partial<kms.Key> | undefined;
+        const key = (cfnKey.node.tryFindChild('@FromCfnKey') ?? (owner?.node?.defaultChild === cfnKey ? owner : undefined)) as kms.IKey | undefined;
+        return { cfnKey, key };
+      })
+      .filter(({ cfnKey, key }) => !keyPolicyTrustsAccount(cfnKey, KMS_ACTIONS, key));
+  }
+
+  /**
+   * A key that should have `throughIamStatement` and has not (its Origin set after the aspect ran,
+   * a policy that cannot be edited, or one rendered and cached before it): warned, since an update
+   * that stops naming it can no longer revoke it in its cleanup. Rendering is safe here: it is the
+   * last step before synthesis.
+   */
+  private warnUnreachableFormerKeys(): void {
+    if (!formerKeysThroughIam(this)) return;
+    for (const { cfnKey } of this.unnamedKeys((c) => renderedResource(c).Properties?.Origin)) {
+      if (hasThroughIamStatement(renderedResource(cfnKey).Properties?.KeyPolicy, this.role)) continue;
+      Annotations.of(cfnKey).addWarningV2('cdk-kms-key-material:formerKeyUnreachable',
+        `the key policy of ${cfnKey.node.path} does not trust the account and no revocation names this key, and this library ` +
+        'could not give it the statement that keeps it revocable by the cleanup of an update that points a revocation away from ' +
+        'it or removes one with revokeOnRemoval (LIFECYCLE L9, L12): set its Origin before synthesis begins, or add to its policy ' +
+        'a statement allowing kms:DescribeKey, kms:ListKeyRotations and kms:DeleteImportedKeyMaterial to the revocation handler\'s role; ' +
+        `or set the context key ${FORMER_KEYS_THROUGH_IAM_CONTEXT} to false to silence this`);
     }
   }
 
   private validateKeyPolicies(): string[] {
+    this.warnUnreachableFormerKeys();
     const errors = [...this.keyPolicyErrors];
     for (const policy of this.keyPolicies) {
       const retention = retentionOf(policy.node.defaultChild as CfnResource);

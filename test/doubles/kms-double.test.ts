@@ -723,7 +723,7 @@ describe('KmsDouble, driven by the real @aws-sdk/client-kms', () => {
       double.setIdentityPolicies(ROLE, [allow(DELETE, arn, { Condition: { StringEquals: { 'aws:PrincipalTag/team': 'x' } } })]);
       expect((await rejection(revoke(role, arn))).message).toContain('because no identity-based policy allows');
       // Nor is an operator that is not modelled, on the one key that is.
-      double.setIdentityPolicies(ROLE, [allow(DELETE, arn, { Condition: { ArnNotEquals: { 'aws:PrincipalArn': 'arn:aws:iam::999999999999:role/X' } } })]);
+      double.setIdentityPolicies(ROLE, [allow(DELETE, arn, { Condition: { ArnEqualsIfExists: { 'aws:PrincipalArn': ROLE } } })]);
       expect(double.evaluateAccess(ROLE, DELETE, arn).allowed).toBe(false);
     });
 
@@ -740,7 +740,17 @@ describe('KmsDouble, driven by the real @aws-sdk/client-kms', () => {
       };
       expect(decide({ ArnEquals: { 'aws:PrincipalArn': ROLE } })).toBe(true);
       expect(decide({ ArnEquals: { 'aws:PrincipalArn': ROLE } }, `arn:aws:iam::${ACCOUNT}:role/Other`)).toBe(false);
+      // ARN operators match each of the six components on its own, with wildcards, ArnEquals too.
       expect(decide({ ArnLike: { 'aws:PrincipalArn': `arn:aws:iam::${ACCOUNT}:role/Revocation*` } })).toBe(true);
+      expect(decide({ ArnEquals: { 'aws:PrincipalArn': 'arn:aws:iam::*:role/RevocationHandle?' } })).toBe(true);
+      expect(decide({ ArnLike: { 'aws:PrincipalArn': 'arn:aws:*' } })).toBe(false); // a * does not span components
+      expect(decide({ ArnLike: { 'aws:PrincipalArn': 'arn:*:*:*:*:*' } })).toBe(true);
+      expect(decide({ ArnLike: { 'aws:PrincipalArn': 'RevocationHandler' } })).toBe(false);
+      // Negated operators: the value matches none of the values.
+      expect(decide({ ArnNotEquals: { 'aws:PrincipalArn': [`arn:aws:iam::${ACCOUNT}:role/Admin`, 'arn:aws:iam::*:role/Other'] } })).toBe(true);
+      expect(decide({ ArnNotLike: { 'aws:PrincipalArn': [`arn:aws:iam::${ACCOUNT}:role/Admin`, 'arn:aws:iam::*:role/Revocation*'] } })).toBe(false);
+      expect(decide({ StringNotEquals: { 'aws:PrincipalArn': ROLE } })).toBe(false);
+      expect(decide({ StringNotLike: { 'aws:PrincipalArn': '*:role/Admin' } })).toBe(true);
       expect(decide({ StringEquals: { 'AWS:PrincipalARN': ROLE } })).toBe(true); // key names are not case-sensitive
       expect(decide({ StringLike: { 'aws:PrincipalArn': ['arn:aws:iam::*:role/Nobody', `arn:aws:iam::${ACCOUNT}:role/*Handler`] } })).toBe(true);
       expect(decide({ StringEquals: { 'aws:PrincipalArn': ROLE.toLowerCase() } })).toBe(false); // values are
@@ -750,6 +760,16 @@ describe('KmsDouble, driven by the real @aws-sdk/client-kms', () => {
       const arn = delegating({ ArnEquals: { 'aws:PrincipalArn': ROLE } });
       double.setIdentityPolicies(ROLE, []);
       expect(double.evaluateAccess(ROLE, DELETE, arn)).toMatchObject({ allowed: false, deniedBy: 'identity' });
+    });
+
+    it('a Deny of everyone but the administrator (ArnNotEquals aws:PrincipalArn) denies the role, and not the administrator', () => {
+      const admin = `arn:aws:iam::${ACCOUNT}:role/KeyAdministrator`;
+      const arn = externalKey(keyPolicy(
+        { Effect: 'Allow', Principal: { AWS: [admin, ROLE] }, Action: 'kms:*', Resource: '*' },
+        { Effect: 'Deny', Principal: '*', Action: DELETE, Resource: '*', Condition: { ArnNotEquals: { 'aws:PrincipalArn': admin } } },
+      ));
+      expect(double.evaluateAccess(ROLE, DELETE, arn)).toMatchObject({ allowed: false, deniedBy: 'explicit-key-policy' });
+      expect(double.evaluateAccess(admin, DELETE, arn)).toMatchObject({ allowed: true, via: 'key-policy' });
     });
 
     it('aws:PrincipalArn of an assumed-role session is its role\'s ARN, in a key-policy condition', async () => {

@@ -1478,8 +1478,8 @@ function injectedMessage(errorType: string): string {
 //   context keys"): every operator of a block must hold, within an operator every key, and a key
 //   holds when any of its values matches ("evaluation logic for conditions with multiple context
 //   keys or values"). Condition key names are not case-sensitive. Evaluated: the key
-//   `aws:PrincipalArn` with ArnEquals, ArnLike (same wildcards as Resource), StringEquals and
-//   StringLike. "For an IAM role, the request context returns the ARN of the role, not the ARN of
+//   `aws:PrincipalArn` with the ARN and string operators and their negations (ArnEquals, ArnLike,
+//   ArnNotEquals, ArnNotLike, StringEquals, StringNotEquals, StringLike, StringNotLike). "For an IAM role, the request context returns the ARN of the role, not the ARN of
 //   the user that assumed the role": for an assumed-role session, the role's ARN. GUESS: the role's
 //   path is taken as "/" (a session ARN does not carry it; CDK's roles have that path).
 //
@@ -1648,12 +1648,36 @@ interface AssumedRole {
   roleName: string;
 }
 
-/** Operators evaluated on `aws:PrincipalArn`: ARN and string comparisons (case-sensitive), exact or with wildcards. */
-const CONDITION_OPERATORS: Record<string, (value: string, pattern: string) => boolean> = {
-  ArnEquals: (value, pattern) => value === pattern,
-  ArnLike: (value, pattern) => wildcard(pattern, '').test(value),
-  StringEquals: (value, pattern) => value === pattern,
-  StringLike: (value, pattern) => wildcard(pattern, '').test(value),
+/**
+ * ArnEquals and ArnLike alike (IAM User Guide, "Condition operators", ARN condition operators):
+ * "Case-sensitive matching of the ARN. Each of the six colon-delimited components of the ARN is
+ * checked separately and each can include multi-character match wildcards (*) or single-character
+ * match wildcards (?)". The sixth component is the rest of the ARN, colons included.
+ */
+function arnMatches(value: string, pattern: string): boolean {
+  const parts = (arn: string) => {
+    const split = arn.split(':');
+    return split.length < 6 ? undefined : [...split.slice(0, 5), split.slice(5).join(':')];
+  };
+  const [v, p] = [parts(value), parts(pattern)];
+  return !!v && !!p && p.every((component, i) => wildcard(component, '').test(v[i]));
+}
+
+/**
+ * Operators evaluated on `aws:PrincipalArn` (IAM User Guide, "Condition operators"): ARN
+ * comparisons component by component, string comparisons case-sensitive (StringLike with
+ * wildcards across the whole value). A negated operator holds when the value matches none of the
+ * listed values ("evaluation logic for conditions with multiple context keys or values").
+ */
+const CONDITION_OPERATORS: Record<string, { matches: (value: string, pattern: string) => boolean; negated?: boolean }> = {
+  ArnEquals: { matches: arnMatches },
+  ArnLike: { matches: arnMatches },
+  ArnNotEquals: { matches: arnMatches, negated: true },
+  ArnNotLike: { matches: arnMatches, negated: true },
+  StringEquals: { matches: (value, pattern) => value === pattern },
+  StringNotEquals: { matches: (value, pattern) => value === pattern, negated: true },
+  StringLike: { matches: (value, pattern) => wildcard(pattern, '').test(value) },
+  StringNotLike: { matches: (value, pattern) => wildcard(pattern, '').test(value), negated: true },
 };
 
 /** Whether a statement's Condition block holds for the request (no block: it holds; see the section comment). */
@@ -1661,12 +1685,13 @@ function conditionHolds(s: PolicyStatement, req: KmsAccessRequest): boolean {
   if (s.Condition === undefined) return true;
   if (typeof s.Condition !== 'object' || s.Condition === null) return false;
   return Object.entries(s.Condition).every(([operator, keys]) => {
-    const compare = CONDITION_OPERATORS[operator];
-    if (!compare || typeof keys !== 'object' || keys === null) return false;
+    const op = CONDITION_OPERATORS[operator];
+    if (!op || typeof keys !== 'object' || keys === null) return false;
     return Object.entries(keys as Record<string, unknown>).every(([key, values]) => {
       if (key.toLowerCase() !== 'aws:principalarn') return false;
       const value = principalArnContext(req.principalArn);
-      return asList(values as string | string[]).some((pattern) => compare(value, pattern));
+      const any = asList(values as string | string[]).some((pattern) => op.matches(value, pattern));
+      return op.negated ? !any : any;
     });
   });
 }
