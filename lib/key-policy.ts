@@ -25,7 +25,7 @@ import { IConstruct } from 'constructs';
 export function keyPolicyTrustsAccount(cfnKey: kms.CfnKey, actions: readonly string[], key?: kms.IKey): boolean {
   // `kms.Key.fromCfnKey` turns the CfnKey's policy into a PolicyDocument that the returned key
   // holds (and renders lazily into the CfnKey): read that document, not the lazy token.
-  const held = (key as { policy?: unknown } | undefined)?.policy;
+  const held = ((key ?? cfnKey.node.tryFindChild('@FromCfnKey')) as { policy?: unknown } | undefined)?.policy;
   const document: unknown = held instanceof iam.PolicyDocument ? held : cfnKey.keyPolicy;
   if (document === undefined) return true;
   // A PolicyDocument is itself resolvable: test for it before testing for a token.

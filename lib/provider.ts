@@ -318,25 +318,19 @@ export class RevocationProvider extends Construct {
   private keepFormerKeysReachable(): void {
     if (!formerKeysThroughIam(this)) return;
     // The Origin as set now, read without rendering (see originOf); set later, validation warns.
-    for (const { cfnKey, key } of this.unnamedKeys(originOf)) {
+    for (const cfnKey of this.unnamedKeys(originOf)) {
       // A policy that cannot be edited is left as it is: validation warns.
-      addToKeyPolicy(key, cfnKey, throughIamStatement(this.role, KMS_ACTIONS), { keepJson: true });
+      addToKeyPolicy(undefined, cfnKey, throughIamStatement(this.role, KMS_ACTIONS), { keepJson: true });
     }
   }
 
   /** The keys of this stack no revocation names, whose Origin may be EXTERNAL and whose policy does not trust the account. */
-  private unnamedKeys(origin: (cfnKey: kms.CfnKey) => unknown): { cfnKey: kms.CfnKey; key?: kms.IKey }[] {
+  private unnamedKeys(origin: (cfnKey: kms.CfnKey) => unknown): kms.CfnKey[] {
     const stack = Stack.of(this);
     const named = new Set(this.uses.map((use) => use.cfnKey));
     const mayBeExternal = (value: unknown) => value === 'EXTERNAL' || (value !== undefined && Token.isUnresolved(value));
-    return stack.node.findAll()
-      .filter((c): c is kms.CfnKey => c instanceof kms.CfnKey && Stack.of(c) === stack && !named.has(c) && mayBeExternal(origin(c)))
-      .map((cfnKey) => {
-        const owner = cfnKey.node.scope as Partial<kms.Key> | undefined;
-        const key = (cfnKey.node.tryFindChild('@FromCfnKey') ?? (owner?.node?.defaultChild === cfnKey ? owner : undefined)) as kms.IKey | undefined;
-        return { cfnKey, key };
-      })
-      .filter(({ cfnKey, key }) => !keyPolicyTrustsAccount(cfnKey, KMS_ACTIONS, key));
+    return stack.node.findAll().filter((c): c is kms.CfnKey => c instanceof kms.CfnKey && Stack.of(c) === stack && !named.has(c)
+      && mayBeExternal(origin(c)) && !keyPolicyTrustsAccount(c, KMS_ACTIONS));
   }
 
   /**
@@ -347,7 +341,7 @@ export class RevocationProvider extends Construct {
    */
   private warnUnreachableFormerKeys(): void {
     if (!formerKeysThroughIam(this)) return;
-    for (const { cfnKey } of this.unnamedKeys((c) => renderedResource(c).Properties?.Origin)) {
+    for (const cfnKey of this.unnamedKeys((c) => renderedResource(c).Properties?.Origin)) {
       if (hasThroughIamStatement(renderedResource(cfnKey).Properties?.KeyPolicy, this.role)) continue;
       Annotations.of(cfnKey).addWarningV2('cdk-kms-key-material:formerKeyUnreachable',
         `the key policy of ${cfnKey.node.path} does not trust the account and no revocation names this key, and this library ` +
