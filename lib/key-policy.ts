@@ -99,7 +99,7 @@ export function addToKeyPolicy(key: kms.IKey | undefined, cfnKey: kms.CfnKey, st
   }
   // fromCfnKey parses the policy and replaces it by an editable copy: only for plain JSON (or when
   // it already did so), never over a token it would misread as an empty policy.
-  if (cfnKey.node.tryFindChild('@FromCfnKey') || (typeof document === 'object' && document !== null && !Token.isUnresolved(document))) {
+  if (cfnKey.node.tryFindChild('@FromCfnKey') || plainJson) {
     try {
       return kms.Key.fromCfnKey(cfnKey).addToResourcePolicy(statement).statementAdded;
     } catch {
@@ -109,17 +109,6 @@ export function addToKeyPolicy(key: kms.IKey | undefined, cfnKey: kms.CfnKey, st
   return false;
 }
 
-/**
- * The statement that keeps a key reachable by the handler after no revocation names it any more,
- * for a key whose policy does not trust the account. It lets IAM policies grant `actions` to the
- * handler's role alone (the account root as principal, narrowed by `aws:PrincipalArn`), and grants
- * nothing by itself: only the handler's key policies (AWS::IAM::ManagedPolicy, replaced and never
- * updated when their key list changes) name keys. A key that a revocation named in the previous
- * deployment stays in the old one until the cleanup phase ends, so the cleanup Delete that revokes
- * it (LIFECYCLE L9, L12) is allowed, although CloudFormation already gave the key its new policy in
- * the update phase (AWS KMS Developer Guide, "Allows access to the AWS account and enables IAM
- * policies"; IAM User Guide, global condition key aws:PrincipalArn: for a role session, the role's ARN).
- */
 /**
  * The context key that turns `throughIamStatement` off for a stack's keys no revocation names
  * (`false`): for key policies that must keep every IAM policy out, the handler's role's included,
@@ -142,6 +131,17 @@ export function hasThroughIamStatement(policy: unknown, role: iam.IRole): boolea
     JSON.stringify((st as { Condition?: { ArnEquals?: Record<string, unknown> } }).Condition?.ArnEquals?.['aws:PrincipalArn']) === roleArn);
 }
 
+/**
+ * The statement that keeps a key reachable by the handler after no revocation names it any more,
+ * for a key whose policy does not trust the account. It lets IAM policies grant `actions` to the
+ * handler's role alone (the account root as principal, narrowed by `aws:PrincipalArn`), and grants
+ * nothing by itself: only the handler's key policies (AWS::IAM::ManagedPolicy, replaced and never
+ * updated when their key list changes) name keys. A key that a revocation named in the previous
+ * deployment stays in the old one until the cleanup phase ends, so the cleanup Delete that revokes
+ * it (LIFECYCLE L9, L12) is allowed, although CloudFormation already gave the key its new policy in
+ * the update phase (AWS KMS Developer Guide, "Allows access to the AWS account and enables IAM
+ * policies"; IAM User Guide, global condition key aws:PrincipalArn: for a role session, the role's ARN).
+ */
 export function throughIamStatement(role: iam.IRole, actions: readonly string[]): iam.PolicyStatement {
   return new iam.PolicyStatement({
     sid: 'KeyMaterialRevocationHandlerThroughIam',
