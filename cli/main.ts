@@ -23,6 +23,9 @@ what it would not and why, and what cdk destroy would revoke.
   --json              machine-readable output
   --fail-on-revoke    exit 2 when the deployment would revoke anything not allowed with --allow
   --allow KEY|PATH    a key ARN or construct path whose revocation is expected (repeatable)
+  --parameters [STACK:]NAME=VALUE
+                      a parameter value the deployment will pass, as cdk deploy takes it
+                      (repeatable; online only); the others keep their deployed values
 `;
 
 export interface StackPlan {
@@ -48,6 +51,7 @@ export async function main(argv: string[]): Promise<number> {
     options: {
       'app': { type: 'string' }, 'deployed': { type: 'string' }, 'profile': { type: 'string' }, 'region': { type: 'string' },
       'json': { type: 'boolean' }, 'fail-on-revoke': { type: 'boolean' }, 'allow': { type: 'string', multiple: true },
+      'parameters': { type: 'string', multiple: true },
       'help': { type: 'boolean', short: 'h' },
       },
     });
@@ -64,6 +68,8 @@ export async function main(argv: string[]): Promise<number> {
   const stacks = readAssembly(assemblyDir).filter((s) => positionals.length === 0 || positionals.includes(s.stackName));
   if (stacks.length === 0) throw new UserError(positionals.length ? `no stack named ${positionals.join(', ')} in the app` : 'the app has no stacks');
   const offline = values.deployed ? readDeployed(values.deployed) : undefined;
+  const given = parseParameters(values.parameters ?? []);
+  if (offline && given.length > 0) throw new UserError('--parameters needs the deployed stacks online (their other values are read from CloudFormation), not --deployed');
   const clients = new Map<string, CloudFormationClient>();
   const plans: StackPlan[] = [];
   for (const s of stacks) {
@@ -79,7 +85,9 @@ export async function main(argv: string[]): Promise<number> {
       deployed = await readOnline(clients.get(key)!, s.stackName);
       state = deployed ? 'deployed' : 'not deployed';
     }
-    plans.push({ stack: s.stackName, deployed: state, items: plan(s.stack, deployed) });
+    // The next deployment keeps the values in force, but for those given (as cdk deploy does).
+    const next = deployed?.parameters ? { ...s.stack, parameters: { ...deployed.parameters, ...parametersFor(given, s.stackName) } } : s.stack;
+    plans.push({ stack: s.stackName, deployed: state, items: plan(next, deployed) });
   }
   const allowed = new Set(values.allow ?? []);
   const unexpected = plans.flatMap((p) => p.items).filter((i) => i.when === 'deploy' && i.verdict === 'revoke' &&
@@ -90,6 +98,21 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   return 0;
+}
+
+interface GivenParameter { readonly stack?: string; readonly name: string; readonly value: string }
+
+/** `--parameters` as cdk deploy takes them: NAME=VALUE for every stack, STACK:NAME=VALUE for one. */
+function parseParameters(list: readonly string[]): GivenParameter[] {
+  return list.map((entry) => {
+    const m = /^(?:([^:=]+):)?([^:=]+)=(.*)$/s.exec(entry);
+    if (!m) throw new UserError(`--parameters ${entry}: expected NAME=VALUE or STACK:NAME=VALUE`);
+    return { stack: m[1], name: m[2], value: m[3] };
+  });
+}
+
+function parametersFor(given: readonly GivenParameter[], stackName: string): Record<string, string> {
+  return Object.fromEntries(given.filter((p) => p.stack === undefined || p.stack === stackName).map((p) => [p.name, p.value]));
 }
 
 function line(i: PlanItem): string {

@@ -25,6 +25,12 @@ export interface PlannedStack {
   readonly nested: ReadonlyMap<string, PlannedStack>;
   /** Account, Region and partition, to turn a key's live physical ID into its ARN. */
   readonly env?: { readonly account: string; readonly region: string; readonly partition: string };
+  /**
+   * Parameter values, when known on both sides: those in force for a deployed stack, those the
+   * deployment will use for the next one. A key given by a parameter is then named by its value,
+   * so that a new value shows as the key change it is (LIFECYCLE L9, S7).
+   */
+  readonly parameters?: Readonly<Record<string, string>>;
 }
 
 export type When = 'deploy' | 'destroy';
@@ -85,7 +91,10 @@ function keyOf(value: unknown, stack: PlannedStack, deployed: PlannedStack | und
     return `key ${id} of ${stack.name}`;
   }
   const ref = (value as { Ref?: unknown })?.Ref;
-  if (typeof ref === 'string') return `the key passed to ${stack.name} as parameter ${ref}`;
+  if (typeof ref === 'string') {
+    const known = stack.parameters && Object.prototype.hasOwnProperty.call(stack.parameters, ref) ? stack.parameters[ref] : undefined;
+    return known ?? `the key passed to ${stack.name} as parameter ${ref}`;
+  }
   return `a key given as ${JSON.stringify(value)}`;
 }
 
@@ -188,7 +197,8 @@ function planStack(next: PlannedStack, deployed: PlannedStack | undefined, depth
     }
     const old = propsOf(id, deployed!, deployed);
     const oldPhysical = deployedPhysicalId(deployed!, id, old);
-    if (JSON.stringify(resourcesOf(next)[id]?.Properties) === JSON.stringify(resourcesOf(deployed)[id]?.Properties)) {
+    // The same template properties with the same parameter values: CloudFormation sends no event.
+    if (JSON.stringify(resourcesOf(next)[id]?.Properties) === JSON.stringify(resourcesOf(deployed)[id]?.Properties) && props.KeyArn === old.KeyArn) {
       item(walk, next, id, 'deploy', props.KeyArn, { verdict: 'keep', targets: [], why: 'unchanged: CloudFormation sends it no event' });
       continue;
     }

@@ -127,6 +127,7 @@ export function readDeployed(p: string): { byName: Map<string, PlannedStack>; si
 
 /** Reads a deployed stack and its nested stacks from CloudFormation; undefined when the stack does not exist. */
 export async function readOnline(client: CloudFormationClient, stackName: string, display = stackName): Promise<PlannedStack | undefined> {
+  const nestedStack = display !== stackName;
   let described;
   try {
     described = (await client.send(new DescribeStacksCommand({ StackName: stackName }))).Stacks?.[0];
@@ -154,9 +155,16 @@ export async function readOnline(client: CloudFormationClient, stackName: string
     if (child) nested.set(r.LogicalResourceId, child);
   }
   const m = /^arn:([^:]+):cloudformation:([^:]+):(\d{12}):/.exec(stackId);
+  // The values in force (an SSM parameter type's resolved value). Not for a nested stack: its next
+  // values come from its parent's template, which the plan does not resolve, and a value known on
+  // one side only would look like a key change.
+  const parameters = nestedStack ? undefined : Object.fromEntries((described.Parameters ?? [])
+    .filter((p) => p.ParameterKey !== undefined)
+    .map((p) => [p.ParameterKey!, p.ResolvedValue ?? p.ParameterValue ?? '']));
   return {
     name: display, template: template as PlannedStack['template'], status: described.StackStatus, live, nested,
     env: m ? { partition: m[1], region: m[2], account: m[3] } : undefined,
+    ...(parameters ? { parameters } : {}),
   };
 }
 

@@ -70,6 +70,10 @@ const KEY_POLICY_BUCKETS = 5;
 const MANAGED_POLICY_MAX_CHARS = 6144;
 /** The size assumed for a key ARN only known at deploy time, with its quotes and comma. */
 const TOKEN_ARN_CHARS = 80;
+/** AWS::IAM::ManagedPolicy Description, at most (CloudFormation User Guide). */
+const MANAGED_POLICY_DESCRIPTION_MAX = 1000;
+/** The longest key ARN a description names, with its separator (a GovCloud multi-Region key ID: about 85). */
+const DEPLOY_TIME_ARN_CHARS = 90;
 /**
  * Keys per stack. The buckets hold 5 x 6,144 characters, about 5 x 74 keys of 80 characters if
  * the hash spread them evenly; it does not: with 250 keys a bucket averages 50 (standard
@@ -252,11 +256,17 @@ export class RevocationProvider extends Construct {
   /** Creates the key policies, once per synthesis, from the keys registered by then. */
   grantKeys(): void {
     const stack = Stack.of(this);
-    const keys = new Map<string, { arn: string; everyRegion: boolean; resources: CfnResource[] }>();
+    const keys = new Map<string, { arn: string; everyRegion: boolean; resources: CfnResource[]; deployTime: boolean }>();
     for (const use of this.uses) {
       const identity = keyIdentity(use.key, use.cfnKey, stack);
       const everyRegion = isMultiRegionAtSynth(use.key, use.cfnKey);
-      const entry = keys.get(identity) ?? { arn: everyRegion ? everyRegionArn(use.key.keyArn) : use.key.keyArn, everyRegion, resources: [] };
+      const entry = keys.get(identity) ?? {
+        arn: everyRegion ? everyRegionArn(use.key.keyArn) : use.key.keyArn, everyRegion, resources: [],
+        // A key known only by a deploy-time value that can change while the template does not (a
+        // parameter, an SSM parameter, another resource's attribute). Keys of the app are not: their
+        // ARN changes only with their logical ID, and an exported value cannot change while imported.
+        deployTime: !use.cfnKey && Token.isUnresolved(use.key.keyArn),
+      };
       entry.resources.push(use.resource);
       keys.set(identity, entry);
     }
@@ -279,10 +289,12 @@ export class RevocationProvider extends Construct {
       const arns = members.map((identity) => keys.get(identity)!.arn);
       // The ID names the exact key list: each key's identity and the JSON its ARN resolves to.
       const content = members.map((identity, i) => `${identity} ${JSON.stringify(stack.resolve(arns[i]))}`).join('\n');
+      const description = `Lets the KMS key material revocation handler act on ${members.length} key(s) of this stack. ` +
+        'Replaced, never updated, when its key list changes, so that a key replaced or removed by an update ' +
+        'stays granted until the cleanup phase revokes it';
+      const deployTime = members.filter((identity) => keys.get(identity)!.deployTime).map((identity) => keys.get(identity)!.arn);
       const policy = new iam.ManagedPolicy(this, `Keys${bucket}-${shortHash(content)}`, {
-        description: `Lets the KMS key material revocation handler act on ${members.length} key(s) of this stack. ` +
-          'Replaced, never updated, when its key list changes, so that a key replaced or removed by an update ' +
-          'stays granted until the cleanup phase revokes it',
+        description: this.replacedWith(description, deployTime),
         roles: [this.role],
         statements: [new iam.PolicyStatement({ actions: KMS_ACTIONS, resources: arns })],
       });
@@ -304,6 +316,28 @@ export class RevocationProvider extends Construct {
       }
       for (const identity of members) for (const resource of keys.get(identity)!.resources) resource.node.addDependency(policy);
     });
+  }
+
+  /**
+   * A key policy's description, which also names the keys it grants that are known only at deploy
+   * time. The logical ID (a hash of the template) cannot see a new value of a parameter, so such a
+   * change would update the policy in place, in the update phase, and the cleanup that revokes the
+   * old key would be denied (LIFECYCLE L9, L14). A description cannot be changed ("Update requires:
+   * Replacement", CloudFormation User Guide, AWS::IAM::ManagedPolicy): with the keys' values in it,
+   * a new value replaces the policy, and the old one stays until the cleanup ends. At most 1,000
+   * characters: past that, synth warns.
+   */
+  private replacedWith(description: string, deployTimeArns: string[]): string {
+    if (deployTimeArns.length === 0) return description;
+    const intro = ' Keys known at deploy time (a new value replaces the policy too): ';
+    if (description.length + intro.length + deployTimeArns.length * DEPLOY_TIME_ARN_CHARS > MANAGED_POLICY_DESCRIPTION_MAX) {
+      Annotations.of(this).addWarningV2('cdk-kms-key-material:deployTimeKeysUpdatedInPlace',
+        `${deployTimeArns.length} keys of this stack known only at deploy time (parameters, attributes) share one key policy, ` +
+        `more than its description can name: a change of their values updates the policy in place, and the cleanup then ` +
+        'cannot revoke the old key (LIFECYCLE L9): spread these revocations over several stacks');
+      return description;
+    }
+    return Fn.join('', [description, intro, Fn.join(' ', deployTimeArns)]);
   }
 
   /**

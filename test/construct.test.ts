@@ -825,6 +825,46 @@ describe('key policies replaced, never updated, when their key list changes (L9,
     expect(own.Properties.KeyArn).toEqual({ 'Fn::GetAtt': [keyId, 'Arn'] });
   });
 
+  test('L9/S7: a policy granting a key known only at deploy time names its value in the Description (replaced when it changes); others keep a plain one', () => {
+    const stack = newStack();
+    const param = new CfnParameter(stack, 'KeyArnParam', { type: 'String' });
+    new KeyMaterialRevocation(stack, 'ByParam', { key: kms.Key.fromKeyArn(stack, 'K', param.valueAsString) });
+    const template = Template.fromStack(stack);
+    const [policy] = Object.values(template.findResources('AWS::IAM::ManagedPolicy')) as any[];
+    const description = policy.Properties.Description;
+    expect(description['Fn::Join'][0]).toBe('');
+    expect(JSON.stringify(description)).toContain('{"Ref":"KeyArnParam"}');
+    expect(JSON.stringify(description)).toMatch(/Lets the KMS key material revocation handler act on 1 key/);
+    const literal = Object.values(Template.fromStack(stackOfArns(arns)).findResources('AWS::IAM::ManagedPolicy')) as any[];
+    for (const p of literal) expect(typeof p.Properties.Description).toBe('string');
+    expect(Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('deployTimeKeysUpdatedInPlace'))).toEqual([]);
+  });
+
+  test('L9/S7: more keys known only at deploy time than one Description can name are warned about', () => {
+    const stack = newStack();
+    for (let i = 0; i < 40; i++) {
+      const param = new CfnParameter(stack, `KeyArn${i}`, { type: 'String' });
+      new KeyMaterialRevocation(stack, `R${i}`, { key: kms.Key.fromKeyArn(stack, `K${i}`, param.valueAsString) });
+    }
+    const template = Template.fromStack(stack);
+    const descriptions = (Object.values(template.findResources('AWS::IAM::ManagedPolicy')) as any[]).map((p) => p.Properties.Description);
+    const plain = descriptions.filter((d) => typeof d === 'string').length;
+    const warnings = Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('deployTimeKeysUpdatedInPlace'));
+    expect(plain).toBeGreaterThan(0);
+    expect(warnings).toHaveLength(plain);
+    // The ones that name their keys stay within IAM's 1,000 characters even for the longest ARNs (90 each).
+    const longest = (x: any): number => {
+      if (typeof x === 'string') return x.length;
+      if (x.Ref) return 89;
+      const [separator, items] = x['Fn::Join'];
+      return items.reduce((sum: number, item: any) => sum + longest(item), 0) + separator.length * (items.length - 1);
+    };
+    for (const d of descriptions.filter((x) => typeof x !== 'string')) {
+      expect(JSON.stringify(d)).toMatch(/"Ref":"KeyArn\d+"/);
+      expect(longest(d)).toBeLessThanOrEqual(1000);
+    }
+  });
+
   test('L9: adding a key replaces one policy; the order in which revocations are declared changes nothing', () => {
     const before = policies(stackOfArns(arns));
     const { gone, added } = diff(before, policies(stackOfArns([...arns, realisticArn(500)])));

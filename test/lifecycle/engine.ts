@@ -209,6 +209,8 @@ export interface CreateOptions extends DeployOptions {
 export interface UpdateOptions extends DeployOptions {
   /** `cdk deploy --no-rollback`: a failed update stays UPDATE_FAILED until rollbackStack(). */
   readonly disableRollback?: boolean;
+  /** New parameter values (UpdateStack Parameters); the others keep theirs (UsePreviousValue). */
+  readonly parameters?: Record<string, string>;
 }
 
 type Step = 'create' | 'update' | 'delete' | 'rollback' | 'refactor';
@@ -489,6 +491,8 @@ export class StackEngine {
       options, rollbackFailedOnce: false, phase: 'cleanup',
     };
     this.pending = p;
+    const given = (options as UpdateOptions).parameters;
+    if (given) this.parameters = { ...this.parameters, ...given };
     this.setStatus('UPDATE_IN_PROGRESS', this.parent ? undefined : 'User Initiated');
     for (const wave of waves(newTemplate, Object.keys(newTemplate.Resources))) {
       const results = await Promise.all(wave.map(async (logicalId) => {
@@ -502,6 +506,11 @@ export class StackEngine {
         if (existing.nested) return this.updateNested(existing, def, p, options);
         const props = this.resolve(def.Properties ?? {});
         if (JSON.stringify(props) === JSON.stringify(existing.properties)) return true;
+        if (replacedByUpdate(existing.type, existing.properties, props)) {
+          // A new physical resource now; the old one stays in force until the cleanup deletes it.
+          p.replacedOld.push({ ...existing });
+          return this.createOne(logicalId, def, 'update', options);
+        }
         p.updated.push({ logicalId, before: { ...existing } });
         return this.updateOne(existing, props, p.replacedOld);
       }));
@@ -580,8 +589,14 @@ export class StackEngine {
       }
       p.rolledBack.add(logicalId);
     }
-    // A resource replaced by the update gets its old physical resource back (unless skipped: GUESS).
-    for (const old of p.replacedOld) if (!p.skipped.has(old.logicalId)) this.resources.set(old.logicalId, old);
+    // A resource replaced by the update gets its old physical resource back (unless skipped: GUESS);
+    // the replacement of a resource that is not a custom one is deleted in the rollback's cleanup.
+    for (const old of p.replacedOld) {
+      if (p.skipped.has(old.logicalId)) continue;
+      const replacement = this.resources.get(old.logicalId);
+      if (replacement && !isCustomResourceType(old.type) && replacement.physicalId !== old.physicalId) p.rollbackReplaced.push(replacement);
+      this.resources.set(old.logicalId, old);
+    }
     this.template = p.oldTemplate;
     this.parameters = { ...p.oldParameters };
     this.syncTemplate(p.oldTemplate);
@@ -911,6 +926,17 @@ export class StackEngine {
     if (this.registered) this.o.cfn.setTemplate(this.stackId, template);
   }
 
+  /**
+   * The physical resources in force now: the deployed ones, and those an update replaced that its
+   * cleanup (or its rollback's) has not deleted yet, such as the old copy of a replaced policy.
+   */
+  inForce(): DeployedResource[] {
+    const pending = this.pending ? [...this.pending.replacedOld, ...this.pending.rollbackReplaced] : [];
+    const current = new Set(this.resources.values());
+    return [...current, ...pending.filter((r) => !current.has(r) && r.status !== 'DELETE_COMPLETE'
+      && this.resources.get(r.logicalId)?.physicalId !== r.physicalId)];
+  }
+
   private syncResources(): void {
     if (this.registered) this.o.cfn.setResources(this.stackId, this.resourceList());
     for (const listener of this.resourceListeners) listener(this.resources);
@@ -1005,6 +1031,22 @@ function randomSuffix(): string {
 }
 
 /** A nested stack's parameters, from its resource's resolved `Parameters` (strings). */
+/**
+ * Properties whose change makes CloudFormation replace a resource that is not a custom one ("Update
+ * requires: Replacement" in each type's page of the CloudFormation User Guide). Only the types the
+ * construct's behaviour depends on are listed; any other change is an update in place (GUESS for
+ * the rest, which no scenario changes). AWS::IAM::ManagedPolicy: Description ("The policy
+ * description is immutable"), ManagedPolicyName and Path; PolicyDocument, Roles, Groups and Users
+ * update with no interruption.
+ */
+const REPLACEMENT_PROPERTIES: Record<string, readonly string[]> = {
+  'AWS::IAM::ManagedPolicy': ['Description', 'ManagedPolicyName', 'Path'],
+};
+
+function replacedByUpdate(type: string, before: Record<string, any> | undefined, after: Record<string, any>): boolean {
+  return (REPLACEMENT_PROPERTIES[type] ?? []).some((name) => JSON.stringify(before?.[name]) !== JSON.stringify(after[name]));
+}
+
 function parametersOf(props: Record<string, any>): Record<string, string> {
   return Object.fromEntries(Object.entries(props.Parameters ?? {}).map(([k, v]) => [k, String(v)]));
 }

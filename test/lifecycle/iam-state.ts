@@ -109,9 +109,10 @@ export function enforceIamPolicies(bed: PolicyBed): void {
     accessKeyId: ROLE_CREDENTIALS.AWS_ACCESS_KEY_ID,
     functionLogicalId: functionName.startsWith(prefix) ? functionName.slice(prefix.length) : undefined,
   };
-  const sync = (resources: ReadonlyMap<string, DeployedResource>) => pushIamState(bed.kms, iamStateOf(resources.values()), handler);
+  // What is in force, replaced resources not yet deleted included (the old copy of a key policy).
+  const sync = () => pushIamState(bed.kms, iamStateOf(bed.engine.inForce()), handler);
   bed.engine.resourceListeners.push(sync);
-  sync(bed.engine.resources);
+  sync();
   bed.kms.enforcePolicies();
 }
 

@@ -12,7 +12,7 @@
  * revocation goes, the whole provider goes with it and its policy is deleted after the Delete,
  * which hides the bug.
  */
-import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { CfnParameter, CfnWaitConditionHandle, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { KeyMaterialRevocation } from '../../lib/index';
@@ -216,6 +216,66 @@ export const PERMISSION_SCENARIOS: Scenario[] = [
       expect(noneRevoked(ctx, keyOf(ctx, 'KeeperKey'))).toBe(true);
       expectNoDenial(ctx, expect);
       expect(statementsNamingRole(ctx, arn)).toEqual({ direct: 0, throughIam: 1 });
+    },
+  },
+  ...[false, true].map((revoked): Scenario => {
+    // S7: a key known only by a parameter. The template stays the same; only the value moves.
+    const app = (stack: Stack) => {
+      const param = new CfnParameter(stack, 'KeyArnParam', { type: 'String' });
+      new KeyMaterialRevocation(stack, 'Revocation', { key: byArn(stack, 'ByParam', param.valueAsString), revoked });
+    };
+    return {
+      name: `cleanup-permission-key-by-parameter${revoked ? '-revoked-switch' : ''}`,
+      rows: revoked ? ['L14', 'S7'] : ['L9', 'S7'],
+      description: `A revocation of a key given by a CfnParameter${revoked ? ' with the revoked switch on' : ''}; an update changes only the parameter's value: ` +
+        `the old key is revoked in cleanup${revoked ? ', and the new one, which the switch names' : ', the new one untouched'}, although the template, and so the key policy's logical ID, did not change.`,
+      preexistingKeys: { Old: { materials: 2 }, New: { materials: 2 } },
+      app,
+      play: enforced(async (ctx) => {
+        ctx.bed.engine.parameters.KeyArnParam = ctx.keys.Old;
+        await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
+        await ctx.step('the same template, KeyArnParam = New', async () => ctx.bed.engine.update(ctx.bed.synth(app), { parameters: { KeyArnParam: ctx.keys.New } }));
+      }),
+      check: (ctx, expect) => {
+        expect(ctx.bed.engine.status).toBe('UPDATE_COMPLETE');
+        const deletes = answersOf(ctx, 'Delete');
+        expect(deletes.map((a) => [a.stackStatus, a.responseStatus])).toEqual([['UPDATE_COMPLETE_CLEANUP_IN_PROGRESS', 'SUCCESS']]);
+        expect(allRevoked(ctx, ctx.keys.Old)).toBe(true);
+        expect(allRevoked(ctx, ctx.keys.New)).toBe(revoked);
+        if (!revoked) expect(deletesOn(ctx, ctx.keys.New)).toHaveLength(0);
+        expectNoDenial(ctx, expect);
+      },
+    };
+  }),
+  {
+    name: 'rollback-key-by-parameter',
+    rows: ['L10', 'S7'],
+    description: 'The same parameter moved to another key by an update that fails: the update rolls back, the replacement key policy is deleted in the rollback\'s cleanup, and nothing is revoked, neither key.',
+    preexistingKeys: { Old: { materials: 2 }, New: { materials: 2 } },
+    app: (stack) => {
+      const param = new CfnParameter(stack, 'KeyArnParam', { type: 'String' });
+      new KeyMaterialRevocation(stack, 'Revocation', { key: byArn(stack, 'ByParam', param.valueAsString) });
+    },
+    play: enforced(async (ctx) => {
+      ctx.bed.engine.parameters.KeyArnParam = ctx.keys.Old;
+      await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
+      await ctx.step('KeyArnParam = New, and Doomed fails', async () => ctx.bed.engine.update(ctx.bed.synth((stack) => {
+        const param = new CfnParameter(stack, 'KeyArnParam', { type: 'String' });
+        new KeyMaterialRevocation(stack, 'Revocation', { key: byArn(stack, 'ByParam', param.valueAsString) });
+        new CfnWaitConditionHandle(stack, 'Doomed');
+      }), { failOn: 'Doomed', parameters: { KeyArnParam: ctx.keys.New } }));
+    }),
+    check: (ctx, expect) => {
+      expect(ctx.bed.engine.status).toBe('UPDATE_ROLLBACK_COMPLETE');
+      expect(ctx.bed.engine.parameters.KeyArnParam).toBe(ctx.keys.Old);
+      expect(noneRevoked(ctx, ctx.keys.Old)).toBe(true);
+      expect(noneRevoked(ctx, ctx.keys.New)).toBe(true);
+      expect(ctx.bed.kms.callsTo('DeleteImportedKeyMaterial')).toHaveLength(0);
+      // Only the old key policy is left in force: its replacement was deleted with the rollback.
+      const policies = ctx.bed.engine.inForce().filter((r) => r.type === 'AWS::IAM::ManagedPolicy' && r.status !== 'DELETE_COMPLETE');
+      expect(policies).toHaveLength(1);
+      expect(JSON.stringify(policies[0].properties)).toContain(ctx.keys.Old);
+      expect(JSON.stringify(policies[0].properties)).not.toContain(ctx.keys.New);
     },
   },
   {

@@ -21,7 +21,9 @@ function deployedOf(engine: StackEngine, name = engine.stackName): PlannedStack 
     if (r.nested) nested.set(r.logicalId, deployedOf(r.nested, `${name}/${r.logicalId}`));
   }
   const live = new Map([...engine.resources.values()].map((r) => [r.logicalId, { physicalId: r.physicalId, type: r.type, status: r.status }]));
-  return { name, template: engine.template as PlannedStack['template'], status: engine.status, live, nested, env: ENV };
+  // Parameter values of the root, as DescribeStacks gives them to the plan (cli/sources.ts: not for nested stacks).
+  const parameters = engine.parent ? undefined : { ...engine.parameters };
+  return { name, template: engine.template as PlannedStack['template'], status: engine.status, live, nested, env: ENV, parameters };
 }
 
 /** The next version, nested templates found the way the engine finds them. */
@@ -56,7 +58,9 @@ const originalDelete = StackEngine.prototype.deleteStack;
 
 beforeAll(() => {
   StackEngine.prototype.update = async function update(this: StackEngine, newTemplate: Template, options: any = {}) {
-    const forecast = plan(nextOf(this, newTemplate), deployedOf(this)).filter((i) => i.when === 'deploy' && i.verdict === 'revoke');
+    // The next values: those in force, but for those the update passes (as `plan --parameters` takes them).
+    const next = { ...nextOf(this, newTemplate), parameters: { ...this.parameters, ...(options.parameters ?? {}) } };
+    const forecast = plan(next, deployedOf(this)).filter((i) => i.when === 'deploy' && i.verdict === 'revoke');
     const from = this.answers.length;
     const status = await originalUpdate.call(this, newTemplate, options);
     if (status === 'UPDATE_COMPLETE') {

@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { App, Stack } from 'aws-cdk-lib';
+import { App, CfnParameter, Stack } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { KeyMaterialRevocation } from '../../lib/index';
 import { CloudFormationDouble } from '../doubles/cloudformation-double';
@@ -103,6 +103,44 @@ describe('cdk-kms-key-material plan', () => {
     } finally {
       await cfn.stop();
     }
+  });
+
+  test('L9/S7 online: a key given by a parameter is named by its value; --parameters gives the next value, the others keep theirs', async () => {
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'plan-cli-'));
+    dirs.push(outdir);
+    const app = new App({ outdir, context: { 'aws:cdk:enable-path-metadata': true } });
+    const stack = new Stack(app, 'Byok', { env: ENV });
+    const param = new CfnParameter(stack, 'KeyArnParam', { type: 'String' });
+    new KeyMaterialRevocation(stack, 'Revocation', { key: kms.Key.fromKeyArn(stack, 'Key', param.valueAsString) });
+    app.synth();
+    const cfn = await CloudFormationDouble.start({ defaultAccount: '111111111111' });
+    try {
+      const template = JSON.parse(fs.readFileSync(path.join(outdir, 'Byok.template.json'), 'utf8'));
+      const revocation = Object.keys(template.Resources).find((id) => template.Resources[id].Type === 'Custom::KmsKeyMaterialRevocation')!;
+      cfn.putStack(STACK_ID, {
+        status: 'UPDATE_COMPLETE', template,
+        resources: [{ logicalId: revocation, physicalId: `kms-key-material-revocation:${KEY_1}`, type: 'Custom::KmsKeyMaterialRevocation', status: 'CREATE_COMPLETE' }],
+      });
+      cfn.setParameters(STACK_ID, { KeyArnParam: KEY_1, BootstrapVersion: '/cdk-bootstrap/hnb659fds/version' });
+      const env = { AWS_ENDPOINT_URL_CLOUDFORMATION: cfn.endpoint, AWS_ACCESS_KEY_ID: 'AKIAPLAN', AWS_SECRET_ACCESS_KEY: 'x' };
+      const kept = await cliAsync(['plan', '--app', outdir], env);
+      expect(kept.stderr).toBe('');
+      expect(kept.stdout).toContain('Deploying now would revoke: nothing');
+      expect(kept.stdout).toContain(`cdk destroy (after this deployment) would revoke:\n  - ${KEY_1}`);
+      for (const given of [`KeyArnParam=${KEY_2}`, `Byok:KeyArnParam=${KEY_2}`]) {
+        const moved = await cliAsync(['plan', '--app', outdir, '--parameters', given, '--fail-on-revoke'], env);
+        expect(moved.stdout).toMatch(new RegExp(`would revoke:\\n  - ${KEY_1}`));
+        expect(moved.code).toBe(2);
+      }
+      // A value for another stack changes nothing here.
+      expect((await cliAsync(['plan', '--app', outdir, '--parameters', `Other:KeyArnParam=${KEY_2}`], env)).stdout).toContain('Deploying now would revoke: nothing');
+    } finally {
+      await cfn.stop();
+    }
+    const offline = cli(['plan', '--app', outdir, '--deployed', outdir, '--parameters', `KeyArnParam=${KEY_2}`]);
+    expect(offline.code).toBe(1);
+    expect(offline.stderr).toContain('--parameters needs the deployed stacks online');
+    expect(cli(['plan', '--app', outdir, '--deployed', outdir, '--parameters', 'no-equals-sign']).stderr).toContain('expected NAME=VALUE');
   });
 
   test('a deployed stack that cannot be reached gives a clear message and exit 1, never a stack trace', () => {

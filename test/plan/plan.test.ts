@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { App, NestedStack, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { App, CfnParameter, NestedStack, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { plan, PlanItem } from '../../cli/plan';
@@ -79,6 +79,23 @@ describe('plan: what a deployment will revoke (offline)', () => {
     expect(item.why).toContain('key replaced');
     expect(item.phase).toContain('once the update has succeeded');
     expect(item.constructPath).toBe('Byok/Revocation');
+  });
+
+  test('L9/S7: a key given by a parameter: a new value is a key change (the old key revoked), the same value is no event', () => {
+    const byParam = (stack: Stack) => {
+      const param = new CfnParameter(stack, 'KeyArnParam', { type: 'String' });
+      new KeyMaterialRevocation(stack, 'Revocation', { key: kms.Key.fromKeyArn(stack, 'Key', param.valueAsString) });
+    };
+    const next = readAssembly(synth(byParam))[0].stack;
+    const deployed = { ...readAssembly(synth(byParam))[0].stack, parameters: { KeyArnParam: KEY_1 } };
+    const moved = plan({ ...next, parameters: { KeyArnParam: KEY_2 } }, deployed);
+    expect(revoked(moved)).toEqual([KEY_1]);
+    expect(revoked(moved, 'destroy')).toEqual([KEY_2]);
+    const kept = plan({ ...next, parameters: { KeyArnParam: KEY_1 } }, deployed);
+    expect(revoked(kept)).toEqual([]);
+    expect(deploying(kept).map((i) => i.why)).toEqual(['unchanged: CloudFormation sends it no event']);
+    // Values unknown on both sides (offline): the same description, no change foreseen.
+    expect(revoked(plan(next, readAssembly(synth(byParam))[0].stack))).toEqual([]);
   });
 
   test('L9: with revokeOnKeyReplacement off (in the new version), the old key is kept', () => {
