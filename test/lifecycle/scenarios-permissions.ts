@@ -87,6 +87,41 @@ function handlerRole(stack: Stack): iam.IRole {
   return roles[0];
 }
 
+/**
+ * L9 with two same-stack keys made by `key`: the revocation is pointed from KeyA to KeyB while KeyA
+ * stays in the template. KeyA is revoked in cleanup, KeyB untouched, nothing denied; `more` checks the rest.
+ */
+function pointedAwayToKeyB(name: string, description: string, key: (stack: Stack, id: string) => kms.Key,
+  more?: (ctx: ScenarioContext, expect: Expect, oldKey: string, newKey: string) => void): Scenario {
+  return {
+    name, rows: ['L9'], description,
+    app: (stack) => {
+      key(stack, 'KeyB');
+      new KeyMaterialRevocation(stack, 'Revocation', { key: key(stack, 'KeyA') });
+    },
+    play: enforced(async (ctx) => {
+      await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
+      await update(ctx, 'point the revocation at KeyB', (stack) => {
+        key(stack, 'KeyA');
+        new KeyMaterialRevocation(stack, 'Revocation', { key: key(stack, 'KeyB') });
+      });
+    }),
+    check: (ctx, expect) => {
+      const oldKey = keyOf(ctx, 'KeyA');
+      const newKey = keyOf(ctx, 'KeyB');
+      expect(ctx.bed.engine.status).toBe('UPDATE_COMPLETE');
+      const [del] = answersOf(ctx, 'Delete');
+      expect(del?.stackStatus).toBe('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
+      expect(del?.responseStatus).toBe('SUCCESS');
+      expect(allRevoked(ctx, oldKey)).toBe(true);
+      expect(noneRevoked(ctx, newKey)).toBe(true);
+      expect(deletesOn(ctx, newKey)).toHaveLength(0);
+      expectNoDenial(ctx, expect);
+      more?.(ctx, expect, oldKey, newKey);
+    },
+  };
+}
+
 // ---- the scenarios -----------------------------------------------------------------------------
 
 export const PERMISSION_SCENARIOS: Scenario[] = [
@@ -132,92 +167,16 @@ export const PERMISSION_SCENARIOS: Scenario[] = [
       expectNoDenial(ctx, expect);
     },
   },
-  {
-    name: 'cleanup-permission-key-replaced-default-policy',
-    rows: ['L9'],
-    description: 'A revocation of a same-stack key (default key policy: only IAM grants the handler) is pointed at another same-stack key, the old key staying in the template: the old key is revoked in cleanup, the new one untouched.',
-    app: (stack) => {
-      externalKey(stack, 'KeyB');
-      new KeyMaterialRevocation(stack, 'Revocation', { key: externalKey(stack, 'KeyA') });
-    },
-    play: enforced(async (ctx) => {
-      await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
-      await update(ctx, 'point the revocation at KeyB', (stack) => {
-        externalKey(stack, 'KeyA');
-        new KeyMaterialRevocation(stack, 'Revocation', { key: externalKey(stack, 'KeyB') });
-      });
-    }),
-    check: (ctx, expect) => {
-      const oldKey = keyOf(ctx, 'KeyA');
-      const newKey = keyOf(ctx, 'KeyB');
-      expect(ctx.bed.engine.status).toBe('UPDATE_COMPLETE');
-      const [del] = answersOf(ctx, 'Delete');
-      expect(del?.stackStatus).toBe('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
-      expect(del?.responseStatus).toBe('SUCCESS');
-      expect(allRevoked(ctx, oldKey)).toBe(true);
-      expect(noneRevoked(ctx, newKey)).toBe(true);
-      expect(deletesOn(ctx, newKey)).toHaveLength(0);
-      expectNoDenial(ctx, expect);
-    },
-  },
-  {
-    name: 'cleanup-permission-key-replaced-admin-only-policy',
-    rows: ['L9'],
-    description: 'A revocation of a same-stack key whose key policy does not trust the account (only a key-policy statement grants the handler) is pointed at another such key, the old key staying in the template: the old key is revoked in cleanup, although the update phase already gave the old key its new policy.',
-    app: (stack) => {
-      adminOnlyKey(stack, 'KeyB');
-      new KeyMaterialRevocation(stack, 'Revocation', { key: adminOnlyKey(stack, 'KeyA') });
-    },
-    play: enforced(async (ctx) => {
-      await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
-      await update(ctx, 'point the revocation at KeyB', (stack) => {
-        adminOnlyKey(stack, 'KeyA');
-        new KeyMaterialRevocation(stack, 'Revocation', { key: adminOnlyKey(stack, 'KeyB') });
-      });
-    }),
-    check: (ctx, expect) => {
-      const oldKey = keyOf(ctx, 'KeyA');
-      const newKey = keyOf(ctx, 'KeyB');
-      expect(ctx.bed.engine.status).toBe('UPDATE_COMPLETE');
-      const [del] = answersOf(ctx, 'Delete');
-      expect(del?.stackStatus).toBe('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
-      expect(del?.responseStatus).toBe('SUCCESS');
-      expect(allRevoked(ctx, oldKey)).toBe(true);
-      expect(noneRevoked(ctx, newKey)).toBe(true);
-      expectNoDenial(ctx, expect);
+  pointedAwayToKeyB('cleanup-permission-key-replaced-default-policy',
+    'A revocation of a same-stack key (default key policy: only IAM grants the handler) is pointed at another same-stack key, the old key staying in the template: the old key is revoked in cleanup, the new one untouched.',
+    (stack, id) => externalKey(stack, id)),
+  pointedAwayToKeyB('cleanup-permission-key-replaced-admin-only-policy',
+    'A revocation of a same-stack key whose key policy does not trust the account (only a key-policy statement grants the handler) is pointed at another such key, the old key staying in the template: the old key is revoked in cleanup, although the update phase already gave the old key its new policy.',
+    adminOnlyKey, (ctx, expect, oldKey, newKey) => {
       // The cleanup really ran under the old key's new policy: no statement names the role itself any more.
       expect(statementsNamingRole(ctx, oldKey)).toEqual({ direct: 0, throughIam: 1 });
       expect(statementsNamingRole(ctx, newKey)).toEqual({ direct: 1, throughIam: 0 });
-    },
-  },
-  {
-    name: 'cleanup-permission-removed-revoke-on-removal-admin-only-policy',
-    rows: ['L12'],
-    description: 'A revocation with revokeOnRemoval is removed while its same-stack key, whose key policy does not trust the account, stays and another revocation keeps the handler: the key is revoked in cleanup.',
-    app: (stack) => {
-      new KeyMaterialRevocation(stack, 'Revocation', { key: adminOnlyKey(stack, 'KeyA'), revokeOnRemoval: true });
-      new KeyMaterialRevocation(stack, 'Keeper', { key: externalKey(stack, 'KeeperKey') });
-    },
-    play: enforced(async (ctx) => {
-      await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
-      await update(ctx, 'remove the revocation of KeyA', (stack) => {
-        adminOnlyKey(stack, 'KeyA');
-        new KeyMaterialRevocation(stack, 'Keeper', { key: externalKey(stack, 'KeeperKey') });
-      });
     }),
-    check: (ctx, expect) => {
-      const arn = keyOf(ctx, 'KeyA');
-      expect(ctx.bed.engine.status).toBe('UPDATE_COMPLETE');
-      const [del] = answersOf(ctx, 'Delete');
-      expect(del?.stackStatus).toBe('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
-      expect(del?.responseStatus).toBe('SUCCESS');
-      expect(allRevoked(ctx, arn)).toBe(true);
-      expect(ctx.bed.kms.key(arn)!.state).toBe('PendingImport');
-      expect(noneRevoked(ctx, keyOf(ctx, 'KeeperKey'))).toBe(true);
-      expectNoDenial(ctx, expect);
-      expect(statementsNamingRole(ctx, arn)).toEqual({ direct: 0, throughIam: 1 });
-    },
-  },
   ...[false, true].map((revoked): Scenario => {
     // S7: a key known only by a parameter. The template stays the same; only the value moves.
     const app = (stack: Stack) => {

@@ -53,6 +53,16 @@ function cliAsync(args: string[], env: Record<string, string>): Promise<{ code: 
   });
 }
 
+/** The assembly's Byok stack deployed in the CloudFormation double, its revocation live for KEY_1. */
+function putDeployed(cfn: CloudFormationDouble, outdir: string): void {
+  const template = JSON.parse(fs.readFileSync(path.join(outdir, 'Byok.template.json'), 'utf8'));
+  const revocation = Object.keys(template.Resources).find((id) => template.Resources[id].Type === 'Custom::KmsKeyMaterialRevocation')!;
+  cfn.putStack(STACK_ID, {
+    status: 'UPDATE_COMPLETE', template,
+    resources: [{ logicalId: revocation, physicalId: `kms-key-material-revocation:${KEY_1}`, type: 'Custom::KmsKeyMaterialRevocation', status: 'CREATE_COMPLETE' }],
+  });
+}
+
 const v1 = assembly(KEY_1);
 const v2 = assembly(KEY_2);
 
@@ -84,12 +94,7 @@ describe('cdk-kms-key-material plan', () => {
   test('online: the deployed stack is read from CloudFormation (DescribeStacks, GetTemplate, ListStackResources) with the default credential chain', async () => {
     const cfn = await CloudFormationDouble.start({ defaultAccount: '111111111111' });
     try {
-      const template = JSON.parse(fs.readFileSync(path.join(v1, 'Byok.template.json'), 'utf8'));
-      const revocation = Object.keys(template.Resources).find((id) => template.Resources[id].Type === 'Custom::KmsKeyMaterialRevocation')!;
-      cfn.putStack(STACK_ID, {
-        status: 'UPDATE_COMPLETE', template,
-        resources: [{ logicalId: revocation, physicalId: `kms-key-material-revocation:${KEY_1}`, type: 'Custom::KmsKeyMaterialRevocation', status: 'CREATE_COMPLETE' }],
-      });
+      putDeployed(cfn, v1);
       const env = { AWS_ENDPOINT_URL_CLOUDFORMATION: cfn.endpoint, AWS_ACCESS_KEY_ID: 'AKIAPLAN', AWS_SECRET_ACCESS_KEY: 'x' };
       const r = await cliAsync(['plan', '--app', v2], env);
       expect(r.stderr).toBe('');
@@ -115,12 +120,7 @@ describe('cdk-kms-key-material plan', () => {
     app.synth();
     const cfn = await CloudFormationDouble.start({ defaultAccount: '111111111111' });
     try {
-      const template = JSON.parse(fs.readFileSync(path.join(outdir, 'Byok.template.json'), 'utf8'));
-      const revocation = Object.keys(template.Resources).find((id) => template.Resources[id].Type === 'Custom::KmsKeyMaterialRevocation')!;
-      cfn.putStack(STACK_ID, {
-        status: 'UPDATE_COMPLETE', template,
-        resources: [{ logicalId: revocation, physicalId: `kms-key-material-revocation:${KEY_1}`, type: 'Custom::KmsKeyMaterialRevocation', status: 'CREATE_COMPLETE' }],
-      });
+      putDeployed(cfn, outdir);
       cfn.setParameters(STACK_ID, { KeyArnParam: KEY_1, BootstrapVersion: '/cdk-bootstrap/hnb659fds/version' });
       const env = { AWS_ENDPOINT_URL_CLOUDFORMATION: cfn.endpoint, AWS_ACCESS_KEY_ID: 'AKIAPLAN', AWS_SECRET_ACCESS_KEY: 'x' };
       const kept = await cliAsync(['plan', '--app', outdir], env);
