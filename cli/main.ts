@@ -86,7 +86,8 @@ export async function main(argv: string[]): Promise<number> {
       state = deployed ? 'deployed' : 'not deployed';
     }
     // The next deployment keeps the values in force, but for those given (as cdk deploy does).
-    const next = deployed?.parameters ? { ...s.stack, parameters: { ...deployed.parameters, ...parametersFor(given, s.stackName) } } : s.stack;
+    const next = deployed?.parameters
+      ? { ...s.stack, parameters: nextParameters(deployed, parametersFor(given, s.stackName), s.stack.template) } : s.stack;
     plans.push({ stack: s.stackName, deployed: state, items: plan(next, deployed) });
   }
   const allowed = new Set(values.allow ?? []);
@@ -111,8 +112,30 @@ function parseParameters(list: readonly string[]): GivenParameter[] {
   });
 }
 
+/** As cdk deploy merges them: the values for every stack, then this stack's own, which win. */
 function parametersFor(given: readonly GivenParameter[], stackName: string): Record<string, string> {
-  return Object.fromEntries(given.filter((p) => p.stack === undefined || p.stack === stackName).map((p) => [p.name, p.value]));
+  const entries = (forStack: (p: GivenParameter) => boolean) => given.filter(forStack).map((p) => [p.name, p.value] as const);
+  return { ...Object.fromEntries(entries((p) => p.stack === undefined)), ...Object.fromEntries(entries((p) => p.stack === stackName)) };
+}
+
+/**
+ * The next deployment's values: those in force, but for those given, and for a parameter new in
+ * this template its Default, as cdk deploy passes them. A parameter whose value CloudFormation does
+ * not show (NoEcho) is left out on both sides: the plan cannot compare it.
+ */
+function nextParameters(deployed: PlannedStack, given: Record<string, string>, template: PlannedStack['template']): Record<string, string> {
+  const declared = (template.Parameters ?? {}) as Record<string, { Type?: unknown; Default?: unknown; NoEcho?: unknown }>;
+  const defaults = Object.entries(declared).filter(([, d]) => typeof d?.Default === 'string').map(([k, d]) => [k, d.Default as string] as const);
+  const all: Record<string, string> = { ...Object.fromEntries(defaults), ...deployed.parameters, ...given };
+  for (const [name, d] of Object.entries(declared)) {
+    if (d?.NoEcho === true || d?.NoEcho === 'true') delete all[name];
+    // An SSM parameter type is given by the SSM parameter's name: the same name keeps the value in
+    // force (the plan cannot see a new value stored under it); another one, a value only the deployment reads.
+    const ssm = typeof d?.Type === 'string' && d.Type.startsWith('AWS::SSM::Parameter::Value');
+    if (ssm && given[name] !== undefined && given[name] !== deployed.parameterNames?.[name]) all[name] = `the value of SSM parameter ${given[name]}`;
+    else if (ssm && given[name] !== undefined) all[name] = deployed.parameters![name];
+  }
+  return all;
 }
 
 function line(i: PlanItem): string {

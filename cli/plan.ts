@@ -31,6 +31,8 @@ export interface PlannedStack {
    * so that a new value shows as the key change it is (LIFECYCLE L9, S7).
    */
   readonly parameters?: Readonly<Record<string, string>>;
+  /** For a deployed stack's SSM parameter types: the SSM parameter each value was resolved from. */
+  readonly parameterNames?: Readonly<Record<string, string>>;
 }
 
 export type When = 'deploy' | 'destroy';
@@ -74,11 +76,55 @@ function boolString(value: unknown, fallback: 'true' | 'false'): 'true' | 'false
 }
 
 /**
+ * `value` with the parameter values known in `parameters` put in: a Ref of a parameter, a `${Name}`
+ * in an Fn::Sub string, and an Fn::Join whose parts all became strings. What stays unknown stays as
+ * it was, so that a changed value still shows as a difference.
+ */
+function withParameters(value: unknown, parameters: Readonly<Record<string, string>> | undefined): unknown {
+  if (!parameters || typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) return value.map((v) => withParameters(v, parameters));
+  const known = (name: unknown) => (typeof name === 'string' && Object.prototype.hasOwnProperty.call(parameters, name) ? parameters[name] : undefined);
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (entries.length === 1) {
+    const [[fn, arg]] = entries;
+    if (fn === 'Ref' && known(arg) !== undefined) return known(arg);
+    if (fn === 'Fn::Sub' && typeof arg === 'string') {
+      const sub = arg.replace(/\$\{([^}!]+)\}/g, (all, name: string) => known(name) ?? all);
+      return /\$\{/.test(sub) ? { 'Fn::Sub': sub } : sub;
+    }
+    if (fn === 'Fn::Join' && Array.isArray(arg) && typeof arg[0] === 'string' && Array.isArray(arg[1])) {
+      const parts = arg[1].map((v) => withParameters(v, parameters));
+      return parts.every((x) => typeof x === 'string') ? parts.join(arg[0]) : { 'Fn::Join': [arg[0], parts] };
+    }
+  }
+  return Object.fromEntries(entries.map(([k, v]) => [k, withParameters(v, parameters)]));
+}
+
+/**
+ * The tree with each nested stack's parameter values, where its parent's are known: its resource's
+ * Parameters in the parent's template (CDK passes a parent's parameter as a Ref), put in with the
+ * parent's values. Only values that become strings count, on both sides alike.
+ */
+function withNestedParameters(stack: PlannedStack): PlannedStack {
+  if (stack.nested.size === 0) return stack;
+  const resources = resourcesOf(stack);
+  const nested = new Map([...stack.nested].map(([id, child]) => {
+    const given = (resources[id]?.Properties as { Parameters?: Record<string, unknown> } | undefined)?.Parameters ?? {};
+    const values = Object.entries(given).map(([k, v]) => [k, withParameters(v, stack.parameters)] as const)
+      .filter((e): e is readonly [string, string] => typeof e[1] === 'string');
+    const parameters = stack.parameters && values.length > 0 ? { ...child.parameters, ...Object.fromEntries(values) } : child.parameters;
+    return [id, withNestedParameters({ ...child, ...(parameters ? { parameters } : {}) })] as const;
+  }));
+  return { ...stack, nested };
+}
+
+/**
  * A key ARN as the plan can name it: a literal ARN; a same-stack key that is deployed, by the ARN
  * its live physical ID gives; otherwise a description that stays the same on both sides of the
  * comparison (so an unchanged reference is not taken for a key change).
  */
-function keyOf(value: unknown, stack: PlannedStack, deployed: PlannedStack | undefined): string {
+function keyOf(raw: unknown, stack: PlannedStack, deployed: PlannedStack | undefined): string {
+  const value = withParameters(raw, stack.parameters);
   if (typeof value === 'string') return value;
   const getAtt = (value as { 'Fn::GetAtt'?: unknown })?.['Fn::GetAtt'];
   if (Array.isArray(getAtt) && typeof getAtt[0] === 'string') {
@@ -91,10 +137,7 @@ function keyOf(value: unknown, stack: PlannedStack, deployed: PlannedStack | und
     return `key ${id} of ${stack.name}`;
   }
   const ref = (value as { Ref?: unknown })?.Ref;
-  if (typeof ref === 'string') {
-    const known = stack.parameters && Object.prototype.hasOwnProperty.call(stack.parameters, ref) ? stack.parameters[ref] : undefined;
-    return known ?? `the key passed to ${stack.name} as parameter ${ref}`;
-  }
+  if (typeof ref === 'string') return `the key passed to ${stack.name} as parameter ${ref}`;
   return `a key given as ${JSON.stringify(value)}`;
 }
 
@@ -168,7 +211,9 @@ interface Walk {
  * What deploying `next` over `deployed` revokes, stack by stack (nested stacks included), and what
  * destroying the stack after that deployment would revoke.
  */
-export function plan(next: PlannedStack, deployed: PlannedStack | undefined): PlanItem[] {
+export function plan(nextStack: PlannedStack, deployedStack: PlannedStack | undefined): PlanItem[] {
+  const next = withNestedParameters(nextStack);
+  const deployed = deployedStack && withNestedParameters(deployedStack);
   const walk: Walk = { items: [], tree: treeRevocations(next, deployed, next.name) };
   planStack(next, deployed, 0, walk);
   planDestroy(next, deployed, 0, walk);

@@ -158,13 +158,18 @@ export async function readOnline(client: CloudFormationClient, stackName: string
   // The values in force (an SSM parameter type's resolved value). Not for a nested stack: its next
   // values come from its parent's template, which the plan does not resolve, and a value known on
   // one side only would look like a key change.
-  const parameters = nestedStack ? undefined : Object.fromEntries((described.Parameters ?? [])
-    .filter((p) => p.ParameterKey !== undefined)
-    .map((p) => [p.ParameterKey!, p.ResolvedValue ?? p.ParameterValue ?? '']));
+  // The values in force: an SSM parameter type's resolved value (its name kept apart, as
+  // --parameters gives it); a NoEcho value ('****') is left out, the plan cannot compare it.
+  const declared = ((template as { Parameters?: Record<string, { NoEcho?: unknown }> }).Parameters ?? {});
+  const shown = (described.Parameters ?? []).filter((p) => p.ParameterKey !== undefined && p.ParameterValue !== undefined &&
+    !(declared[p.ParameterKey]?.NoEcho === true || declared[p.ParameterKey]?.NoEcho === 'true'));
+  const parameters = nestedStack ? undefined : Object.fromEntries(shown.map((p) => [p.ParameterKey!, p.ResolvedValue ?? p.ParameterValue!]));
+  const parameterNames = nestedStack ? undefined : Object.fromEntries(shown.filter((p) => p.ResolvedValue !== undefined)
+    .map((p) => [p.ParameterKey!, p.ParameterValue!]));
   return {
     name: display, template: template as PlannedStack['template'], status: described.StackStatus, live, nested,
     env: m ? { partition: m[1], region: m[2], account: m[3] } : undefined,
-    ...(parameters ? { parameters } : {}),
+    ...(parameters ? { parameters, parameterNames } : {}),
   };
 }
 

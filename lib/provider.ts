@@ -265,7 +265,7 @@ export class RevocationProvider extends Construct {
         // A key known only by a deploy-time value that can change while the template does not (a
         // parameter, an SSM parameter, another resource's attribute). Keys of the app are not: their
         // ARN changes only with their logical ID, and an exported value cannot change while imported.
-        deployTime: !use.cfnKey && Token.isUnresolved(use.key.keyArn),
+        deployTime: !use.cfnKey && changesWithoutTemplate(stack.resolve(use.key.keyArn)),
       };
       entry.resources.push(use.resource);
       keys.set(identity, entry);
@@ -325,7 +325,7 @@ export class RevocationProvider extends Construct {
    * old key would be denied (LIFECYCLE L9, L14). A description cannot be changed ("Update requires:
    * Replacement", CloudFormation User Guide, AWS::IAM::ManagedPolicy): with the keys' values in it,
    * a new value replaces the policy, and the old one stays until the cleanup ends. At most 1,000
-   * characters: past that, synth warns.
+   * characters: past that, synth warns (the update's pre-check then fails it instead: L28).
    */
   private replacedWith(description: string, deployTimeArns: string[]): string {
     if (deployTimeArns.length === 0) return description;
@@ -333,8 +333,9 @@ export class RevocationProvider extends Construct {
     if (description.length + intro.length + deployTimeArns.length * DEPLOY_TIME_ARN_CHARS > MANAGED_POLICY_DESCRIPTION_MAX) {
       Annotations.of(this).addWarningV2('cdk-kms-key-material:deployTimeKeysUpdatedInPlace',
         `${deployTimeArns.length} keys of this stack known only at deploy time (parameters, attributes) share one key policy, ` +
-        `more than its description can name: a change of their values updates the policy in place, and the cleanup then ` +
-        'cannot revoke the old key (LIFECYCLE L9): spread these revocations over several stacks');
+        'more than its description can name: a change of their values updates the policy in place, so the old key can no ' +
+        'longer be read and the update fails and rolls back instead of revoking it (LIFECYCLE L9, L28): spread these ' +
+        'revocations over several stacks');
       return description;
     }
     return Fn.join('', [description, intro, Fn.join(' ', deployTimeArns)]);
@@ -401,6 +402,26 @@ export class RevocationProvider extends Construct {
     }
     return errors;
   }
+}
+
+/**
+ * Whether a resolved value can take another value while the template stays the same: a Ref of a
+ * parameter (pseudo parameters such as AWS::Region are fixed for a stack), an attribute of another
+ * resource, or a dynamic reference ({{resolve:...}}). An Fn::ImportValue cannot: CloudFormation
+ * refuses to change an export while a stack imports it.
+ */
+function changesWithoutTemplate(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('{{resolve:');
+  if (Array.isArray(value)) return value.some(changesWithoutTemplate);
+  if (typeof value !== 'object' || value === null) return false;
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (entries.length === 1) {
+    const [[fn, arg]] = entries;
+    if (fn === 'Ref') return typeof arg === 'string' && !arg.startsWith('AWS::');
+    if (fn === 'Fn::GetAtt') return true;
+    if (fn === 'Fn::ImportValue') return false;
+  }
+  return entries.some(([, v]) => changesWithoutTemplate(v));
 }
 
 /**

@@ -837,6 +837,31 @@ describe('key policies replaced, never updated, when their key list changes (L9,
     expect(JSON.stringify(description)).toMatch(/Lets the KMS key material revocation handler act on 1 key/);
     const literal = Object.values(Template.fromStack(stackOfArns(arns)).findResources('AWS::IAM::ManagedPolicy')) as any[];
     for (const p of literal) expect(typeof p.Properties.Description).toBe('string');
+    // Keys whose ARN cannot change under the same template keep a plain Description: app-defined keys
+    // (this stack's, fromCfnKey, another stack's), pseudo parameters only, an imported export.
+    const stable = newStack('Stable', undefined);
+    new KeyMaterialRevocation(stable, 'Own', { key: externalKey(stable, 'OwnKey') });
+    new KeyMaterialRevocation(stable, 'Wrapped', { key: kms.Key.fromCfnKey(new kms.CfnKey(stable, 'CK', {
+      origin: 'EXTERNAL',
+      keyPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'kms:*', Resource: '*' }] },
+    })) });
+    const pseudo = stable.formatArn({ service: 'kms', resource: 'key', resourceName: '1234abcd-12ab-34cd-56ef-1234567890ab' });
+    new KeyMaterialRevocation(stable, 'Pseudo', { key: kms.Key.fromKeyArn(stable, 'PseudoKey', pseudo) });
+    new KeyMaterialRevocation(stable, 'Imported', { key: kms.Key.fromKeyArn(stable, 'ImportedKey', cdk.Fn.importValue('KeyArnExport')) });
+    const crossApp = new App();
+    const crossKeys = newStack('Keys', ENV, crossApp);
+    const crossStack = newStack('Uses', ENV, crossApp);
+    new KeyMaterialRevocation(crossStack, 'Cross', { key: externalKey(crossKeys, 'Shared') });
+    for (const st of [stable, crossStack]) {
+      for (const p of Object.values(Template.fromStack(st).findResources('AWS::IAM::ManagedPolicy')) as any[]) {
+        expect(typeof p.Properties.Description).toBe('string');
+      }
+    }
+    // A dynamic reference is resolved at deploy time: it counts.
+    const dynamic = newStack('Dynamic');
+    new KeyMaterialRevocation(dynamic, 'R', { key: kms.Key.fromKeyArn(dynamic, 'K', cdk.Lazy.string({ produce: () => '{{resolve:ssm:/byok/key-arn}}' })) });
+    const [dynamicPolicy] = Object.values(Template.fromStack(dynamic).findResources('AWS::IAM::ManagedPolicy')) as any[];
+    expect(JSON.stringify(dynamicPolicy.Properties.Description)).toContain('{{resolve:ssm:/byok/key-arn}}');
     expect(Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('deployTimeKeysUpdatedInPlace'))).toEqual([]);
   });
 

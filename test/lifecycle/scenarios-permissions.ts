@@ -12,7 +12,7 @@
  * revocation goes, the whole provider goes with it and its policy is deleted after the Delete,
  * which hides the bug.
  */
-import { CfnParameter, CfnWaitConditionHandle, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { CfnParameter, CfnResource, CfnWaitConditionHandle, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { KeyMaterialRevocation } from '../../lib/index';
@@ -177,6 +177,34 @@ export const PERMISSION_SCENARIOS: Scenario[] = [
       expect(statementsNamingRole(ctx, oldKey)).toEqual({ direct: 0, throughIam: 1 });
       expect(statementsNamingRole(ctx, newKey)).toEqual({ direct: 1, throughIam: 0 });
     }),
+  {
+    name: 'cleanup-permission-removed-revoke-on-removal-admin-only-policy',
+    rows: ['L12'],
+    description: 'A revocation with revokeOnRemoval is removed while its same-stack key, whose key policy does not trust the account, stays and another revocation keeps the handler: the key is revoked in cleanup.',
+    app: (stack) => {
+      new KeyMaterialRevocation(stack, 'Revocation', { key: adminOnlyKey(stack, 'KeyA'), revokeOnRemoval: true });
+      new KeyMaterialRevocation(stack, 'Keeper', { key: externalKey(stack, 'KeeperKey') });
+    },
+    play: enforced(async (ctx) => {
+      await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
+      await update(ctx, 'remove the revocation of KeyA', (stack) => {
+        adminOnlyKey(stack, 'KeyA');
+        new KeyMaterialRevocation(stack, 'Keeper', { key: externalKey(stack, 'KeeperKey') });
+      });
+    }),
+    check: (ctx, expect) => {
+      const arn = keyOf(ctx, 'KeyA');
+      expect(ctx.bed.engine.status).toBe('UPDATE_COMPLETE');
+      const [del] = answersOf(ctx, 'Delete');
+      expect(del?.stackStatus).toBe('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
+      expect(del?.responseStatus).toBe('SUCCESS');
+      expect(allRevoked(ctx, arn)).toBe(true);
+      expect(ctx.bed.kms.key(arn)!.state).toBe('PendingImport');
+      expect(noneRevoked(ctx, keyOf(ctx, 'KeeperKey'))).toBe(true);
+      expectNoDenial(ctx, expect);
+      expect(statementsNamingRole(ctx, arn)).toEqual({ direct: 0, throughIam: 1 });
+    },
+  },
   ...[false, true].map((revoked): Scenario => {
     // S7: a key known only by a parameter. The template stays the same; only the value moves.
     const app = (stack: Stack) => {
@@ -220,8 +248,9 @@ export const PERMISSION_SCENARIOS: Scenario[] = [
       await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
       await ctx.step('KeyArnParam = New, and Doomed fails', async () => ctx.bed.engine.update(ctx.bed.synth((stack) => {
         const param = new CfnParameter(stack, 'KeyArnParam', { type: 'String' });
-        new KeyMaterialRevocation(stack, 'Revocation', { key: byArn(stack, 'ByParam', param.valueAsString) });
-        new CfnWaitConditionHandle(stack, 'Doomed');
+        const revocation = new KeyMaterialRevocation(stack, 'Revocation', { key: byArn(stack, 'ByParam', param.valueAsString) });
+        // After the revocation, so after its key policy was replaced: the rollback has both to undo.
+        new CfnWaitConditionHandle(stack, 'Doomed').addDependency(revocation.node.defaultChild as CfnResource);
       }), { failOn: 'Doomed', parameters: { KeyArnParam: ctx.keys.New } }));
     }),
     check: (ctx, expect) => {
@@ -230,11 +259,19 @@ export const PERMISSION_SCENARIOS: Scenario[] = [
       expect(noneRevoked(ctx, ctx.keys.Old)).toBe(true);
       expect(noneRevoked(ctx, ctx.keys.New)).toBe(true);
       expect(ctx.bed.kms.callsTo('DeleteImportedKeyMaterial')).toHaveLength(0);
+      // The revocation was updated to New, then rolled back to Old: neither step revokes.
+      expect(ctx.bed.engine.answers.filter((a) => a.requestType === 'Update').map((a) => [a.stackStatus, a.responseStatus]))
+        .toEqual([['UPDATE_IN_PROGRESS', 'SUCCESS'], ['UPDATE_ROLLBACK_IN_PROGRESS', 'SUCCESS']]);
       // Only the old key policy is left in force: its replacement was deleted with the rollback.
       const policies = ctx.bed.engine.inForce().filter((r) => r.type === 'AWS::IAM::ManagedPolicy' && r.status !== 'DELETE_COMPLETE');
       expect(policies).toHaveLength(1);
       expect(JSON.stringify(policies[0].properties)).toContain(ctx.keys.Old);
       expect(JSON.stringify(policies[0].properties)).not.toContain(ctx.keys.New);
+      const policyEvents = ctx.bed.cfn.stackEvents(ctx.bed.engine.stackId).filter((e) => e.type === 'AWS::IAM::ManagedPolicy');
+      const replacement = policyEvents.find((e) => e.status === 'CREATE_COMPLETE' && e.physicalId !== policies[0].physicalId);
+      expect(replacement).toBeDefined();
+      expect(policyEvents.filter((e) => e.physicalId === replacement!.physicalId).map((e) => e.status)).toContain('DELETE_COMPLETE');
+      expect(policyEvents.filter((e) => e.physicalId === policies[0].physicalId).map((e) => e.status)).not.toContain('DELETE_COMPLETE');
     },
   },
   {

@@ -132,8 +132,10 @@ describe('cdk-kms-key-material plan', () => {
         expect(moved.stdout).toMatch(new RegExp(`would revoke:\\n  - ${KEY_1}`));
         expect(moved.code).toBe(2);
       }
-      // A value for another stack changes nothing here.
+      // A value for another stack changes nothing here; this stack's own wins over one for every stack, as in cdk deploy.
       expect((await cliAsync(['plan', '--app', outdir, '--parameters', `Other:KeyArnParam=${KEY_2}`], env)).stdout).toContain('Deploying now would revoke: nothing');
+      const own = await cliAsync(['plan', '--app', outdir, '--parameters', `Byok:KeyArnParam=${KEY_2}`, '--parameters', `KeyArnParam=${KEY_1}`], env);
+      expect(own.stdout).toMatch(new RegExp(`would revoke:\\n  - ${KEY_1}`));
     } finally {
       await cfn.stop();
     }

@@ -98,6 +98,28 @@ describe('plan: what a deployment will revoke (offline)', () => {
     expect(revoked(plan(next, readAssembly(synth(byParam))[0].stack))).toEqual([]);
   });
 
+  test('L9/S7: a key ARN built from a parameter (Fn::Join), and one passed into a nested stack, are named by the values', () => {
+    const joined = (stack: Stack) => {
+      const keyId = new CfnParameter(stack, 'KeyId', { type: 'String' });
+      new KeyMaterialRevocation(stack, 'Revocation', { key: kms.Key.fromKeyArn(stack, 'Key', `arn:aws:kms:eu-west-1:111111111111:key/${keyId.valueAsString}`) });
+    };
+    const id = (arn: string) => arn.split('/')[1];
+    const next = readAssembly(synth(joined))[0].stack;
+    const deployed = { ...readAssembly(synth(joined))[0].stack, parameters: { KeyId: id(KEY_1) } };
+    expect(revoked(plan({ ...next, parameters: { KeyId: id(KEY_2) } }, deployed))).toEqual([KEY_1]);
+    expect(revoked(plan({ ...next, parameters: { KeyId: id(KEY_1) } }, deployed))).toEqual([]);
+
+    const nested = (stack: Stack) => {
+      const arn = new CfnParameter(stack, 'KeyArnParam', { type: 'String' });
+      const child = new NestedStack(stack, 'Child');
+      new KeyMaterialRevocation(child, 'Revocation', { key: kms.Key.fromKeyArn(child, 'Key', arn.valueAsString) });
+    };
+    const nextTree = readAssembly(synth(nested))[0].stack;
+    const deployedTree = { ...readAssembly(synth(nested))[0].stack, parameters: { KeyArnParam: KEY_1 } };
+    expect(revoked(plan({ ...nextTree, parameters: { KeyArnParam: KEY_2 } }, deployedTree))).toEqual([KEY_1]);
+    expect(revoked(plan({ ...nextTree, parameters: { KeyArnParam: KEY_1 } }, deployedTree))).toEqual([]);
+  });
+
   test('L9: with revokeOnKeyReplacement off (in the new version), the old key is kept', () => {
     const items = planOf(imported(KEY_1), imported(KEY_2, { revokeOnKeyReplacement: false }));
     expect(revoked(items)).toEqual([]);
