@@ -155,9 +155,9 @@ export async function readOnline(client: CloudFormationClient, stackName: string
     if (child) nested.set(r.LogicalResourceId, child);
   }
   const m = /^arn:([^:]+):cloudformation:([^:]+):(\d{12}):/.exec(stackId);
-  // The values in force (an SSM parameter type's resolved value). Not for a nested stack: its next
-  // values come from its parent's template, which the plan does not resolve, and a value known on
-  // one side only would look like a key change.
+  // Not for a nested stack: its values come from its parent's template and values, alike on both
+  // sides (cli/plan.ts, withNestedParameters); read here, they would be known on one side only, and
+  // a value known on one side only looks like a key change.
   // The values in force: an SSM parameter type's resolved value (its name kept apart, as
   // --parameters gives it); a NoEcho value ('****') is left out, the plan cannot compare it.
   const declared = ((template as { Parameters?: Record<string, { NoEcho?: unknown }> }).Parameters ?? {});
