@@ -21,7 +21,8 @@ what it would not and why, and what cdk destroy would revoke.
   --profile NAME      AWS profile for reading the deployed stacks (else the SDK's default chain)
   --region REGION     Region of the stacks, when the app does not pin it
   --json              machine-readable output
-  --fail-on-revoke    exit 2 when the deployment would revoke anything not allowed with --allow
+  --fail-on-revoke    exit 2 when the deployment would revoke anything, or fail anywhere, not
+                      allowed with --allow
   --allow KEY|PATH    a key ARN or construct path whose revocation is expected (repeatable)
   --parameters [STACK:]NAME=VALUE
                       a parameter value the deployment will pass, as cdk deploy takes it
@@ -91,11 +92,14 @@ export async function main(argv: string[]): Promise<number> {
     plans.push({ stack: s.stackName, deployed: state, items: plan(next, deployed) });
   }
   const allowed = new Set(values.allow ?? []);
-  const unexpected = plans.flatMap((p) => p.items).filter((i) => i.when === 'deploy' && i.verdict === 'revoke' &&
-    !i.keys.every((k) => allowed.has(k)) && !(i.constructPath && allowed.has(i.constructPath)));
+  // A revocation not allowed, or a step the plan foresees failing: what the handler would then do is
+  // past what the plan can see, so a guard rail does not let it through (allowed by construct path).
+  const unexpected = plans.flatMap((p) => p.items).filter((i) => i.when === 'deploy' && (
+    (i.verdict === 'revoke' && !i.keys.every((k) => allowed.has(k)) && !(i.constructPath && allowed.has(i.constructPath))) ||
+    (i.verdict === 'fail' && !(i.constructPath && allowed.has(i.constructPath)) && !allowed.has(i.key))));
   process.stdout.write(values.json ? `${JSON.stringify({ stacks: plans, unexpectedRevocations: unexpected.length }, null, 2)}\n` : render(plans));
   if (values['fail-on-revoke'] && unexpected.length > 0) {
-    process.stderr.write(`${unexpected.length} revocation(s) not allowed with --allow: failing (--fail-on-revoke)\n`);
+    process.stderr.write(`${unexpected.length} revocation(s) or foreseen failure(s) not allowed with --allow: failing (--fail-on-revoke)\n`);
     return 2;
   }
   return 0;

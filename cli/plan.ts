@@ -105,15 +105,16 @@ function withParameters(value: unknown, parameters: Readonly<Record<string, stri
  * Parameters in the parent's template (CDK passes a parent's parameter as a Ref), put in with the
  * parent's values. Only values that become strings count, on both sides alike.
  */
-function withNestedParameters(stack: PlannedStack): PlannedStack {
+function withNestedParameters(stack: PlannedStack, deployed: PlannedStack | undefined): PlannedStack {
   if (stack.nested.size === 0) return stack;
   const resources = resourcesOf(stack);
   const nested = new Map([...stack.nested].map(([id, child]) => {
     const given = (resources[id]?.Properties as { Parameters?: Record<string, unknown> } | undefined)?.Parameters ?? {};
-    const values = Object.entries(given).map(([k, v]) => [k, withParameters(v, stack.parameters)] as const)
-      .filter((e): e is readonly [string, string] => typeof e[1] === 'string');
-    const parameters = stack.parameters && values.length > 0 ? { ...child.parameters, ...Object.fromEntries(values) } : child.parameters;
-    return [id, withNestedParameters({ ...child, ...(parameters ? { parameters } : {}) })] as const;
+    // Each value named as the parent names a key (keyOf): a deployed key by its live ARN, on both
+    // sides alike, so that a key passed down (CDK's own reference parameters included) keeps its name.
+    const values = Object.entries(given).map(([k, v]) => [k, keyOf(v, stack, deployed)] as const);
+    const parameters = values.length > 0 ? { ...child.parameters, ...Object.fromEntries(values) } : child.parameters;
+    return [id, withNestedParameters({ ...child, ...(parameters ? { parameters } : {}) }, deployed?.nested.get(id))] as const;
   }));
   return { ...stack, nested };
 }
@@ -131,10 +132,15 @@ function keyOf(raw: unknown, stack: PlannedStack, deployed: PlannedStack | undef
     const id = getAtt[0];
     const live = deployed?.live?.get(id);
     const env = deployed?.env ?? stack.env;
-    if (live?.physicalId && live.type === 'AWS::KMS::Key' && env) {
+    if (getAtt[1] === 'Arn' && live?.physicalId && live.type === 'AWS::KMS::Key' && env) {
       return `arn:${env.partition}:kms:${env.region}:${env.account}:key/${live.physicalId}`;
     }
-    return `key ${id} of ${stack.name}`;
+    // A nested stack's output: the key as the nested stack names it (CDK's way to pass a key up).
+    const child = typeof getAtt[1] === 'string' && getAtt[1].startsWith('Outputs.') ? stack.nested.get(id) : undefined;
+    const output = (child?.template as { Outputs?: Record<string, { Value?: unknown }> } | undefined)?.Outputs?.[String(getAtt[1]).slice('Outputs.'.length)];
+    if (child && output?.Value !== undefined) return keyOf(output.Value, child, deployed?.nested.get(id));
+    // Another attribute (a nested stack's output, say) is another key than the resource's Arn.
+    return getAtt[1] === 'Arn' || getAtt[1] === undefined ? `key ${id} of ${stack.name}` : `the key ${id}.${String(getAtt[1])} of ${stack.name}`;
   }
   const ref = (value as { Ref?: unknown })?.Ref;
   if (typeof ref === 'string') return `the key passed to ${stack.name} as parameter ${ref}`;
@@ -212,8 +218,8 @@ interface Walk {
  * destroying the stack after that deployment would revoke.
  */
 export function plan(nextStack: PlannedStack, deployedStack: PlannedStack | undefined): PlanItem[] {
-  const next = withNestedParameters(nextStack);
-  const deployed = deployedStack && withNestedParameters(deployedStack);
+  const next = withNestedParameters(nextStack, deployedStack);
+  const deployed = deployedStack && withNestedParameters(deployedStack, deployedStack);
   const walk: Walk = { items: [], tree: treeRevocations(next, deployed, next.name) };
   planStack(next, deployed, 0, walk);
   planDestroy(next, deployed, 0, walk);

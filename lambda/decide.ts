@@ -328,7 +328,10 @@ function boundToTemplate(facts: Facts): Decision | undefined {
     return fail(`refused: the request names key ${facts.props.KeyArn} but the stack's template names ${keyArn}; nothing was revoked`);
   }
   const getAtt = (keyArn as { 'Fn::GetAtt'?: unknown } | undefined)?.['Fn::GetAtt'];
-  if (Array.isArray(getAtt) && typeof getAtt[0] === 'string') {
+  // A same-stack key's Arn. Another resource's attribute (a nested stack's output, a custom
+  // resource's) is not compared, as a parameter is not: the physical ID binds the key (L30).
+  const target = Array.isArray(getAtt) && typeof getAtt[0] === 'string' ? own(facts.template, getAtt[0]) : undefined;
+  if (Array.isArray(getAtt) && getAtt[1] === 'Arn' && (target?.Type === 'AWS::KMS::Key' || target?.Type === 'AWS::KMS::ReplicaKey')) {
     // A same-stack key: its live physical ID is the key ID of the ARN the request names.
     if (!facts.ownResources) return unreadable(facts, 'ownResources', 'which key the template names') ?? need('ownResources');
     const key = facts.ownResources.find((r) => r.logicalId === getAtt[0]);

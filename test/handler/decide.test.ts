@@ -370,9 +370,15 @@ const ROWS: Array<[string, Facts, Expected]> = [
   ['L29: a Create whose template names a same-stack key by reference is checked against that key\'s live physical ID',
     {
       requestType: 'Create', logicalId: LOGICAL, props: props({ Revoked: 'true' }), lineage: flat('CREATE_IN_PROGRESS'), resource: { status: 'CREATE_IN_PROGRESS' },
-      template: { [LOGICAL]: { Type: TYPE, Properties: { ...props({ Revoked: 'true' }), KeyArn: { 'Fn::GetAtt': ['KeyX', 'Arn'] } } } },
+      template: { [LOGICAL]: { Type: TYPE, Properties: { ...props({ Revoked: 'true' }), KeyArn: { 'Fn::GetAtt': ['KeyX', 'Arn'] } } }, KeyX: { Type: 'AWS::KMS::Key' } },
       ownResources: [{ stackId: STACK, logicalId: 'KeyX', physicalId: '0987dcba-09fe-87dc-65ba-ab0987654321', type: 'AWS::KMS::Key', status: 'CREATE_COMPLETE' }],
     }, { fail: /the stack's KeyX is 0987dcba/ }],
+  ['L6/L30: a key defined in a nested stack, named by the nested stack\'s output, is bound by the physical ID, not taken for a same-stack key',
+    del({
+      lineage: flat('DELETE_IN_PROGRESS'), everStable: true,
+      template: { [LOGICAL]: { Type: TYPE, Properties: { ...props(), KeyArn: { 'Fn::GetAtt': ['Inner', 'Outputs.KeyArn'] } } }, Inner: { Type: 'AWS::CloudFormation::Stack' } },
+      ownResources: [{ stackId: STACK, logicalId: 'Inner', physicalId: `arn:aws:cloudformation:eu-west-1:${ACCOUNT}:stack/Root-Inner-1/abc`, type: 'AWS::CloudFormation::Stack', status: 'DELETE_IN_PROGRESS' }],
+    }), { revoke: [KEY_A], reason: /stack deletion/ }],
   ['L10/L28: the rollback Update after this resource\'s own failed Update (physical ID still the old key, properties swapped) never fails',
     { requestType: 'Update', logicalId: LOGICAL, physicalId: physicalIdFor(KEY_A, false), props: props(), oldProps: props({ KeyArn: KEY_B }), lineage: flat('UPDATE_ROLLBACK_IN_PROGRESS') },
     { skip: /rollbacks never revoke/ }],

@@ -7,9 +7,10 @@ import { playScenario, SCENARIOS, ScenarioContext } from './scenarios';
 import { PERMISSION_SCENARIOS } from './scenarios-permissions';
 import { REGION_SCENARIOS } from './scenarios-regions';
 import { STACK_SCENARIOS } from './scenarios-stacks';
+import { NESTED_KEY_SCENARIOS } from './scenarios-nested-keys';
 import { formatTimeline } from './timeline';
 
-describe.each([...SCENARIOS, ...PERMISSION_SCENARIOS, ...STACK_SCENARIOS, ...REGION_SCENARIOS].map((s) => [s.rows.join('/'), s.name, s] as const))('%s %s', (_rows, _name, scenario) => {
+describe.each([...SCENARIOS, ...PERMISSION_SCENARIOS, ...STACK_SCENARIOS, ...NESTED_KEY_SCENARIOS, ...REGION_SCENARIOS].map((s) => [s.rows.join('/'), s.name, s] as const))('%s %s', (_rows, _name, scenario) => {
   let ctx: ScenarioContext | undefined;
   afterAll(async () => { await ctx?.bed.stop(); });
 

@@ -54,12 +54,12 @@ function cliAsync(args: string[], env: Record<string, string>): Promise<{ code: 
 }
 
 /** The assembly's Byok stack deployed in the CloudFormation double, its revocation live for KEY_1. */
-function putDeployed(cfn: CloudFormationDouble, outdir: string): void {
+function putDeployed(cfn: CloudFormationDouble, outdir: string, liveKey = KEY_1): void {
   const template = JSON.parse(fs.readFileSync(path.join(outdir, 'Byok.template.json'), 'utf8'));
   const revocation = Object.keys(template.Resources).find((id) => template.Resources[id].Type === 'Custom::KmsKeyMaterialRevocation')!;
   cfn.putStack(STACK_ID, {
     status: 'UPDATE_COMPLETE', template,
-    resources: [{ logicalId: revocation, physicalId: `kms-key-material-revocation:${KEY_1}`, type: 'Custom::KmsKeyMaterialRevocation', status: 'CREATE_COMPLETE' }],
+    resources: [{ logicalId: revocation, physicalId: `kms-key-material-revocation:${liveKey}`, type: 'Custom::KmsKeyMaterialRevocation', status: 'CREATE_COMPLETE' }],
   });
 }
 
@@ -143,6 +143,23 @@ describe('cdk-kms-key-material plan', () => {
     expect(offline.code).toBe(1);
     expect(offline.stderr).toContain('--parameters needs the deployed stacks online');
     expect(cli(['plan', '--app', outdir, '--deployed', outdir, '--parameters', 'no-equals-sign']).stderr).toContain('expected NAME=VALUE');
+  });
+
+  test('L30: --fail-on-revoke also exits 2 on a step the plan foresees failing (what the handler then does is past it), unless allowed by construct path', async () => {
+    const cfn = await CloudFormationDouble.start({ defaultAccount: '111111111111' });
+    try {
+      // The live physical ID names a third key: the Update would contradict itself, and the handler fail.
+      putDeployed(cfn, v1, 'arn:aws:kms:eu-west-1:111111111111:key/33333333-3333-3333-3333-333333333333');
+      const env = { AWS_ENDPOINT_URL_CLOUDFORMATION: cfn.endpoint, AWS_ACCESS_KEY_ID: 'AKIAPLAN', AWS_SECRET_ACCESS_KEY: 'x' };
+      const failing = await cliAsync(['plan', '--app', v2, '--fail-on-revoke'], env);
+      expect(failing.stdout).toContain('the handler would fail');
+      expect(failing.code).toBe(2);
+      expect(failing.stderr).toContain('foreseen failure');
+      expect((await cliAsync(['plan', '--app', v2, '--fail-on-revoke', '--allow', 'Byok/Revocation'], env)).code).toBe(0);
+      expect((await cliAsync(['plan', '--app', v2], env)).code).toBe(0);
+    } finally {
+      await cfn.stop();
+    }
   });
 
   test('a deployed stack that cannot be reached gives a clear message and exit 1, never a stack trace', () => {
