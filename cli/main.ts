@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { plan, PlanItem, PlannedStack } from './plan';
-import { readAssembly, readDeployed, readOnline, synthesize, UserError } from './sources';
+import { isNoEcho, readAssembly, readDeployed, readOnline, synthesize, UserError } from './sources';
 
 const USAGE = `usage: cdk-kms-key-material plan [options] [STACK...]
 
@@ -132,12 +132,12 @@ function nextParameters(deployed: PlannedStack, given: Record<string, string>, t
   const defaults = Object.entries(declared).filter(([, d]) => typeof d?.Default === 'string').map(([k, d]) => [k, d.Default as string] as const);
   const all: Record<string, string> = { ...Object.fromEntries(defaults), ...deployed.parameters, ...given };
   for (const [name, d] of Object.entries(declared)) {
-    if (d?.NoEcho === true || d?.NoEcho === 'true') delete all[name];
+    if (isNoEcho(d)) delete all[name];
     // An SSM parameter type is given by the SSM parameter's name: the same name keeps the value in
     // force (the plan cannot see a new value stored under it); another one, a value only the deployment reads.
     const ssm = typeof d?.Type === 'string' && d.Type.startsWith('AWS::SSM::Parameter::Value');
-    if (ssm && given[name] !== undefined && given[name] !== deployed.parameterNames?.[name]) all[name] = `the value of SSM parameter ${given[name]}`;
-    else if (ssm && given[name] !== undefined) all[name] = deployed.parameters![name];
+    if (!ssm || given[name] === undefined) continue;
+    all[name] = given[name] === deployed.parameterNames?.[name] ? deployed.parameters![name] : `the value of SSM parameter ${given[name]}`;
   }
   return all;
 }

@@ -139,7 +139,7 @@ function keyOf(raw: unknown, stack: PlannedStack, deployed: PlannedStack | undef
     const child = typeof getAtt[1] === 'string' && getAtt[1].startsWith('Outputs.') ? stack.nested.get(id) : undefined;
     const output = (child?.template as { Outputs?: Record<string, { Value?: unknown }> } | undefined)?.Outputs?.[String(getAtt[1]).slice('Outputs.'.length)];
     if (child && output?.Value !== undefined) return keyOf(output.Value, child, deployed?.nested.get(id));
-    // Another attribute (a nested stack's output, say) is another key than the resource's Arn.
+    // Another attribute (an output the plan cannot follow, a custom resource's) is another key than the resource's Arn.
     return getAtt[1] === 'Arn' || getAtt[1] === undefined ? `key ${id} of ${stack.name}` : `the key ${id}.${String(getAtt[1])} of ${stack.name}`;
   }
   const ref = (value as { Ref?: unknown })?.Ref;

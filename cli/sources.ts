@@ -162,7 +162,7 @@ export async function readOnline(client: CloudFormationClient, stackName: string
   // --parameters gives it); a NoEcho value ('****') is left out, the plan cannot compare it.
   const declared = ((template as { Parameters?: Record<string, { NoEcho?: unknown }> }).Parameters ?? {});
   const shown = (described.Parameters ?? []).filter((p) => p.ParameterKey !== undefined && p.ParameterValue !== undefined &&
-    !(declared[p.ParameterKey]?.NoEcho === true || declared[p.ParameterKey]?.NoEcho === 'true'));
+    !isNoEcho(declared[p.ParameterKey]));
   const parameters = nestedStack ? undefined : Object.fromEntries(shown.map((p) => [p.ParameterKey!, p.ResolvedValue ?? p.ParameterValue!]));
   const parameterNames = nestedStack ? undefined : Object.fromEntries(shown.filter((p) => p.ResolvedValue !== undefined)
     .map((p) => [p.ParameterKey!, p.ParameterValue!]));
@@ -171,6 +171,11 @@ export async function readOnline(client: CloudFormationClient, stackName: string
     env: m ? { partition: m[1], region: m[2], account: m[3] } : undefined,
     ...(parameters ? { parameters, parameterNames } : {}),
   };
+}
+
+/** A parameter declared NoEcho: CloudFormation shows its value as '****'. */
+export function isNoEcho(declaration: { NoEcho?: unknown } | undefined): boolean {
+  return declaration?.NoEcho === true || declaration?.NoEcho === 'true';
 }
 
 async function listAll(client: CloudFormationClient, stackId: string): Promise<StackResourceSummary[]> {

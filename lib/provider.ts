@@ -376,8 +376,10 @@ export class RevocationProvider extends Construct {
    */
   private warnUnreachableFormerKeys(): void {
     if (!formerKeysThroughIam(this)) return;
-    for (const cfnKey of this.unnamedKeys((c) => renderedResource(c).Properties?.Origin)) {
-      if (hasThroughIamStatement(renderedResource(cfnKey).Properties?.KeyPolicy, this.role)) continue;
+    const rendered = new Map<kms.CfnKey, ReturnType<typeof renderedResource>>();
+    const render = (c: kms.CfnKey) => rendered.get(c) ?? rendered.set(c, renderedResource(c)).get(c)!;
+    for (const cfnKey of this.unnamedKeys((c) => render(c).Properties?.Origin)) {
+      if (hasThroughIamStatement(render(cfnKey).Properties?.KeyPolicy, this.role)) continue;
       Annotations.of(cfnKey).addWarningV2('cdk-kms-key-material:formerKeyUnreachable',
         `the key policy of ${cfnKey.node.path} does not trust the account and no revocation names this key, and this library ` +
         'could not give it the statement that keeps it revocable by the cleanup of an update that points a revocation away from ' +

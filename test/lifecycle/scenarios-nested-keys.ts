@@ -53,31 +53,21 @@ const movedFromAtoB = (prefix: string) => (ctx: ScenarioContext, expect: Expect)
   expect(failed.map((a) => `${a.requestType} ${a.logicalId}: ${a.reason}`)).toEqual([]);
 };
 
+/** A revocation moved by an update from the key `build('A')` names to the one `build('B')` names, then the stack deleted. */
+const moved = (name: string, rows: string[], description: string, build: (which: 'A' | 'B') => Build, prefix: string): Scenario => ({
+  name, rows, description, app: build('A'), play: play(build('A'), build('B'), true), check: movedFromAtoB(prefix),
+});
+
 export const NESTED_KEY_SCENARIOS: Scenario[] = [
-  {
-    name: 'root-revocation-of-nested-key-moved',
-    rows: ['L9', 'L6', 'S10'],
-    description: 'A root revocation pointed from one key of a nested stack to the other (both named by the nested stack\'s outputs): the first is revoked in cleanup; deleting the stack revokes the second.',
-    app: rootOfNestedKey('A'),
-    play: play(rootOfNestedKey('A'), rootOfNestedKey('B'), true),
-    check: movedFromAtoB('InnerKey'),
-  },
-  {
-    name: 'nested-revocation-of-root-key-by-named-parameter-moved',
-    rows: ['L9', 'L22', 'S7'],
-    description: 'A nested revocation whose key comes from a root key through a parameter the user names; the update passes the other root key: the first is revoked in cleanup, the second when the stack is deleted.',
-    app: nestedByParameter('A'),
-    play: play(nestedByParameter('A'), nestedByParameter('B'), true),
-    check: movedFromAtoB('RootKey'),
-  },
-  {
-    name: 'nested-revocation-of-root-key-moved',
-    rows: ['L9', 'L22', 'S10'],
-    description: 'A nested revocation pointed from one root key to another (CDK\'s own reference parameter): the first is revoked in cleanup, the second when the stack is deleted.',
-    app: nestedOfRootKey('A'),
-    play: play(nestedOfRootKey('A'), nestedOfRootKey('B'), true),
-    check: movedFromAtoB('RootKey'),
-  },
+  moved('root-revocation-of-nested-key-moved', ['L9', 'L6', 'S10'],
+    'A root revocation pointed from one key of a nested stack to the other (both named by the nested stack\'s outputs): the first is revoked in cleanup; deleting the stack revokes the second.',
+    rootOfNestedKey, 'InnerKey'),
+  moved('nested-revocation-of-root-key-by-named-parameter-moved', ['L9', 'L22', 'S7'],
+    'A nested revocation whose key comes from a root key through a parameter the user names; the update passes the other root key: the first is revoked in cleanup, the second when the stack is deleted.',
+    nestedByParameter, 'RootKey'),
+  moved('nested-revocation-of-root-key-moved', ['L9', 'L22', 'S10'],
+    'A nested revocation pointed from one root key to another (CDK\'s own reference parameter): the first is revoked in cleanup, the second when the stack is deleted.',
+    nestedOfRootKey, 'RootKey'),
   {
     name: 'nested-stack-with-revocation-of-root-key-removed',
     rows: ['L24', 'L12'],
