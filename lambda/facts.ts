@@ -309,21 +309,22 @@ async function readResources(stackId: string, budget: Budget): Promise<LiveResou
 }
 
 /**
- * The revocation resources of the root's tree: the own stack's when it is not nested, else every
- * stack reached from the root through its AWS::CloudFormation::Stack resources.
+ * The revocation resources of the root's tree: every stack reached from the root through its
+ * AWS::CloudFormation::Stack resources, the root included. For a stack that is not nested, that
+ * is the own stack (its listing is reused) and the nested stacks it holds: a revocation moved
+ * from the root into a nested stack by one update still manages its key (L12, L24).
  */
 async function readTreeRevocations(facts: Facts, stackId: string, budget: Budget): Promise<Partial<Facts>> {
   const lineage = facts.lineage!;
-  if (lineage.length === 1) {
-    const ownResources = facts.ownResources ?? await readResources(stackId, budget);
-    return { ownResources, treeRevocations: ownResources.filter((r) => r.type === RESOURCE_TYPE) };
-  }
+  const root = lineage[lineage.length - 1].stackId;
+  const ownResources = lineage.length === 1 ? facts.ownResources ?? await readResources(stackId, budget) : undefined;
   const revocations: LiveResource[] = [];
-  const queue = [lineage[lineage.length - 1].stackId];
+  const queue = [root];
   const seen = new Set(queue);
   while (queue.length > 0) {
-    if (seen.size > MAX_TREE_STACKS) throw new Error(`the tree of ${queue[0]} has more than ${MAX_TREE_STACKS} stacks`);
-    const resources = await readResources(queue.shift()!, budget);
+    if (seen.size > MAX_TREE_STACKS) throw new Error(`the tree of ${root} has more than ${MAX_TREE_STACKS} stacks`);
+    const next = queue.shift()!;
+    const resources = next === stackId && ownResources ? ownResources : await readResources(next, budget);
     for (const r of resources) {
       if (r.type === RESOURCE_TYPE) revocations.push(r);
       if (r.type === 'AWS::CloudFormation::Stack' && r.physicalId?.startsWith('arn:') && !seen.has(r.physicalId) &&
@@ -333,7 +334,7 @@ async function readTreeRevocations(facts: Facts, stackId: string, budget: Budget
       }
     }
   }
-  return { treeRevocations: revocations };
+  return { ...(ownResources ? { ownResources } : {}), treeRevocations: revocations };
 }
 
 /** Pages of the own stack's events read at the most to find this resource's deletion under way. */

@@ -123,6 +123,9 @@ export class RevocationProvider extends Construct {
   private readonly distinctKeys = new Set<unknown>();
   private readonly keyPolicies: iam.ManagedPolicy[] = [];
   private readonly keyPolicyErrors: string[] = [];
+  /** What cdk-nag is told about the reads policy (all of it in one acknowledgement: see acknowledgeNagFindings). */
+  private readonly readsFindings: NagFinding[] = [];
+  private treeReadsGranted = false;
   /** The key identities the key policies were created for (synthesis can run more than once). */
   private grantedKeys?: string;
 
@@ -185,15 +188,13 @@ export class RevocationProvider extends Construct {
     // dependency here instead of one DependsOn entry per revocation (about 55 template bytes a key).
     this.function.node.addDependency(this.readsPolicy);
     // The log group's ARN (Fn::GetAtt) ends in ':*' for its streams; cdk-nag does not count that as a wildcard.
-    acknowledgeNagFindings(this.readsPolicy.node.defaultChild as CfnResource, [
-      ...cloudFormation.findings,
-      ...(settings.vpc ? [{
-        ruleId: 'AwsSolutions-IAM5',
-        finding: 'Resource::*',
-        reason: 'In a VPC, Lambda creates and deletes the handler\'s network interfaces with these EC2 actions, which take no ' +
-          'resource-level permissions (the same actions as the AWS managed AWSLambdaVPCAccessExecutionRole)',
-      }] : []),
-    ]);
+    this.readsFindings.push(...cloudFormation.findings, ...(settings.vpc ? [{
+      ruleId: 'AwsSolutions-IAM5',
+      finding: 'Resource::*',
+      reason: 'In a VPC, Lambda creates and deletes the handler\'s network interfaces with these EC2 actions, which take no ' +
+        'resource-level permissions (the same actions as the AWS managed AWSLambdaVPCAccessExecutionRole)',
+    }] : []));
+    acknowledgeNagFindings(this.readsPolicy.node.defaultChild as CfnResource, this.readsFindings);
 
     // The key policies need every key of the stack, so they are made when synthesis begins, by an
     // aspect (before references are wired and before validation). Priority 200 is
@@ -251,6 +252,21 @@ export class RevocationProvider extends Construct {
       );
     }
     this.uses.push({ key, cfnKey, resource });
+  }
+
+  /**
+   * A stack that is not nested but holds nested stacks: its handler lists them too, since a
+   * revocation moved from the stack into one of them still manages its key (LIFECYCLE L12, L24,
+   * S11). Known only once the app is built, so granted when synthesis begins.
+   */
+  grantTreeReads(): void {
+    const stack = Stack.of(this);
+    if (this.treeReadsGranted || stack.nestedStackParent || !holdsNestedStacks(stack)) return;
+    this.treeReadsGranted = true;
+    const tree = treeListing(stack, stack);
+    this.readsPolicy.addStatements(new iam.PolicyStatement({ actions: CLOUDFORMATION_LIST_ACTIONS, resources: [tree.arn] }));
+    this.readsFindings.push(tree.finding);
+    acknowledgeNagFindings(this.readsPolicy.node.defaultChild as CfnResource, this.readsFindings);
   }
 
   /** Creates the key policies, once per synthesis, from the keys registered by then. */
@@ -467,7 +483,9 @@ function everyRegionArn(keyArn: string): string {
 class GrantKeys implements IAspect {
   constructor(private readonly provider: RevocationProvider) {}
   visit(node: IConstruct): void {
-    if (node === this.provider) this.provider.grantKeys();
+    if (node !== this.provider) return;
+    this.provider.grantTreeReads();
+    this.provider.grantKeys();
   }
 }
 
@@ -491,7 +509,8 @@ function estimatedPolicyChars(arns: readonly string[]): number {
 /**
  * The CloudFormation reads of the handler (LIFECYCLE S11): status and history of its own stack
  * and each ancestor, the template of its own stack, and the live resources of its own stack, its
- * ancestors and, in a nested tree, every nested stack of the root's tree. Ancestors' stack IDs are
+ * ancestors and, in a nested tree, every nested stack of the root's tree (for a root, once it is
+ * known to hold nested stacks: RevocationProvider.grantTreeReads). Ancestors' stack IDs are
  * referenced from inside the nested stack: CDK passes them in as parameters.
  */
 function cloudFormationReads(stack: Stack): { statements: iam.PolicyStatement[]; findings: NagFinding[] } {
@@ -503,18 +522,9 @@ function cloudFormationReads(stack: Stack): { statements: iam.PolicyStatement[];
   const lists = [...ids];
   const findings: NagFinding[] = [];
   if (chain.length > 1) {
-    const root = chain[chain.length - 1];
-    // Nested stack names begin with the root's name and a hyphen; their IDs are only known once deployed.
-    const tree = stack.formatArn({ service: 'cloudformation', resource: 'stack', resourceName: `${root.stackName}-*/*` });
-    lists.push(tree);
-    findings.push({
-      ruleId: 'AwsSolutions-IAM5',
-      finding: nagResourceFinding(stack, tree),
-      reason: 'ListStackResources (read-only) on the nested stacks of this stack\'s root, whose names begin with the root\'s ' +
-        'name and a hyphen and whose IDs are only known once deployed: the handler looks there for another live ' +
-        'revocation of the same key before it treats a removal as final. The pattern also matches any other stack of ' +
-        'the account and Region whose name begins that way',
-    });
+    const tree = treeListing(stack, chain[chain.length - 1]);
+    lists.push(tree.arn);
+    findings.push(tree.finding);
   }
   const grants: Array<[string[], string[]]> = [
     [CLOUDFORMATION_STATUS_ACTIONS, ids],
@@ -531,4 +541,29 @@ function cloudFormationReads(stack: Stack): { statements: iam.PolicyStatement[];
   }
   const statements = [...byResources.values()].map((s) => new iam.PolicyStatement({ actions: s.actions, resources: s.resources }));
   return { statements, findings };
+}
+
+/**
+ * ListStackResources on every nested stack of `root`'s tree, seen from `stack`: their names begin
+ * with the root's name and a hyphen, and their IDs are only known once deployed.
+ */
+function treeListing(stack: Stack, root: Stack): { arn: string; finding: NagFinding } {
+  const arn = stack.formatArn({ service: 'cloudformation', resource: 'stack', resourceName: `${root.stackName}-*/*` });
+  return {
+    arn,
+    finding: {
+      ruleId: 'AwsSolutions-IAM5',
+      finding: nagResourceFinding(stack, arn),
+      reason: 'ListStackResources (read-only) on the nested stacks of this stack\'s root, whose names begin with the root\'s ' +
+        'name and a hyphen and whose IDs are only known once deployed: the handler looks there for another live ' +
+        'revocation of the same key before it treats a removal as final. The pattern also matches any other stack of ' +
+        'the account and Region whose name begins that way',
+    },
+  };
+}
+
+/** Whether a stack holds a nested stack (a CDK NestedStack, or an AWS::CloudFormation::Stack of its own). */
+function holdsNestedStacks(stack: Stack): boolean {
+  return stack.node.findAll().some((c) => CfnResource.isCfnResource(c) && c.cfnResourceType === 'AWS::CloudFormation::Stack' &&
+    Stack.of(c) === stack);
 }

@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as cdk from 'aws-cdk-lib';
 import {
-  App, Aspects, CfnParameter, CfnResource, Duration, IAspect, NestedStack, RemovalPolicy, Stack,
+  App, Aspects, CfnParameter, CfnResource, CfnStack, CfnWaitConditionHandle, Duration, IAspect, NestedStack, RemovalPolicy, Stack,
 } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -736,7 +736,11 @@ describe('S11: nested stacks', () => {
     for (const s of [root, middle]) Template.fromStack(s).resourceCountIs('AWS::Lambda::Function', 0);
   });
 
-  test('S11: revocations in a root and its nested stack get one handler each; the root\'s stays flat', () => {
+  /** The resources of every statement of the reads policy that grants `action`. */
+  const resourcesFor = (template: Template, action: string) => readsPolicy(template).resource.Properties.PolicyDocument.Statement
+    .filter((s: any) => actionsOf(s).includes(action)).flatMap((s: any) => [s.Resource].flat());
+
+  test('S11, L12, L24: revocations in a root and its nested stack get one handler each; the root\'s also lists the nested stacks, nothing more', () => {
     const root = newStack('Root');
     new KeyMaterialRevocation(root, 'R', { key: externalKey(root, 'K') });
     const nested = new NestedStack(root, 'Nested');
@@ -744,7 +748,25 @@ describe('S11: nested stacks', () => {
     const rootTemplate = Template.fromStack(root);
     rootTemplate.resourceCountIs('AWS::Lambda::Function', 1);
     Template.fromStack(nested).resourceCountIs('AWS::Lambda::Function', 1);
-    expect(statementFor(rootTemplate, 'cloudformation:ListStackResources').Resource).toEqual({ Ref: 'AWS::StackId' });
+    // A revocation moved from the root into a nested stack still manages its key: the root's handler looks there.
+    expect(resourcesFor(rootTemplate, 'cloudformation:ListStackResources')).toEqual([{ Ref: 'AWS::StackId' }, treeArn('Root')]);
+    for (const action of ['cloudformation:DescribeStacks', 'cloudformation:DescribeStackEvents', 'cloudformation:GetTemplate']) {
+      expect(resourcesFor(rootTemplate, action)).toEqual([{ Ref: 'AWS::StackId' }]);
+    }
+  });
+
+  test('S11: a root lists its tree for any nested stack it holds (one without revocations, a CfnStack), and only then', () => {
+    const withNested = newStack('Root');
+    new KeyMaterialRevocation(withNested, 'R', { key: kms.Key.fromKeyArn(withNested, 'K', IMPORTED) });
+    new CfnWaitConditionHandle(new NestedStack(withNested, 'Plain'), 'Nothing');
+    expect(resourcesFor(Template.fromStack(withNested), 'cloudformation:ListStackResources')).toEqual([{ Ref: 'AWS::StackId' }, treeArn('Root')]);
+    const withCfnStack = newStack('Other');
+    new KeyMaterialRevocation(withCfnStack, 'R', { key: kms.Key.fromKeyArn(withCfnStack, 'K', IMPORTED) });
+    new CfnStack(withCfnStack, 'Legacy', { templateUrl: 'https://s3.eu-west-1.amazonaws.com/bucket/legacy.json' });
+    expect(resourcesFor(Template.fromStack(withCfnStack), 'cloudformation:ListStackResources')).toEqual([{ Ref: 'AWS::StackId' }, treeArn('Other')]);
+    const flat = newStack('Flat');
+    new KeyMaterialRevocation(flat, 'R', { key: kms.Key.fromKeyArn(flat, 'K', IMPORTED) });
+    expect(resourcesFor(Template.fromStack(flat), 'cloudformation:ListStackResources')).toEqual([{ Ref: 'AWS::StackId' }]);
   });
 });
 

@@ -19,6 +19,7 @@ import { ExternalKey, KeyMaterialRevocation } from '../lib/index';
 
 const ENV = { account: '111111111111', region: 'eu-west-1' };
 const IMPORTED = 'arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+const OTHER_IMPORTED = 'arn:aws:kms:eu-west-1:111111111111:key/2234abcd-12ab-34cd-56ef-1234567890ab';
 
 interface NagLine { ruleId: string; resourceId: string; compliance: string; exceptionReason: string }
 
@@ -164,6 +165,22 @@ test('S11: a revocation two nested stacks down passes too: the tree\'s stack-nam
   const [policy] = Object.values(Template.fromStack(deep!).findResources('AWS::IAM::Policy')) as any[];
   expect(policy.Metadata.cdk_nag.rules_to_suppress.map((r: any) => r.applies_to[0])).toEqual([
     'Resource::arn:<AWS::Partition>:cloudformation:eu-west-1:111111111111:stack/Root-*/*',
+  ]);
+});
+
+test('S11: a root holding a nested stack passes too: its handler\'s listing of the tree is acknowledged on the root\'s policy', () => {
+  let root: Stack | undefined;
+  const { findings, report } = nag((app) => {
+    root = new Stack(app, 'Holder', { env: ENV });
+    new KeyMaterialRevocation(root, 'R', { key: kms.Key.fromKeyArn(root, 'K', IMPORTED) });
+    new KeyMaterialRevocation(new NestedStack(root, 'Inner'), 'R', { key: kms.Key.fromKeyArn(root, 'Other', OTHER_IMPORTED) });
+    return root;
+  }, () => root!);
+  expect(findings).toEqual([]);
+  expect(acknowledged(report).filter((l) => l.ruleId === 'AwsSolutions-IAM5')).toHaveLength(1);
+  const [policy] = Object.values(Template.fromStack(root!).findResources('AWS::IAM::Policy')) as any[];
+  expect(policy.Metadata.cdk_nag.rules_to_suppress.map((r: any) => r.applies_to[0])).toEqual([
+    'Resource::arn:<AWS::Partition>:cloudformation:eu-west-1:111111111111:stack/Holder-*/*',
   ]);
 });
 

@@ -247,6 +247,53 @@ export const STACK_SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: 'moved-into-nested-stack',
+    rows: ['L24', 'L12', 'S11', 'L22'],
+    description: 'A root revocation of a key imported by ARN (revokeOnRemoval on) is moved by an update into a new nested stack: the nested revocation manages the key, so the root\'s cleanup Delete revokes nothing; deleting the stack then revokes it.',
+    preexistingKeys: { Byok: { materials: 2 } },
+    app: (stack, keys) => { new KeyMaterialRevocation(stack, 'Revocation', { key: byArn(stack, keys), revokeOnRemoval: true }); },
+    play: async (ctx) => {
+      await ctx.step('create the root (the revocation in it)', () => ctx.bed.engine.create(ctx.bed.template));
+      await update(ctx, 'move the revocation into a nested stack', (stack) => { nestedWithImported(stack, ctx.keys, { revokeOnRemoval: true }); });
+      gathered.set(ctx, { afterUpdate: noneRevoked(ctx, ctx.keys.Byok), answered: ctx.bed.engine.answers.length });
+      await ctx.step('delete the stack', () => ctx.bed.engine.deleteStack());
+    },
+    check: (ctx, expect) => {
+      const { afterUpdate, answered } = gathered.get(ctx) as { afterUpdate: boolean; answered: number };
+      expect(afterUpdate).toBe(true);
+      const rootDelete = ctx.bed.engine.answers.slice(0, answered)
+        .find((a) => a.stackId === ctx.bed.engine.stackId && a.requestType === 'Delete' && a.logicalId.startsWith('Revocation'));
+      expect(rootDelete).toMatchObject({ stackStatus: 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS', responseStatus: 'SUCCESS' });
+      expect(rootDelete!.decision).toMatchObject({ decision: 'skipped' });
+      expect(rootDelete!.decision!.reason).toMatch(/still manages the same key/);
+      expect(ctx.bed.engine.status).toBe('DELETE_COMPLETE');
+      expect(allRevoked(ctx, ctx.keys.Byok)).toBe(true);
+    },
+  },
+  {
+    name: 'removed-beside-nested-stack',
+    rows: ['L12', 'S11'],
+    description: 'A root revocation (revokeOnRemoval on) is removed while the root keeps a nested stack whose revocation manages another key: the root\'s handler reads the nested stack, finds no other revocation of its key, and revokes it; the other key is untouched.',
+    preexistingKeys: { Byok: { materials: 2 }, Other: { materials: 1 } },
+    app: (stack, keys) => {
+      new KeyMaterialRevocation(stack, 'Revocation', { key: byArn(stack, keys), revokeOnRemoval: true });
+      new KeyMaterialRevocation(new NestedStack(stack, 'Inner'), 'Revocation', { key: byArn(stack, keys, 'Other') });
+    },
+    play: async (ctx) => {
+      await ctx.step('create the root with its nested stack', () => ctx.bed.engine.create(ctx.bed.template));
+      await update(ctx, 'remove the root revocation', (stack) => {
+        new KeyMaterialRevocation(new NestedStack(stack, 'Inner'), 'Revocation', { key: byArn(stack, ctx.keys, 'Other') });
+      });
+    },
+    check: (ctx, expect) => {
+      expect(ctx.bed.engine.status).toBe('UPDATE_COMPLETE');
+      const [del] = answersOf(ctx, 'Delete').filter((a) => a.stackId === ctx.bed.engine.stackId);
+      expect(del).toMatchObject({ stackStatus: 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS', responseStatus: 'SUCCESS' });
+      expect(allRevoked(ctx, ctx.keys.Byok)).toBe(true);
+      expect(noneRevoked(ctx, ctx.keys.Other)).toBe(true);
+    },
+  },
+  {
     name: 'nested-key-replacement',
     rows: ['L9', 'L24'],
     description: 'An update points a nested stack\'s revocation at another key of that nested stack: the nested stack waits in UPDATE_COMPLETE_CLEANUP_IN_PROGRESS and revokes the old key in the root\'s cleanup.',

@@ -587,9 +587,10 @@ export const SCENARIOS: Scenario[] = [
 export async function playScenario(scenario: Scenario): Promise<ScenarioContext> {
   // Preexisting keys need the KMS double before synthesis: start with a placeholder app.
   const keys: Record<string, string> = {};
-  const placeholder = 'arn:aws:kms:eu-west-1:111111111111:key/11111111-1111-4111-8111-111111111111';
+  // One placeholder per key, so that an app with two of them does not see one key twice (S9).
+  const placeholder = (i: number) => `arn:aws:kms:eu-west-1:111111111111:key/11111111-1111-4111-8111-${String(i).padStart(12, '1')}`;
   const names = Object.keys(scenario.preexistingKeys ?? {});
-  const bed = await TestBed.start((stack) => scenario.app(stack, Object.fromEntries(names.map((n) => [n, keys[n] ?? placeholder]))), scenario.options);
+  const bed = await TestBed.start((stack) => scenario.app(stack, Object.fromEntries(names.map((n, i) => [n, keys[n] ?? placeholder(i)]))), scenario.options);
   for (const [name, spec] of Object.entries(scenario.preexistingKeys ?? {})) {
     keys[name] = bed.kms.addKey({
       origin: spec.origin ?? 'EXTERNAL', keySpec: spec.keySpec,
