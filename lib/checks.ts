@@ -1,7 +1,7 @@
 import { Annotations, CfnResource, Duration, Stack, Token } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
-import { renderedResource } from './rendered';
+import { RenderedResource, renderedResource } from './rendered';
 
 /*
  * The synth rules of LIFECYCLE.md that look at one revocation and its key. Errors are thrown
@@ -64,9 +64,9 @@ export function checkServiceTimeout(timeout: Duration): string {
 }
 
 /** S3: a key defined in this app must have Origin EXTERNAL (resolved). */
-export function checkOrigin(cfnKey: kms.CfnKey): string[] {
+export function checkOrigin(cfnKey: kms.CfnKey, rendered: RenderedResource = renderedResource(cfnKey)): string[] {
   // The Origin may come from the L1 property or from an override; the rendered resource has both.
-  const origin = renderedResource(cfnKey).Properties?.Origin;
+  const origin = rendered.Properties?.Origin;
   if (origin === 'EXTERNAL') return [];
   if (origin !== undefined && (typeof origin !== 'string' || Token.isUnresolved(origin))) {
     Annotations.of(cfnKey).addWarningV2('cdk-kms-key-material:originCheckedAtDeploy',
@@ -86,7 +86,14 @@ export function checkOrigin(cfnKey: kms.CfnKey): string[] {
  * aspects), as "DeletionPolicy Retain" phrases; empty when both are Delete or unset.
  */
 export function retentionOf(resource: CfnResource): string[] {
-  const rendered = renderedResource(resource);
+  // Read as the template will have it, without rendering the whole resource (a cost per revocation
+  // at synth): an override (addOverride) wins over the option, as it does when rendered.
+  const overrides = (resource as unknown as { rawOverrides?: Record<string, unknown> }).rawOverrides ?? {};
+  const set = {
+    DeletionPolicy: 'DeletionPolicy' in overrides ? overrides.DeletionPolicy : resource.cfnOptions.deletionPolicy,
+    UpdateReplacePolicy: 'UpdateReplacePolicy' in overrides ? overrides.UpdateReplacePolicy : resource.cfnOptions.updateReplacePolicy,
+  };
+  const rendered = Stack.of(resource).resolve(set) as Record<keyof typeof set, unknown>;
   return (['DeletionPolicy', 'UpdateReplacePolicy'] as const)
     .filter((name) => rendered[name] !== undefined && rendered[name] !== 'Delete')
     .map((name) => `${name} ${typeof rendered[name] === 'string' ? rendered[name] : JSON.stringify(rendered[name])}`);

@@ -443,23 +443,26 @@ function changesWithoutTemplate(value: unknown): boolean {
 }
 
 /**
- * A key's Origin as set by its property or an escape-hatch override, read without rendering the
- * key: rendering resolves its key policy, and the lazy policy of `kms.Key.fromCfnKey` would keep
- * that first rendering, dropping any statement added after it.
+ * A key's property as set by its L1 property or an escape-hatch override, read without rendering
+ * the key: rendering resolves its key policy, and the lazy policy of `kms.Key.fromCfnKey` would
+ * keep that first rendering, dropping any statement added after it. A token stays a token.
  */
-function originOf(cfnKey: kms.CfnKey): unknown {
+function propertyAsSet(cfnKey: kms.CfnKey, name: 'Origin' | 'MultiRegion', value: unknown): unknown {
   const overrides = (cfnKey as unknown as { rawOverrides?: { Properties?: Record<string, unknown> } }).rawOverrides;
-  return overrides?.Properties && 'Origin' in overrides.Properties ? overrides.Properties.Origin : cfnKey.origin;
+  return overrides?.Properties && name in overrides.Properties ? overrides.Properties[name] : value;
 }
+
+const originOf = (cfnKey: kms.CfnKey) => propertyAsSet(cfnKey, 'Origin', cfnKey.origin);
 
 /**
  * Whether a key is known at synth to be multi-Region (LIFECYCLE M1): an app-defined key whose
- * rendered MultiRegion is true (set as a property or by an override), or a key whose key ID is
- * known and begins with `mrk-` (the prefix KMS gives every multi-Region key ID, and only those).
+ * MultiRegion is true (set as a property or by an override), or a key whose key ID is known and
+ * begins with `mrk-` (the prefix KMS gives every multi-Region key ID, and only those).
  */
 export function isMultiRegionAtSynth(key: kms.IKey, cfnKey: kms.CfnKey | undefined): boolean {
   if (cfnKey) {
-    const multiRegion = renderedResource(cfnKey).Properties?.MultiRegion;
+    // Resolved: a token that resolves to true at synth counts, as it would in the template.
+    const multiRegion = Stack.of(cfnKey).resolve(propertyAsSet(cfnKey, 'MultiRegion', cfnKey.multiRegion));
     return multiRegion === true || multiRegion === 'true';
   }
   return !Token.isUnresolved(key.keyId) && key.keyId.startsWith('mrk-');

@@ -15,6 +15,7 @@ import { cfnKeyOf, keyIdentity, rootStackOf } from './key-identity';
 import { addToKeyPolicy, keyPolicyTrustsAccount } from './key-policy';
 import { isMultiRegionAtSynth, RevocationProvider } from './provider';
 import { checkNoAutomaticRotation } from './rotation';
+import { renderedResource } from './rendered';
 
 /**
  * Which imported key materials a revocation deletes.
@@ -256,10 +257,13 @@ export class KeyMaterialRevocation extends Construct {
     });
     provider.useLogRetention(props.logRetention, this.node.path);
     if (cfnKey) {
-      // S3 once the tree is complete: the Origin may be set after this construct is created.
-      this.node.addValidation({ validate: () => checkOrigin(cfnKey) });
-      // Imported material cannot rotate automatically: KMS refuses EnableKeyRotation on such a key.
-      this.node.addValidation({ validate: () => checkNoAutomaticRotation(cfnKey) });
+      // S3 once the tree is complete: the Origin may be set after this construct is created. And
+      // imported material cannot rotate automatically: KMS refuses EnableKeyRotation on such a key.
+      // One rendering of the key for both (it resolves the key policy: the costly part of synth).
+      this.node.addValidation({ validate: () => {
+        const rendered = renderedResource(cfnKey);
+        return [...checkOrigin(cfnKey, rendered), ...checkNoAutomaticRotation(cfnKey, rendered)];
+      } });
       if (sameStack && !keyPolicyTrustsAccount(cfnKey, KMS_ACTIONS, key)) {
         // A key policy that does not let IAM policies grant our actions (a custom one) gets a
         // statement for the handler's role. In a key policy, "*" means this key. Other stacks'
@@ -271,6 +275,12 @@ export class KeyMaterialRevocation extends Construct {
             `the key policy of ${cfnKey.node.path} does not let the account's IAM policies grant ${KMS_ACTIONS.join(', ')}, and ` +
             'this construct cannot add a statement to it: add one for the revocation handler\'s role, or the handler\'s create fails');
         }
+      } else if (!sameStack && !keyPolicyTrustsAccount(cfnKey, KMS_ACTIONS, key)) {
+        Annotations.of(this).addWarningV2('cdk-kms-key-material:keyPolicyOfOtherStack',
+          `the key policy of ${cfnKey.node.path} does not let the account's IAM policies grant ${KMS_ACTIONS.join(', ')}, and ` +
+          `the key is defined in another stack than this revocation (${stack.node.path}), whose handler's role it cannot name ` +
+          'without a dependency cycle: allow those actions to the account root principal in the key policy (IAM then grants ' +
+          'them to this handler alone), or define the revocation in the key\'s stack; otherwise the handler\'s create fails');
       }
     }
     // A key known by its ID, account and Region (kms.Key.fromLookup after a successful lookup) has

@@ -1,6 +1,6 @@
 import { Token } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import { renderedResource } from './rendered';
+import { RenderedResource, renderedResource } from './rendered';
 
 /*
  * What the guard rails read from a key as it will be written into the template (property or
@@ -23,8 +23,8 @@ export function isExternalKey(cfnKey: kms.CfnKey): boolean {
  * A key with Origin EXTERNAL and automatic rotation on: KMS refuses that (EnableKeyRotation is
  * valid only for AWS_KMS key material), so the deployment would fail; synth fails first.
  */
-export function checkNoAutomaticRotation(cfnKey: kms.CfnKey): string[] {
-  const properties = renderedResource(cfnKey).Properties ?? {};
+export function checkNoAutomaticRotation(cfnKey: kms.CfnKey, rendered: RenderedResource = renderedResource(cfnKey)): string[] {
+  const properties = rendered.Properties ?? {};
   if (properties.Origin !== 'EXTERNAL') return [];
   const rotation = properties.EnableKeyRotation;
   if (rotation !== true && rotation !== 'true') return [];

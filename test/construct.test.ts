@@ -471,6 +471,16 @@ describe('S8: a revocation must receive its Delete', () => {
     const b = stackWithRevocation();
     b.resource.addOverride('DeletionPolicy', 'Snapshot');
     expect(() => Template.fromStack(b.stack)).toThrow(/Stack\/R has DeletionPolicy Snapshot: such a revocation/);
+    // An override wins over the option, and a token is read as it resolves.
+    const c = stackWithRevocation();
+    c.resource.applyRemovalPolicy(RemovalPolicy.DESTROY);
+    c.resource.addOverride('UpdateReplacePolicy', cdk.Lazy.string({ produce: () => 'Retain' }));
+    expect(() => Template.fromStack(c.stack)).toThrow(/Stack\/R has UpdateReplacePolicy Retain: such a revocation/);
+    const d = stackWithRevocation();
+    d.resource.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    d.resource.addOverride('DeletionPolicy', 'Delete');
+    d.resource.addOverride('UpdateReplacePolicy', 'Delete');
+    expect(() => Template.fromStack(d.stack)).not.toThrow();
   });
 
   test('S8: a retention set by an aspect on the whole app fails synth (validations run after aspects)', () => {
@@ -1057,6 +1067,22 @@ describe('keys no revocation names, under a key policy that does not trust the a
     new KeyMaterialRevocation(stack, 'R', { key: kms.Key.fromKeyArn(stack, 'Imported', IMPORTED) });
     expect(Template.fromStack(stack).toJSON().Resources.Opaque.Properties.KeyPolicy).toEqual(adminOnlyJson);
     expect(Annotations.fromStack(stack).findWarning('/Stack/Opaque', Match.stringLikeRegexp('formerKeyUnreachable'))).toHaveLength(1);
+  });
+
+  test('L3/S10: a revocation in a nested stack of a root key that does not trust the account warns that its create would fail; a trusting root key does not', () => {
+    const root = newStack('Root');
+    const adminKey = external(new kms.Key(root, 'AdminOnly', { policy: adminOnly() }));
+    const trusting = external(new kms.Key(root, 'Trusting'));
+    const nested = new NestedStack(root, 'Inner');
+    new KeyMaterialRevocation(nested, 'OfAdminOnly', { key: adminKey });
+    new KeyMaterialRevocation(nested, 'OfTrusting', { key: trusting });
+    const template = Template.fromStack(root);
+    // Nothing is added to the root key's policy (a reference to the nested role would be a cycle)...
+    expect(template.toJSON().Resources[root.getLogicalId(adminKey.node.defaultChild as kms.CfnKey)].Properties.KeyPolicy.Statement).toHaveLength(1);
+    // ...so synth says what to add, on the revocation that needs it.
+    const warnings = Annotations.fromStack(root).findWarning('*', Match.stringLikeRegexp('keyPolicyOfOtherStack'));
+    expect(warnings.map((w) => w.id)).toEqual(['/Root/Inner/OfAdminOnly']);
+    expect(JSON.stringify(warnings[0].entry.data)).toContain('Root/AdminOnly');
   });
 
   test('L9/L12: the context key formerKeysThroughIam false leaves such keys alone, and silent', () => {
