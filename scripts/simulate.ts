@@ -5,13 +5,9 @@
  * `npm run simulate -- --list` lists the scenarios.
  */
 import { expect } from 'expect';
-import { playScenario, SCENARIOS as SINGLE_STACK_SCENARIOS } from '../test/lifecycle/scenarios';
-import { PERMISSION_SCENARIOS } from '../test/lifecycle/scenarios-permissions';
-import { STACK_SCENARIOS } from '../test/lifecycle/scenarios-stacks';
+import { ALL_SCENARIOS as SCENARIOS } from '../test/lifecycle/all-scenarios';
+import { playScenario } from '../test/lifecycle/scenarios';
 import { formatTimeline } from '../test/lifecycle/timeline';
-
-/** Every scenario: single stacks, with policies enforced, then nested stacks, failed creates and refactoring. */
-const SCENARIOS = [...SINGLE_STACK_SCENARIOS, ...PERMISSION_SCENARIOS, ...STACK_SCENARIOS];
 
 async function main(): Promise<number> {
   const arg = process.argv[2];

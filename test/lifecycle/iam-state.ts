@@ -23,7 +23,7 @@
 import type { KmsDouble, PolicyDocument } from '../doubles/kms-double';
 import { ACCOUNT } from './assembly';
 import type { DeployedResource, StackEngine } from './engine';
-import { ROLE_CREDENTIALS } from './lambda-runner';
+import { accessKeyIdOf, ROLE_CREDENTIALS } from './lambda-runner';
 
 export interface IamState {
   /** Identity-based policies in force, by role ARN. */
@@ -32,6 +32,8 @@ export interface IamState {
   readonly keyPolicies: Map<string, PolicyDocument | undefined>;
   /** The role ARN of each deployed Lambda function, by logical ID. */
   readonly functionRoles: Map<string, string>;
+  /** The role ARN of each deployed Lambda function, by function name (physical ID). */
+  readonly functionRolesByName: Map<string, string>;
 }
 
 const NOT_IN_FORCE = new Set(['CREATE_IN_PROGRESS', 'CREATE_FAILED', 'DELETE_COMPLETE']);
@@ -70,10 +72,13 @@ export function iamStateOf(resources: Iterable<DeployedResource>): IamState {
   }
 
   const functionRoles = new Map<string, string>();
+  const functionRolesByName = new Map<string, string>();
   for (const r of live) {
-    if (r.type === 'AWS::Lambda::Function' && typeof r.properties?.Role === 'string') functionRoles.set(r.logicalId, r.properties.Role);
+    if (r.type !== 'AWS::Lambda::Function' || typeof r.properties?.Role !== 'string') continue;
+    if (!functionRoles.has(r.logicalId)) functionRoles.set(r.logicalId, r.properties.Role);
+    functionRolesByName.set(r.physicalId, r.properties.Role);
   }
-  return { identityPolicies, keyPolicies, functionRoles };
+  return { identityPolicies, keyPolicies, functionRoles, functionRolesByName };
 }
 
 /**
@@ -99,8 +104,10 @@ export interface PolicyBed {
 
 /**
  * Plays the rest of a bed's life with real policy evaluation: the KMS double evaluates key and IAM
- * policies for the handler's requests (signed with ROLE_CREDENTIALS), from what the engine has in
- * force at each moment. Requests by other access keys (an operator's) stay unaffected.
+ * policies for the handlers' requests, from what the stacks of the tree have in force at each
+ * moment: the root handler's (signed with ROLE_CREDENTIALS) as its function's role, and each
+ * nested stack's handler (signed with accessKeyIdOf its function name) as its own function's role.
+ * Requests by other access keys (an operator's) stay unaffected.
  */
 export function enforceIamPolicies(bed: PolicyBed): void {
   const prefix = `${bed.stackName}-`;
@@ -109,9 +116,20 @@ export function enforceIamPolicies(bed: PolicyBed): void {
     accessKeyId: ROLE_CREDENTIALS.AWS_ACCESS_KEY_ID,
     functionLogicalId: functionName.startsWith(prefix) ? functionName.slice(prefix.length) : undefined,
   };
-  // What is in force, replaced resources not yet deleted included (the old copy of a key policy).
-  const sync = () => pushIamState(bed.kms, iamStateOf(bed.engine.inForce()), handler);
-  bed.engine.resourceListeners.push(sync);
+  // What is in force, replaced resources not yet deleted included (the old copy of a key policy),
+  // in every stack of the tree: a nested handler's role and policies live in its nested stack,
+  // the key it revokes may live in the root. The root handler's role is the root stack's function's.
+  const sync = () => {
+    const tree = iamStateOf(bed.engine.stacks.flatMap((e) => e.inForce()));
+    const root = iamStateOf(bed.engine.inForce());
+    pushIamState(bed.kms, { ...tree, functionRoles: root.functionRoles }, handler);
+    const rootRoles = new Set(root.functionRolesByName.keys());
+    for (const [name, roleArn] of tree.functionRolesByName) {
+      if (!rootRoles.has(name)) bed.kms.setPrincipal(accessKeyIdOf(name), { account: ACCOUNT, arn: roleArn });
+    }
+  };
+  for (const engine of bed.engine.stacks) engine.resourceListeners.push(sync);
+  bed.engine.stackListeners.push((engine) => engine.resourceListeners.push(sync));
   sync();
   bed.kms.enforcePolicies();
 }

@@ -5,6 +5,7 @@
  * an invocation outlives the function's timeout.
  */
 import { ChildProcess, execFileSync, fork } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -32,6 +33,14 @@ export const ROLE_CREDENTIALS = {
   AWS_SECRET_ACCESS_KEY: 'handler-role-secret',
   AWS_SESSION_TOKEN: 'handler-role-session-token',
 } as const;
+
+/**
+ * The access key of a function other than the bed's root handler (a nested stack's), so that the
+ * KMS double can tell its requests apart and evaluate them as its own role's (iam-state.ts).
+ */
+export function accessKeyIdOf(functionName: string): string {
+  return `ASIAFN${createHash('sha256').update(functionName).digest('hex').slice(0, 14).toUpperCase()}`;
+}
 
 export interface InvocationResult {
   /** What the handler threw (Lambda would report a function error), if it did. */

@@ -3,14 +3,11 @@
  * KMS and CloudFormation doubles over HTTP, through CloudFormation's event sequences. Each test
  * checks the keys' state in the KMS double afterwards; a failure prints the scenario's timeline.
  */
-import { playScenario, SCENARIOS, ScenarioContext } from './scenarios';
-import { PERMISSION_SCENARIOS } from './scenarios-permissions';
-import { REGION_SCENARIOS } from './scenarios-regions';
-import { STACK_SCENARIOS } from './scenarios-stacks';
-import { NESTED_KEY_SCENARIOS } from './scenarios-nested-keys';
+import { ALL_SCENARIOS } from './all-scenarios';
+import { playScenario, ScenarioContext } from './scenarios';
 import { formatTimeline } from './timeline';
 
-describe.each([...SCENARIOS, ...PERMISSION_SCENARIOS, ...STACK_SCENARIOS, ...NESTED_KEY_SCENARIOS, ...REGION_SCENARIOS].map((s) => [s.rows.join('/'), s.name, s] as const))('%s %s', (_rows, _name, scenario) => {
+describe.each(ALL_SCENARIOS.map((s) => [s.rows.join('/'), s.name, s] as const))('%s %s', (_rows, _name, scenario) => {
   let ctx: ScenarioContext | undefined;
   afterAll(async () => { await ctx?.bed.stop(); });
 

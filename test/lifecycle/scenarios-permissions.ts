@@ -12,12 +12,12 @@
  * revocation goes, the whole provider goes with it and its policy is deleted after the Delete,
  * which hides the bug.
  */
-import { CfnParameter, CfnResource, CfnWaitConditionHandle, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { CfnParameter, CfnResource, CfnWaitConditionHandle, NestedStack, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { KeyMaterialRevocation } from '../../lib/index';
 import { enforceIamPolicies } from './iam-state';
-import { ROLE_CREDENTIALS } from './lambda-runner';
+import { accessKeyIdOf, ROLE_CREDENTIALS } from './lambda-runner';
 import {
   allRevoked, deletesOn, Expect, externalKey, keyOf, noneRevoked, Scenario, ScenarioContext,
 } from './scenarios';
@@ -40,9 +40,26 @@ function update(ctx: ScenarioContext, name: string, build: (stack: Stack) => voi
   return ctx.step(name, async () => ctx.bed.engine.update(ctx.bed.synth(build)));
 }
 
-/** KMS requests of the handler's role that KMS denied. */
+/** The access keys of the tree's handlers: the root's, and each nested stack function's that answered (iam-state.ts). */
+function handlerAccessKeys(ctx: ScenarioContext): Set<string> {
+  const names = ctx.bed.engine.answers.map((a) => a.function?.name).filter((n): n is string => n !== undefined);
+  return new Set([ROLE_CREDENTIALS.AWS_ACCESS_KEY_ID, ...names.map(accessKeyIdOf)]);
+}
+
+/** KMS requests of a handler's role that KMS denied. */
 function deniedHandlerCalls(ctx: ScenarioContext) {
-  return ctx.bed.kms.calls.filter((c) => c.accessKeyId === ROLE_CREDENTIALS.AWS_ACCESS_KEY_ID && c.errorType === 'AccessDeniedException');
+  const keys = handlerAccessKeys(ctx);
+  return ctx.bed.kms.calls.filter((c) => keys.has(c.accessKeyId ?? '') && c.errorType === 'AccessDeniedException');
+}
+
+/** The KMS requests `op` were signed by the nested stack's handler, a principal the double evaluates, not by the root's. */
+function expectNestedHandlerCalls(ctx: ScenarioContext, expect: Expect, op: string): void {
+  const nested = ctx.bed.engine.answers.filter((a) => a.stackId !== ctx.bed.engine.stackId && a.function);
+  const names = new Set(nested.map((a) => a.function!.name));
+  expect(names.size).toBe(1);
+  const calls = ctx.bed.kms.callsTo(op);
+  expect(calls.length).toBeGreaterThan(0);
+  expect(calls.map((c) => c.accessKeyId)).toEqual(calls.map(() => accessKeyIdOf([...names][0])));
 }
 
 /** No request of the handler was denied, and no answer reports a denial. */
@@ -363,6 +380,93 @@ export const PERMISSION_SCENARIOS: Scenario[] = [
       // Denied by the policy evaluation (no deny rule is set up), as KMS words it.
       expect(deniedHandlerCalls(ctx).some((c) => c.op === 'DeleteImportedKeyMaterial' && !!c.errorMessage?.endsWith('with an explicit deny in a resource-based policy'))).toBe(true);
       expect(deletesOn(ctx, arn)).toHaveLength(0);
+    },
+  },
+];
+
+/**
+ * Nested stacks with policies enforced for their own handlers (S11: one handler per nested stack,
+ * with its own role), for keys defined inside the nested stack and keys of the root.
+ */
+export const NESTED_PERMISSION_SCENARIOS: Scenario[] = [
+  {
+    name: 'nested-permission-destroy-admin-only-key',
+    rows: ['L22', 'S11'],
+    description: 'A nested stack\'s own key under a key policy that names an admin role only, revoked by the nested stack\'s handler when the root is deleted: its key-policy statement names the nested handler\'s role.',
+    app: (stack) => {
+      const inner = new NestedStack(stack, 'Inner');
+      new KeyMaterialRevocation(inner, 'Revocation', { key: adminOnlyKey(inner, 'KeyA') });
+    },
+    play: enforced(async (ctx) => {
+      await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
+      await ctx.step('delete the stack', () => ctx.bed.engine.deleteStack());
+    }),
+    check: (ctx, expect) => {
+      expect(ctx.bed.engine.status).toBe('DELETE_COMPLETE');
+      expect(allRevoked(ctx, keyOf(ctx, 'KeyA'))).toBe(true);
+      expectNestedHandlerCalls(ctx, expect, 'DeleteImportedKeyMaterial');
+      expectNoDenial(ctx, expect);
+    },
+  },
+  {
+    name: 'nested-permission-pointed-away-admin-only',
+    rows: ['L9', 'L24', 'S11'],
+    description: 'Inside a nested stack, a revocation is pointed from one admin-only key to another while the first stays: the nested handler revokes the first in the cleanup, through the statement that lets IAM grant its role alone.',
+    app: (stack) => {
+      const inner = new NestedStack(stack, 'Inner');
+      adminOnlyKey(inner, 'KeyB');
+      new KeyMaterialRevocation(inner, 'Revocation', { key: adminOnlyKey(inner, 'KeyA') });
+    },
+    play: enforced(async (ctx) => {
+      await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
+      await update(ctx, 'point the nested revocation at KeyB', (stack) => {
+        const inner = new NestedStack(stack, 'Inner');
+        adminOnlyKey(inner, 'KeyA');
+        new KeyMaterialRevocation(inner, 'Revocation', { key: adminOnlyKey(inner, 'KeyB') });
+      });
+    }),
+    check: (ctx, expect) => {
+      expect(ctx.bed.engine.status).toBe('UPDATE_COMPLETE');
+      const del = ctx.bed.engine.answers.find((a) => a.requestType === 'Delete');
+      expect(del).toMatchObject({ stackStatus: 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS', responseStatus: 'SUCCESS' });
+      expect(allRevoked(ctx, keyOf(ctx, 'KeyA'))).toBe(true);
+      expect(noneRevoked(ctx, keyOf(ctx, 'KeyB'))).toBe(true);
+      expectNestedHandlerCalls(ctx, expect, 'DeleteImportedKeyMaterial');
+      expectNoDenial(ctx, expect);
+    },
+  },
+  {
+    name: 'nested-permission-root-key',
+    rows: ['L22', 'S10', 'S11'],
+    description: 'A nested revocation of a root key with its default key policy (it trusts the account): the nested handler\'s own IAM key policy grants it, and deleting the root revokes it.',
+    app: (stack) => { new KeyMaterialRevocation(new NestedStack(stack, 'Inner'), 'Revocation', { key: externalKey(stack, 'RootKey') }); },
+    play: enforced(async (ctx) => {
+      await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
+      await ctx.step('delete the stack', () => ctx.bed.engine.deleteStack());
+    }),
+    check: (ctx, expect) => {
+      expect(ctx.bed.engine.status).toBe('DELETE_COMPLETE');
+      expect(allRevoked(ctx, keyOf(ctx, 'RootKey'))).toBe(true);
+      expectNestedHandlerCalls(ctx, expect, 'DeleteImportedKeyMaterial');
+      expectNoDenial(ctx, expect);
+    },
+  },
+  {
+    name: 'nested-permission-root-admin-only-key',
+    rows: ['L3', 'S10', 'S11'],
+    description: 'A nested revocation of a root key whose policy names an admin role only: the construct cannot name the nested role there (synth warns), so the nested handler\'s create check is denied and the deployment fails and rolls back, revoking nothing.',
+    app: (stack) => { new KeyMaterialRevocation(new NestedStack(stack, 'Inner'), 'Revocation', { key: adminOnlyKey(stack, 'RootKey') }); },
+    play: enforced(async (ctx) => {
+      await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
+    }),
+    check: (ctx, expect) => {
+      expect(ctx.bed.engine.status).toBe('ROLLBACK_COMPLETE');
+      const create = ctx.bed.engine.answers.find((a) => a.requestType === 'Create');
+      expect(create?.responseStatus).toBe('FAILED');
+      expect(create?.reason).toContain('kms:DescribeKey');
+      expect(create?.reason).toContain(keyOf(ctx, 'RootKey'));
+      expect(deniedHandlerCalls(ctx).map((c) => c.op)).toContain('DescribeKey');
+      expect(ctx.bed.kms.callsTo('DeleteImportedKeyMaterial')).toHaveLength(0);
     },
   },
 ];

@@ -15,7 +15,7 @@ import {
   ACCOUNT, findAsset, functionSpec, functionsIn, handlerFunction, nestedTemplateIn, REGION, synthesize, Synthesized, Template,
 } from './assembly';
 import { DeployedFunction, StackEngine } from './engine';
-import { FunctionSpec, LambdaRunner, RunnerOptions } from './lambda-runner';
+import { accessKeyIdOf, FunctionSpec, LambdaRunner, RunnerOptions } from './lambda-runner';
 
 export interface TestBedOptions extends RunnerOptions {
   readonly stackName?: string;
@@ -150,7 +150,9 @@ export class TestBed {
       const hash = String(fn.properties.Code?.S3Key ?? '').replace(/\.zip$/, '');
       const dir = [...this.assemblyDirs].reverse().find((d) => findAsset(d, hash));
       if (!dir) throw new Error(`function ${fn.name}: its code asset ${hash} is in none of the bed's assemblies`);
-      runner = new LambdaRunner(functionSpec(dir, fn.name, fn.properties), this.runnerOptions);
+      // Credentials of its own role, as Lambda gives each function (iam-state.ts maps them to the role).
+      const env = { ...this.runnerOptions.env, AWS_ACCESS_KEY_ID: accessKeyIdOf(fn.name) };
+      runner = new LambdaRunner(functionSpec(dir, fn.name, fn.properties), { ...this.runnerOptions, env });
       this.nestedRunners.set(fn.name, runner);
     }
     const chosen = runner;

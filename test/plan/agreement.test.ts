@@ -9,7 +9,7 @@ import { plan, PlannedStack } from '../../cli/plan';
 import { ACCOUNT, REGION, Template } from '../lifecycle/assembly';
 import { StackEngine } from '../lifecycle/engine';
 import { playScenario, Scenario, SCENARIOS } from '../lifecycle/scenarios';
-import { PERMISSION_SCENARIOS } from '../lifecycle/scenarios-permissions';
+import { NESTED_PERMISSION_SCENARIOS, PERMISSION_SCENARIOS } from '../lifecycle/scenarios-permissions';
 import { STACK_SCENARIOS } from '../lifecycle/scenarios-stacks';
 import { NESTED_KEY_SCENARIOS } from '../lifecycle/scenarios-nested-keys';
 
@@ -87,7 +87,7 @@ afterAll(() => {
   StackEngine.prototype.deleteStack = originalDelete;
 });
 
-describe.each([...SCENARIOS, ...PERMISSION_SCENARIOS, ...STACK_SCENARIOS, ...NESTED_KEY_SCENARIOS].map((s) => [s.rows.join('/'), s.name, s] as const))(
+describe.each([...SCENARIOS, ...PERMISSION_SCENARIOS, ...NESTED_PERMISSION_SCENARIOS, ...STACK_SCENARIOS, ...NESTED_KEY_SCENARIOS].map((s) => [s.rows.join('/'), s.name, s] as const))(
   '%s %s: plan and handler agree', (_rows, _name, scenario: Scenario) => {
     test('what the plan forecast is what the handler revoked, step by step', async () => {
       comparisons.length = 0;
