@@ -469,4 +469,68 @@ export const NESTED_PERMISSION_SCENARIOS: Scenario[] = [
       expect(ctx.bed.kms.callsTo('DeleteImportedKeyMaterial')).toHaveLength(0);
     },
   },
+  {
+    name: 'nested-permission-removed-revoke-on-removal-admin-only',
+    rows: ['L12', 'S11'],
+    description: 'Inside a nested stack, a revocation with revokeOnRemoval of an admin-only key is removed while the key and another revocation stay: the nested handler revokes the key in the cleanup.',
+    app: (stack) => {
+      const inner = new NestedStack(stack, 'Inner');
+      new KeyMaterialRevocation(inner, 'Revocation', { key: adminOnlyKey(inner, 'KeyA'), revokeOnRemoval: true });
+      new KeyMaterialRevocation(inner, 'Keeper', { key: externalKey(inner, 'KeeperKey') });
+    },
+    play: enforced(async (ctx) => {
+      await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
+      await update(ctx, 'remove the nested revocation of KeyA', (stack) => {
+        const inner = new NestedStack(stack, 'Inner');
+        adminOnlyKey(inner, 'KeyA');
+        new KeyMaterialRevocation(inner, 'Keeper', { key: externalKey(inner, 'KeeperKey') });
+      });
+    }),
+    check: (ctx, expect) => {
+      expect(ctx.bed.engine.status).toBe('UPDATE_COMPLETE');
+      expect(allRevoked(ctx, keyOf(ctx, 'KeyA'))).toBe(true);
+      expect(noneRevoked(ctx, keyOf(ctx, 'KeeperKey'))).toBe(true);
+      expectNestedHandlerCalls(ctx, expect, 'DeleteImportedKeyMaterial');
+      expectNoDenial(ctx, expect);
+    },
+  },
+  {
+    name: 'nested-permission-stack-removed-with-admin-only-key',
+    rows: ['L24', 'L13', 'S11'],
+    description: 'A successful root update removes a nested stack with its admin-only key (RemovalPolicy.DESTROY) and its revocation: the nested handler revokes the key before it is scheduled for deletion, while its role and policies are still there.',
+    app: (stack) => {
+      const inner = new NestedStack(stack, 'Inner');
+      const key = adminOnlyKey(inner, 'KeyA');
+      key.applyRemovalPolicy(RemovalPolicy.DESTROY);
+      new KeyMaterialRevocation(inner, 'Revocation', { key });
+    },
+    play: enforced(async (ctx) => {
+      await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
+      await update(ctx, 'remove the nested stack', (stack) => { new CfnWaitConditionHandle(stack, 'Placeholder'); });
+    }),
+    check: (ctx, expect) => {
+      const arn = keyOf(ctx, 'KeyA');
+      expect(ctx.bed.engine.status).toBe('UPDATE_COMPLETE');
+      expect(allRevoked(ctx, arn)).toBe(true);
+      expect(ctx.bed.kms.key(arn)!.state).toBe('PendingDeletion');
+      expectNestedHandlerCalls(ctx, expect, 'DeleteImportedKeyMaterial');
+      expectNoDenial(ctx, expect);
+    },
+  },
+  {
+    name: 'root-permission-nested-admin-only-key',
+    rows: ['L3', 'S10'],
+    description: 'A root revocation of a nested stack\'s admin-only key: the construct cannot name the root\'s role in the nested key policy (synth warns), so the root handler\'s create check is denied and the deployment rolls back, revoking nothing.',
+    app: (stack) => { new KeyMaterialRevocation(stack, 'Revocation', { key: adminOnlyKey(new NestedStack(stack, 'Inner'), 'InnerKey') }); },
+    play: enforced(async (ctx) => {
+      await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
+    }),
+    check: (ctx, expect) => {
+      expect(ctx.bed.engine.status).toBe('ROLLBACK_COMPLETE');
+      const create = ctx.bed.engine.answers.find((a) => a.requestType === 'Create' && a.stackId === ctx.bed.engine.stackId);
+      expect(create?.responseStatus).toBe('FAILED');
+      expect(create?.reason).toContain('kms:DescribeKey');
+      expect(ctx.bed.kms.callsTo('DeleteImportedKeyMaterial')).toHaveLength(0);
+    },
+  },
 ];
