@@ -312,12 +312,17 @@ async function readResources(stackId: string, budget: Budget): Promise<LiveResou
  * The revocation resources of the root's tree: every stack reached from the root through its
  * AWS::CloudFormation::Stack resources, the root included. For a stack that is not nested, that
  * is the own stack (its listing is reused) and the nested stacks it holds: a revocation moved
- * from the root into a nested stack by one update still manages its key (L12, L24).
+ * from the root into a nested stack by one update still manages its key (L12, L24). A nested
+ * stack the root's new template no longer has is on its way out with everything in it, and
+ * manages no key after this update; it is not read (the handler's new policy, in force since the
+ * update phase, grants the reads of the nested stacks only while the template has some).
  */
 async function readTreeRevocations(facts: Facts, stackId: string, budget: Budget): Promise<Partial<Facts>> {
   const lineage = facts.lineage!;
   const root = lineage[lineage.length - 1].stackId;
   const ownResources = lineage.length === 1 ? facts.ownResources ?? await readResources(stackId, budget) : undefined;
+  const template = lineage.length === 1 ? facts.template : undefined;
+  const staying = (r: LiveResource) => r.stackId !== stackId || !template || Object.prototype.hasOwnProperty.call(template, r.logicalId);
   const revocations: LiveResource[] = [];
   const queue = [root];
   const seen = new Set(queue);
@@ -328,7 +333,7 @@ async function readTreeRevocations(facts: Facts, stackId: string, budget: Budget
     for (const r of resources) {
       if (r.type === RESOURCE_TYPE) revocations.push(r);
       if (r.type === 'AWS::CloudFormation::Stack' && r.physicalId?.startsWith('arn:') && !seen.has(r.physicalId) &&
-        r.status !== 'DELETE_COMPLETE') {
+        r.status !== 'DELETE_COMPLETE' && staying(r)) {
         seen.add(r.physicalId);
         queue.push(r.physicalId);
       }

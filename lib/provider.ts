@@ -123,9 +123,6 @@ export class RevocationProvider extends Construct {
   private readonly distinctKeys = new Set<unknown>();
   private readonly keyPolicies: iam.ManagedPolicy[] = [];
   private readonly keyPolicyErrors: string[] = [];
-  /** What cdk-nag is told about the reads policy (all of it in one acknowledgement: see acknowledgeNagFindings). */
-  private readonly readsFindings: NagFinding[] = [];
-  private treeReadsGranted = false;
   /** The key identities the key policies were created for (synthesis can run more than once). */
   private grantedKeys?: string;
 
@@ -188,13 +185,15 @@ export class RevocationProvider extends Construct {
     // dependency here instead of one DependsOn entry per revocation (about 55 template bytes a key).
     this.function.node.addDependency(this.readsPolicy);
     // The log group's ARN (Fn::GetAtt) ends in ':*' for its streams; cdk-nag does not count that as a wildcard.
-    this.readsFindings.push(...cloudFormation.findings, ...(settings.vpc ? [{
-      ruleId: 'AwsSolutions-IAM5',
-      finding: 'Resource::*',
-      reason: 'In a VPC, Lambda creates and deletes the handler\'s network interfaces with these EC2 actions, which take no ' +
-        'resource-level permissions (the same actions as the AWS managed AWSLambdaVPCAccessExecutionRole)',
-    }] : []));
-    acknowledgeNagFindings(this.readsPolicy.node.defaultChild as CfnResource, this.readsFindings);
+    acknowledgeNagFindings(this.readsPolicy.node.defaultChild as CfnResource, [
+      ...cloudFormation.findings,
+      ...(settings.vpc ? [{
+        ruleId: 'AwsSolutions-IAM5',
+        finding: 'Resource::*',
+        reason: 'In a VPC, Lambda creates and deletes the handler\'s network interfaces with these EC2 actions, which take no ' +
+          'resource-level permissions (the same actions as the AWS managed AWSLambdaVPCAccessExecutionRole)',
+      }] : []),
+    ]);
 
     // The key policies need every key of the stack, so they are made when synthesis begins, by an
     // aspect (before references are wired and before validation). Priority 200 is
@@ -252,21 +251,6 @@ export class RevocationProvider extends Construct {
       );
     }
     this.uses.push({ key, cfnKey, resource });
-  }
-
-  /**
-   * A stack that is not nested but holds nested stacks: its handler lists them too, since a
-   * revocation moved from the stack into one of them still manages its key (LIFECYCLE L12, L24,
-   * S11). Known only once the app is built, so granted when synthesis begins.
-   */
-  grantTreeReads(): void {
-    const stack = Stack.of(this);
-    if (this.treeReadsGranted || stack.nestedStackParent || !holdsNestedStacks(stack)) return;
-    this.treeReadsGranted = true;
-    const tree = treeListing(stack, stack);
-    this.readsPolicy.addStatements(new iam.PolicyStatement({ actions: CLOUDFORMATION_LIST_ACTIONS, resources: [tree.arn] }));
-    this.readsFindings.push(tree.finding);
-    acknowledgeNagFindings(this.readsPolicy.node.defaultChild as CfnResource, this.readsFindings);
   }
 
   /** Creates the key policies, once per synthesis, from the keys registered by then. */
@@ -442,30 +426,42 @@ function changesWithoutTemplate(value: unknown): boolean {
   return entries.some(([, v]) => changesWithoutTemplate(v));
 }
 
-/**
- * A key's property as set by its L1 property or an escape-hatch override, read without rendering
- * the key: rendering resolves its key policy, and the lazy policy of `kms.Key.fromCfnKey` would
- * keep that first rendering, dropping any statement added after it. A token stays a token.
- */
-function propertyAsSet(cfnKey: kms.CfnKey, name: 'Origin' | 'MultiRegion', value: unknown): unknown {
-  const overrides = (cfnKey as unknown as { rawOverrides?: { Properties?: Record<string, unknown> } }).rawOverrides;
-  return overrides?.Properties && name in overrides.Properties ? overrides.Properties[name] : value;
+/** Overrides of a resource's template entry (addOverride, addPropertyOverride, and their deletions). */
+function rawOverridesOf(resource: CfnResource): Record<string, unknown> | undefined {
+  return (resource as unknown as { rawOverrides?: Record<string, unknown> }).rawOverrides;
 }
 
-const originOf = (cfnKey: kms.CfnKey) => propertyAsSet(cfnKey, 'Origin', cfnKey.origin);
+/**
+ * A key's Origin as set by its property or an escape-hatch override, read without rendering the
+ * key: rendering resolves its key policy, and the lazy policy of `kms.Key.fromCfnKey` would keep
+ * that first rendering, dropping any statement added after it.
+ */
+function originOf(cfnKey: kms.CfnKey): unknown {
+  const overrides = rawOverridesOf(cfnKey)?.Properties as Record<string, unknown> | undefined;
+  return overrides && 'Origin' in overrides ? overrides.Origin : cfnKey.origin;
+}
 
 /**
  * Whether a key is known at synth to be multi-Region (LIFECYCLE M1): an app-defined key whose
- * MultiRegion is true (set as a property or by an override), or a key whose key ID is known and
- * begins with `mrk-` (the prefix KMS gives every multi-Region key ID, and only those).
+ * MultiRegion is true in its template entry (set as a property or by an override), or a key whose
+ * key ID is known and begins with `mrk-` (the prefix KMS gives every multi-Region key ID, and only
+ * those). Read from the property and the overrides, as cheaply as synthesis allows; overrides of
+ * the whole Properties given as a token are rendered, as the template will have them.
  */
 export function isMultiRegionAtSynth(key: kms.IKey, cfnKey: kms.CfnKey | undefined): boolean {
-  if (cfnKey) {
-    // Resolved: a token that resolves to true at synth counts, as it would in the template.
-    const multiRegion = Stack.of(cfnKey).resolve(propertyAsSet(cfnKey, 'MultiRegion', cfnKey.multiRegion));
-    return multiRegion === true || multiRegion === 'true';
+  if (!cfnKey) return !Token.isUnresolved(key.keyId) && key.keyId.startsWith('mrk-');
+  const overrides = rawOverridesOf(cfnKey);
+  let multiRegion: unknown = cfnKey.multiRegion;
+  if (overrides && 'Properties' in overrides) {
+    const properties = overrides.Properties;
+    if (properties === undefined) multiRegion = undefined; // addDeletionOverride('Properties')
+    else if (typeof properties !== 'object' || properties === null || Token.isUnresolved(properties)) {
+      multiRegion = renderedResource(cfnKey).Properties?.MultiRegion;
+    } else if ('MultiRegion' in properties) multiRegion = (properties as Record<string, unknown>).MultiRegion;
   }
-  return !Token.isUnresolved(key.keyId) && key.keyId.startsWith('mrk-');
+  // Resolved: a token that resolves to true at synth counts, as it would in the template.
+  const resolved = Stack.of(cfnKey).resolve(multiRegion);
+  return resolved === true || resolved === 'true';
 }
 
 /**
@@ -486,9 +482,7 @@ function everyRegionArn(keyArn: string): string {
 class GrantKeys implements IAspect {
   constructor(private readonly provider: RevocationProvider) {}
   visit(node: IConstruct): void {
-    if (node !== this.provider) return;
-    this.provider.grantTreeReads();
-    this.provider.grantKeys();
+    if (node === this.provider) this.provider.grantKeys();
   }
 }
 
@@ -512,9 +506,13 @@ function estimatedPolicyChars(arns: readonly string[]): number {
 /**
  * The CloudFormation reads of the handler (LIFECYCLE S11): status and history of its own stack
  * and each ancestor, the template of its own stack, and the live resources of its own stack, its
- * ancestors and, in a nested tree, every nested stack of the root's tree (for a root, once it is
- * known to hold nested stacks: RevocationProvider.grantTreeReads). Ancestors' stack IDs are
- * referenced from inside the nested stack: CDK passes them in as parameters.
+ * ancestors and every nested stack of the root's tree. Ancestors' stack IDs are referenced from
+ * inside the nested stack: CDK passes them in as parameters.
+ *
+ * A root lists the nested stacks too, whether its template has any or not: a revocation moved by
+ * one update from the root into a new nested stack still manages its key (L12, L24), and when that
+ * update removes the root's last revocation, the handler's policy is not updated but deleted after
+ * the cleanup Delete, so the policy of the template before the update is the one in force.
  */
 function cloudFormationReads(stack: Stack): { statements: iam.PolicyStatement[]; findings: NagFinding[] } {
   const chain = stackChainOf(stack);
@@ -522,19 +520,15 @@ function cloudFormationReads(stack: Stack): { statements: iam.PolicyStatement[];
   // the nested stack resource in its parent, which CDK would pass into the nested stack itself (a
   // cycle). Read once each, so that equal lists are equal strings.
   const ids = chain.map((s) => new ScopedAws(s).stackId);
-  const lists = [...ids];
-  const findings: NagFinding[] = [];
-  if (chain.length > 1) {
-    const tree = treeListing(stack, chain[chain.length - 1]);
-    lists.push(tree.arn);
-    findings.push(tree.finding);
-  }
+  const tree = treeListing(stack, chain[chain.length - 1]);
+  const lists = [...ids, tree.arn];
+  const findings: NagFinding[] = [tree.finding];
   const grants: Array<[string[], string[]]> = [
     [CLOUDFORMATION_STATUS_ACTIONS, ids],
     [CLOUDFORMATION_TEMPLATE_ACTIONS, [ids[0]]],
     [CLOUDFORMATION_LIST_ACTIONS, lists],
   ];
-  // Actions on the same stacks share one statement: a stack that is not nested gets one statement.
+  // Actions on the same stacks share one statement: a stack that is not nested gets two (its own stack; its own and its tree's).
   const byResources = new Map<string, { actions: string[]; resources: string[] }>();
   for (const [actions, resources] of grants) {
     const key = resources.join('\n');
@@ -557,16 +551,11 @@ function treeListing(stack: Stack, root: Stack): { arn: string; finding: NagFind
     finding: {
       ruleId: 'AwsSolutions-IAM5',
       finding: nagResourceFinding(stack, arn),
-      reason: 'ListStackResources (read-only) on the nested stacks of this stack\'s root, whose names begin with the root\'s ' +
-        'name and a hyphen and whose IDs are only known once deployed: the handler looks there for another live ' +
+      reason: 'ListStackResources (read-only) on the nested stacks of this stack\'s tree (under its root, the stack itself ' +
+        'when it is not nested), whose names begin with the root\'s name and a hyphen and whose IDs are only known once deployed: the handler looks there for another live ' +
         'revocation of the same key before it treats a removal as final. The pattern also matches any other stack of ' +
         'the account and Region whose name begins that way',
     },
   };
 }
 
-/** Whether a stack holds a nested stack (a CDK NestedStack, or an AWS::CloudFormation::Stack of its own). */
-function holdsNestedStacks(stack: Stack): boolean {
-  return stack.node.findAll().some((c) => CfnResource.isCfnResource(c) && c.cfnResourceType === 'AWS::CloudFormation::Stack' &&
-    Stack.of(c) === stack);
-}

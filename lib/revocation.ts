@@ -275,12 +275,18 @@ export class KeyMaterialRevocation extends Construct {
             `the key policy of ${cfnKey.node.path} does not let the account's IAM policies grant ${KMS_ACTIONS.join(', ')}, and ` +
             'this construct cannot add a statement to it: add one for the revocation handler\'s role, or the handler\'s create fails');
         }
-      } else if (!sameStack && !keyPolicyTrustsAccount(cfnKey, KMS_ACTIONS, key)) {
-        Annotations.of(this).addWarningV2('cdk-kms-key-material:keyPolicyOfOtherStack',
-          `the key policy of ${cfnKey.node.path} does not let the account's IAM policies grant ${KMS_ACTIONS.join(', ')}, and ` +
-          `the key is defined in another stack than this revocation (${stack.node.path}), whose handler's role it cannot name ` +
-          'without a dependency cycle: allow those actions to the account root principal in the key policy (IAM then grants ' +
-          'them to this handler alone), or define the revocation in the key\'s stack; otherwise the handler\'s create fails');
+      } else if (!sameStack) {
+        // Once the tree is complete: a statement may be added to the key policy after this construct.
+        this.node.addValidation({ validate: () => {
+          if (!keyPolicyTrustsAccount(cfnKey, KMS_ACTIONS, key)) {
+            Annotations.of(this).addWarningV2('cdk-kms-key-material:keyPolicyOfOtherStack',
+              `the key policy of ${cfnKey.node.path} does not let the account's IAM policies grant ${KMS_ACTIONS.join(', ')}, and ` +
+              `the key is defined in another stack than this revocation (${stack.node.path}), whose handler's role it cannot name ` +
+              'without a dependency cycle: allow those actions to the account root principal in the key policy (IAM then grants ' +
+              'them to this handler alone), or define the revocation in the key\'s stack; otherwise the handler\'s create fails');
+          }
+          return [];
+        } });
       }
     }
     // A key known by its ID, account and Region (kms.Key.fromLookup after a successful lookup) has

@@ -8,11 +8,12 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { App, Aspects, Stack } from 'aws-cdk-lib';
+import { App, Aspects, Lazy, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { KeyMaterialRevocation } from '../lib/index';
+import { isMultiRegionAtSynth } from '../lib/provider';
 
 const ACCOUNT = '111111111111';
 const ENV = { account: ACCOUNT, region: 'eu-west-1' };
@@ -85,6 +86,34 @@ describe('M1: key grants of multi-Region keys', () => {
     new KeyMaterialRevocation(stack, 'R', { key });
     const [grant] = granted(Template.fromStack(stack));
     expect(JSON.stringify(grant)).toMatch(/"kms:\*"/);
+  });
+
+  test('M1/S5: MultiRegion as the template will have it, whatever the override: a token for all Properties, a deletion of them, a nested override', () => {
+    const multiRegionGrant = (key: kms.Key, stack: Stack) => {
+      new KeyMaterialRevocation(stack, 'R', { key });
+      return /"kms:\*"/.test(JSON.stringify(granted(Template.fromStack(stack))));
+    };
+    // All Properties replaced by a token: MultiRegion comes from what it resolves to.
+    const lazy = newStack();
+    const lazyKey = new kms.Key(lazy, 'Key');
+    (lazyKey.node.defaultChild as kms.CfnKey).addOverride('Properties', Lazy.any({ produce: () => ({ Origin: 'EXTERNAL', MultiRegion: true }) }));
+    expect(multiRegionGrant(lazyKey, lazy)).toBe(true);
+    // All Properties deleted: a key with multiRegion true is written without them, single-Region.
+    const deleted = newStack();
+    const deletedKey = externalKey(deleted, 'Key', true);
+    const deletedCfn = deletedKey.node.defaultChild as kms.CfnKey;
+    deletedCfn.addDeletionOverride('Properties');
+    expect(Template.fromStack(deleted).toJSON().Resources[deleted.getLogicalId(deletedCfn)].Properties).toBeUndefined();
+    expect(isMultiRegionAtSynth(deletedKey, deletedCfn)).toBe(false);
+    // One property deleted, or turned on by a nested override.
+    const off = newStack();
+    const offKey = externalKey(off, 'Key', true);
+    (offKey.node.defaultChild as kms.CfnKey).addPropertyDeletionOverride('MultiRegion');
+    expect(multiRegionGrant(offKey, off)).toBe(false);
+    const on = newStack();
+    const onKey = externalKey(on, 'Key', false);
+    (onKey.node.defaultChild as kms.CfnKey).addOverride('Properties.MultiRegion', 'true');
+    expect(multiRegionGrant(onKey, on)).toBe(true);
   });
 
   test('M1/S5: 250 multi-Region keys by ARN still fit the 5 key policies, each under 6,144 characters', () => {

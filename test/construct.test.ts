@@ -692,14 +692,15 @@ describe('S11: nested stacks', () => {
 
   const treeArn = (root: string) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:cloudformation:eu-west-1:111111111111:stack/${root}-*/*`]] });
 
-  test('S11: a stack that is not nested reads exactly its own stack, in one statement', () => {
+  test('S11, L12, L24: a stack that is not nested reads its own stack, and lists the stacks named as its nested stacks would be', () => {
     const stack = newStack();
     new KeyMaterialRevocation(stack, 'R', { key: externalKey(stack, 'K') });
     const statements = readsPolicy(Template.fromStack(stack)).resource.Properties.PolicyDocument.Statement
       .filter((s: any) => actionsOf(s)[0].startsWith('cloudformation:'));
-    expect(statements).toHaveLength(1);
-    expect(actionsOf(statements[0])).toEqual(CFN_READS);
-    expect(statements[0].Resource).toEqual({ Ref: 'AWS::StackId' });
+    expect(statements).toHaveLength(2);
+    expect(statements[0]).toMatchObject({ Resource: { Ref: 'AWS::StackId' } });
+    expect(actionsOf(statements[0])).toEqual(CFN_READS.filter((a) => a !== 'cloudformation:ListStackResources'));
+    expect(statements[1]).toMatchObject({ Action: 'cloudformation:ListStackResources', Resource: [{ Ref: 'AWS::StackId' }, treeArn('Stack')] });
   });
 
   test('L29/S11: the handler is bound to its own stack at deploy time (REVOCATION_STACK_ID), in a nested stack to the nested one', () => {
@@ -765,7 +766,7 @@ describe('S11: nested stacks', () => {
     }
   });
 
-  test('S11: a root lists its tree for any nested stack it holds (one without revocations, a CfnStack), and only then', () => {
+  test('S11: a root lists its tree whether or not it holds nested stacks (its policy before an update may be the one in force)', () => {
     const withNested = newStack('Root');
     new KeyMaterialRevocation(withNested, 'R', { key: kms.Key.fromKeyArn(withNested, 'K', IMPORTED) });
     new CfnWaitConditionHandle(new NestedStack(withNested, 'Plain'), 'Nothing');
@@ -776,7 +777,7 @@ describe('S11: nested stacks', () => {
     expect(resourcesFor(Template.fromStack(withCfnStack), 'cloudformation:ListStackResources')).toEqual([{ Ref: 'AWS::StackId' }, treeArn('Other')]);
     const flat = newStack('Flat');
     new KeyMaterialRevocation(flat, 'R', { key: kms.Key.fromKeyArn(flat, 'K', IMPORTED) });
-    expect(resourcesFor(Template.fromStack(flat), 'cloudformation:ListStackResources')).toEqual([{ Ref: 'AWS::StackId' }]);
+    expect(resourcesFor(Template.fromStack(flat), 'cloudformation:ListStackResources')).toEqual([{ Ref: 'AWS::StackId' }, treeArn('Flat')]);
   });
 });
 
@@ -1083,6 +1084,15 @@ describe('keys no revocation names, under a key policy that does not trust the a
     const warnings = Annotations.fromStack(root).findWarning('*', Match.stringLikeRegexp('keyPolicyOfOtherStack'));
     expect(warnings.map((w) => w.id)).toEqual(['/Root/Inner/OfAdminOnly']);
     expect(JSON.stringify(warnings[0].entry.data)).toContain('Root/AdminOnly');
+  });
+
+  test('L3/S10: the other stack\'s key policy is judged as it ends up: trust added after the revocation silences the warning', () => {
+    const root = newStack('Root');
+    const key = external(new kms.Key(root, 'AdminOnly', { policy: adminOnly() }));
+    new KeyMaterialRevocation(new NestedStack(root, 'Inner'), 'R', { key });
+    key.addToResourcePolicy(new iam.PolicyStatement({ principals: [new iam.AccountRootPrincipal()], actions: ['kms:*'], resources: ['*'] }));
+    Template.fromStack(root);
+    expect(Annotations.fromStack(root).findWarning('*', Match.stringLikeRegexp('keyPolicyOfOtherStack'))).toEqual([]);
   });
 
   test('L9/L12: the context key formerKeysThroughIam false leaves such keys alone, and silent', () => {

@@ -188,6 +188,8 @@ export class CloudFormationDouble extends AwsDouble<CfnCall, { op: string; acces
   /** Read quotas per operation (requests per second), off unless set. */
   private readonly quotas = new Map<string, number>();
   private readonly limiter = new SlidingWindowLimiter();
+  /** IAM evaluation of each caller, when a test sets one (setAccessCheck). */
+  private accessCheck?: (accessKeyId: string, action: string, stackArn: string) => { allowed: boolean; message: string } | undefined;
   /**
    * DescribeStackEvents page size. GUESS: the API Reference documents NextToken but no page size
    * for DescribeStackEvents (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeStackEvents.html);
@@ -332,6 +334,18 @@ export class CloudFormationDouble extends AwsDouble<CfnCall, { op: string; acces
     this.faults.addError({ op, errorType: code, status: opts.status ?? DEFAULT_ERROR_STATUS[code] ?? 400, message: opts.message, times: opts.times });
   }
 
+  /**
+   * Decides every request against the IAM policies of its caller: `decide` gets the access key,
+   * the IAM action (`cloudformation:<Op>`) and the stack's ARN (the request's StackName resolved
+   * to the stack ID; a stack that does not exist is left to the operation's own answer), and
+   * answers undefined for a caller it does not evaluate, else whether it is allowed and, if not,
+   * the AccessDenied message. CloudFormation's stacks take no resource-based policy: identity
+   * policies alone decide (IAM User Guide, "Policy evaluation logic").
+   */
+  setAccessCheck(decide: ((accessKeyId: string, action: string, stackArn: string) => { allowed: boolean; message: string } | undefined) | undefined): void {
+    this.accessCheck = decide;
+  }
+
   /** Denies `op` ('*' = any) with AccessDenied (403), optionally only for one access key ID. */
   deny(op: string, opts: { accessKeyId?: string; message?: string } = {}): void {
     this.denyRules.push({ op, ...opts });
@@ -416,6 +430,9 @@ export class CloudFormationDouble extends AwsDouble<CfnCall, { op: string; acces
   }
 
   private checkDenied(ctx: Ctx): void {
+    const target = this.accessCheck && ctx.params.StackName ? this.find(ctx.params.StackName, ctx.region) : undefined;
+    const decision = target && this.accessCheck!(ctx.accessKeyId, `cloudformation:${ctx.op}`, target.stackId);
+    if (decision && !decision.allowed) throw new CfnError('AccessDenied', decision.message, 403);
     for (const rule of this.denyRules) {
       if (rule.op !== '*' && rule.op !== ctx.op) continue;
       if (rule.accessKeyId && rule.accessKeyId !== ctx.accessKeyId) continue;

@@ -530,6 +530,11 @@ export class KmsDouble extends AwsDouble<KmsCall, KmsDenyRule> {
     };
   }
 
+  /** The principal an access key ID is mapped to (setPrincipal), if any. */
+  principalOf(accessKeyId: string): { account: string; arn: string } | undefined {
+    return this.principals.get(accessKeyId);
+  }
+
   /** Maps an access key ID to the calling principal (account for quotas/key-ID lookups, ARN for AccessDenied messages). */
   setPrincipal(accessKeyId: string, principal: { account?: string; arn?: string }): void {
     const account = principal.account ?? this.defaultAccount;
@@ -790,7 +795,7 @@ export class KmsDouble extends AwsDouble<KmsCall, KmsDenyRule> {
   }
 
   /** The identity policies of a principal: a role or user ARN, or an assumed-role session of the role. */
-  private identityPoliciesOf(principalArn: string): PolicyDocument[] {
+  identityPoliciesOf(principalArn: string): PolicyDocument[] {
     const direct = this.identityPolicies.get(principalArn);
     if (direct) return direct;
     const session = parseAssumedRole(principalArn);
@@ -1569,6 +1574,23 @@ export function evaluateKmsAccess(req: KmsAccessRequest): AccessDecision {
   if (idStatements.some((s) => isEffect(s, 'Allow') && onIdentity(s))) {
     return { allowed: true, via: 'iam', message: '' };
   }
+  return { allowed: false, deniedBy: 'identity', message: `${who} because no identity-based policy allows the ${req.action} action` };
+}
+
+/**
+ * Decides a request on a resource that has no resource-based policy in play (CloudFormation's
+ * stacks), from the principal's identity-based policies alone: an explicit deny wins, then an
+ * allow, else the implicit deny; same matching and messages as evaluateKmsAccess.
+ */
+export function evaluateIdentityAccess(req: Omit<KmsAccessRequest, 'keyArn' | 'keyPolicy'> & { resourceArn: string }): AccessDecision {
+  const statements = req.identityPolicies.flatMap(statementsOf);
+  const who = `User: ${req.principalArn} is not authorized to perform: ${req.action} on resource: ${req.resourceArn}`;
+  const context = { ...req, keyArn: req.resourceArn, keyPolicy: {} };
+  const applies = (st: PolicyStatement) => conditionHolds(st, context) && actionMatches(st, req.action) && resourceMatches(st, req.resourceArn);
+  if (statements.some((st) => isEffect(st, 'Deny') && applies(st))) {
+    return { allowed: false, deniedBy: 'explicit-identity', message: `${who} with an explicit deny in an identity-based policy` };
+  }
+  if (statements.some((st) => isEffect(st, 'Allow') && applies(st))) return { allowed: true, message: '' };
   return { allowed: false, deniedBy: 'identity', message: `${who} because no identity-based policy allows the ${req.action} action` };
 }
 

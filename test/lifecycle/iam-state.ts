@@ -20,7 +20,8 @@
  * A resource is in force from its CREATE_COMPLETE until its DELETE_COMPLETE. A key that leaves the
  * stack (scheduled for deletion or retained) keeps the last key policy the stack gave it.
  */
-import type { KmsDouble, PolicyDocument } from '../doubles/kms-double';
+import type { CloudFormationDouble } from '../doubles/cloudformation-double';
+import { evaluateIdentityAccess, KmsDouble, PolicyDocument } from '../doubles/kms-double';
 import { ACCOUNT } from './assembly';
 import type { DeployedResource, StackEngine } from './engine';
 import { accessKeyIdOf, ROLE_CREDENTIALS } from './lambda-runner';
@@ -98,6 +99,7 @@ export function pushIamState(kms: KmsDouble, state: IamState, handler: { accessK
 export interface PolicyBed {
   readonly engine: StackEngine;
   readonly kms: KmsDouble;
+  readonly cfn: CloudFormationDouble;
   readonly stackName: string;
   readonly runner: { readonly spec: { readonly functionName: string } };
 }
@@ -132,6 +134,16 @@ export function enforceIamPolicies(bed: PolicyBed): void {
   bed.engine.stackListeners.push((engine) => engine.resourceListeners.push(sync));
   sync();
   bed.kms.enforcePolicies();
+  // The handlers' CloudFormation reads, against the same identity policies (S11: every read the
+  // handler makes must be one its policy in force at that moment grants).
+  bed.cfn.setAccessCheck((accessKeyId, action, stackArn) => {
+    const principal = bed.kms.principalOf(accessKeyId);
+    if (!principal) return undefined;
+    return evaluateIdentityAccess({
+      principalArn: principal.arn, principalAccount: principal.account, action, resourceArn: stackArn,
+      identityPolicies: bed.kms.identityPoliciesOf(principal.arn),
+    });
+  });
 }
 
 function asStrings(value: unknown): string[] {

@@ -15,7 +15,9 @@
 import { CfnParameter, CfnResource, CfnWaitConditionHandle, NestedStack, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import { CloudFormationClient, GetTemplateCommand, ListStackResourcesCommand } from '@aws-sdk/client-cloudformation';
 import { KeyMaterialRevocation } from '../../lib/index';
+import { REGION } from './assembly';
 import { enforceIamPolicies } from './iam-state';
 import { accessKeyIdOf, ROLE_CREDENTIALS } from './lambda-runner';
 import {
@@ -62,9 +64,16 @@ function expectNestedHandlerCalls(ctx: ScenarioContext, expect: Expect, op: stri
   expect(calls.map((c) => c.accessKeyId)).toEqual(calls.map(() => accessKeyIdOf([...names][0])));
 }
 
-/** No request of the handler was denied, and no answer reports a denial. */
+/** CloudFormation reads of a handler's role that IAM denied (iam-state.ts evaluates them too). */
+function deniedHandlerReads(ctx: ScenarioContext) {
+  const keys = handlerAccessKeys(ctx);
+  return ctx.bed.cfn.calls.filter((c) => keys.has(c.accessKeyId ?? '') && c.errorType === 'AccessDenied');
+}
+
+/** No request of the handler was denied (KMS or CloudFormation), and no answer reports a denial. */
 function expectNoDenial(ctx: ScenarioContext, expect: Expect): void {
   expect(deniedHandlerCalls(ctx).map((c) => `${c.op}: ${c.errorMessage}`)).toEqual([]);
+  expect(deniedHandlerReads(ctx).map((c) => `${c.op} ${c.params.StackName}: ${c.errorMessage}`)).toEqual([]);
   expect(ctx.bed.engine.answers.filter((a) => a.responseStatus !== 'SUCCESS').map((a) => `${a.requestType} ${a.logicalId}: ${a.reason}`)).toEqual([]);
 }
 
@@ -533,4 +542,111 @@ export const NESTED_PERMISSION_SCENARIOS: Scenario[] = [
       expect(ctx.bed.kms.callsTo('DeleteImportedKeyMaterial')).toHaveLength(0);
     },
   },
+  {
+    name: 'nested-permission-only-root-revocation-moved-into-nested',
+    rows: ['L12', 'L24', 'S11'],
+    description: 'The root\'s only revocation (revokeOnRemoval on, key imported by ARN) is moved into a new nested stack: the root\'s handler, whose policy before the update is the one in force, lists the new nested stack and skips; nothing is revoked and nothing denied.',
+    preexistingKeys: { Byok: { materials: 2 } },
+    app: (stack, keys) => { new KeyMaterialRevocation(stack, 'Revocation', { key: byArn(stack, 'Imported', keys.Byok), revokeOnRemoval: true }); },
+    play: enforced(async (ctx) => {
+      await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
+      await update(ctx, 'move the revocation into a new nested stack', (stack) => {
+        const inner = new NestedStack(stack, 'Inner');
+        new KeyMaterialRevocation(inner, 'Revocation', { key: byArn(inner, 'Imported', ctx.keys.Byok), revokeOnRemoval: true });
+      });
+    }),
+    check: (ctx, expect) => {
+      expect(ctx.bed.engine.status).toBe('UPDATE_COMPLETE');
+      const del = answersOf(ctx, 'Delete').find((a) => a.stackId === ctx.bed.engine.stackId);
+      expect(del).toMatchObject({ stackStatus: 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS', responseStatus: 'SUCCESS' });
+      expect(del!.decision).toMatchObject({ decision: 'skipped' });
+      expect(noneRevoked(ctx, ctx.keys.Byok)).toBe(true);
+      // The root's handler did list the nested stack, under IAM evaluation.
+      const nestedId = ctx.bed.engine.nested('Inner').stackId;
+      expect(ctx.bed.cfn.calls.some((c) => c.op === 'ListStackResources' && c.params.StackName === nestedId &&
+        c.accessKeyId === ROLE_CREDENTIALS.AWS_ACCESS_KEY_ID && c.status === 200)).toBe(true);
+      expectNoDenial(ctx, expect);
+    },
+  },
+  {
+    name: 'nested-permission-only-root-revocation-removed-nested-added',
+    rows: ['L12', 'S11'],
+    description: 'The root\'s only revocation (revokeOnRemoval on) is removed while the update adds a nested stack revoking another key: the root\'s handler lists the new nested stack, finds no other revocation of its key, and revokes it.',
+    preexistingKeys: { Byok: { materials: 2 }, Other: { materials: 1 } },
+    app: (stack, keys) => { new KeyMaterialRevocation(stack, 'Revocation', { key: byArn(stack, 'Imported', keys.Byok), revokeOnRemoval: true }); },
+    play: enforced(async (ctx) => {
+      await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
+      await update(ctx, 'remove the revocation, add a nested stack with another', (stack) => {
+        const inner = new NestedStack(stack, 'Inner');
+        new KeyMaterialRevocation(inner, 'Revocation', { key: byArn(inner, 'Other', ctx.keys.Other) });
+      });
+    }),
+    check: (ctx, expect) => {
+      expect(ctx.bed.engine.status).toBe('UPDATE_COMPLETE');
+      expect(allRevoked(ctx, ctx.keys.Byok)).toBe(true);
+      expect(noneRevoked(ctx, ctx.keys.Other)).toBe(true);
+      expectNoDenial(ctx, expect);
+    },
+  },
+  {
+    name: 'nested-permission-root-loses-its-nested-stack',
+    rows: ['L12', 'S11'],
+    description: 'One update removes a root revocation (revokeOnRemoval on) and the root\'s only nested stack while another root revocation stays: the key is revoked, and no read of the departing nested stack is denied.',
+    preexistingKeys: { Byok: { materials: 2 }, Other: { materials: 1 }, Third: { materials: 1 } },
+    app: (stack, keys) => {
+      new KeyMaterialRevocation(stack, 'Gone', { key: byArn(stack, 'Imported', keys.Byok), revokeOnRemoval: true });
+      new KeyMaterialRevocation(stack, 'Keeper', { key: byArn(stack, 'Other', keys.Other) });
+      new KeyMaterialRevocation(new NestedStack(stack, 'Inner'), 'Revocation', { key: byArn(stack, 'Third', keys.Third) });
+    },
+    play: enforced(async (ctx) => {
+      await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
+      await update(ctx, 'remove Gone and the nested stack', (stack) => {
+        new KeyMaterialRevocation(stack, 'Keeper', { key: byArn(stack, 'Other', ctx.keys.Other) });
+      });
+    }),
+    check: (ctx, expect) => {
+      expect(ctx.bed.engine.status).toBe('UPDATE_COMPLETE');
+      expect(allRevoked(ctx, ctx.keys.Byok)).toBe(true);
+      expect(noneRevoked(ctx, ctx.keys.Other)).toBe(true);
+      expect(noneRevoked(ctx, ctx.keys.Third)).toBe(true);
+      expectNoDenial(ctx, expect);
+    },
+  },
+  {
+    name: 'permission-cloudformation-reads-evaluated',
+    rows: ['S11', 'L21'],
+    description: 'Control: with policies enforced, the CloudFormation double evaluates the handler\'s reads against its role\'s policies in force: its own stack and the stack-name pattern of its tree are allowed, another stack is denied.',
+    preexistingKeys: { Byok: { materials: 2 } },
+    app: (stack, keys) => { new KeyMaterialRevocation(stack, 'Revocation', { key: byArn(stack, 'Imported', keys.Byok) }); },
+    play: enforced(async (ctx) => {
+      await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
+      const client = new CloudFormationClient({
+        region: REGION, endpoint: ctx.bed.cfn.endpoint,
+        credentials: { accessKeyId: ROLE_CREDENTIALS.AWS_ACCESS_KEY_ID, secretAccessKey: ROLE_CREDENTIALS.AWS_SECRET_ACCESS_KEY },
+      });
+      const other = `arn:aws:cloudformation:${REGION}:${ctx.bed.engine.stackId.split(':')[4]}:stack/SomeoneElse/6f1e0a52-2b1c-4c7e-9a31-0d1f7a1b2c3d`;
+      ctx.bed.cfn.putStack(other, { status: 'CREATE_COMPLETE', template: { Resources: {} } });
+      const outcome = async (stackName: string, list = true) => {
+        try {
+          if (list) await client.send(new ListStackResourcesCommand({ StackName: stackName }));
+          else await client.send(new GetTemplateCommand({ StackName: stackName }));
+          return 'allowed';
+        } catch (err) {
+          return (err as Error).name;
+        }
+      };
+      gathered.set(ctx, {
+        own: await outcome(ctx.bed.engine.stackId),
+        other: await outcome(other),
+        ownTemplate: await outcome(ctx.bed.engine.stackId, false),
+      });
+      client.destroy();
+    }),
+    check: (ctx, expect) => {
+      expect(gathered.get(ctx)).toEqual({ own: 'allowed', other: 'AccessDenied', ownTemplate: 'allowed' });
+    },
+  },
 ];
+
+/** Results a play gathered for its check (checks are synchronous). */
+const gathered = new WeakMap<ScenarioContext, Record<string, unknown>>();

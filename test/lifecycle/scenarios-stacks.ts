@@ -294,6 +294,34 @@ export const STACK_SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: 'removed-with-nested-stack-removed',
+    rows: ['L12', 'S11'],
+    description: 'A root revocation (revokeOnRemoval on) and the root\'s only nested stack are removed by one update while another root revocation stays: the key is revoked, and the root\'s handler does not read the departing nested stack, which its updated policy no longer lets it list.',
+    preexistingKeys: { Byok: { materials: 2 }, Other: { materials: 1 } },
+    app: (stack, keys) => {
+      new KeyMaterialRevocation(stack, 'Revocation', { key: byArn(stack, keys), revokeOnRemoval: true });
+      new KeyMaterialRevocation(stack, 'Keeper', { key: byArn(stack, keys, 'Other') });
+      placeholder(new NestedStack(stack, 'Inner'));
+    },
+    play: async (ctx) => {
+      await ctx.step('create the root with its nested stack', () => ctx.bed.engine.create(ctx.bed.template));
+      await update(ctx, 'remove the revocation and the nested stack', (stack) => {
+        new KeyMaterialRevocation(stack, 'Keeper', { key: byArn(stack, ctx.keys, 'Other') });
+      });
+    },
+    check: (ctx, expect) => {
+      expect(ctx.bed.engine.status).toBe('UPDATE_COMPLETE');
+      expect(nestedOf(ctx).status).toBe('DELETE_COMPLETE');
+      const [del] = answersOf(ctx, 'Delete').filter((a) => a.stackId === ctx.bed.engine.stackId);
+      expect(del).toMatchObject({ stackStatus: 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS', responseStatus: 'SUCCESS' });
+      expect(allRevoked(ctx, ctx.keys.Byok)).toBe(true);
+      expect(noneRevoked(ctx, ctx.keys.Other)).toBe(true);
+      const listings = ctx.bed.cfn.calls.filter((c) => c.op === 'ListStackResources').map((c) => c.params.StackName);
+      expect(listings).toContain(ctx.bed.engine.stackId);
+      expect(listings).not.toContain(nestedOf(ctx).stackId);
+    },
+  },
+  {
     name: 'nested-key-replacement',
     rows: ['L9', 'L24'],
     description: 'An update points a nested stack\'s revocation at another key of that nested stack: the nested stack waits in UPDATE_COMPLETE_CLEANUP_IN_PROGRESS and revokes the old key in the root\'s cleanup.',
