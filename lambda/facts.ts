@@ -313,9 +313,8 @@ async function readResources(stackId: string, budget: Budget): Promise<LiveResou
  * AWS::CloudFormation::Stack resources, the root included. For a stack that is not nested, that
  * is the own stack (its listing is reused) and the nested stacks it holds: a revocation moved
  * from the root into a nested stack by one update still manages its key (L12, L24). A nested
- * stack the root's new template no longer has is on its way out with everything in it, and
- * manages no key after this update; it is not read (the handler's new policy, in force since the
- * update phase, grants the reads of the nested stacks only while the template has some).
+ * stack the root's new template no longer has is on its way out with everything in it and
+ * manages no key after this update: it is not read.
  */
 async function readTreeRevocations(facts: Facts, stackId: string, budget: Budget): Promise<Partial<Facts>> {
   const lineage = facts.lineage!;

@@ -552,10 +552,9 @@ function treeListing(stack: Stack, root: Stack): { arn: string; finding: NagFind
       ruleId: 'AwsSolutions-IAM5',
       finding: nagResourceFinding(stack, arn),
       reason: 'ListStackResources (read-only) on the nested stacks of this stack\'s tree (under its root, the stack itself ' +
-        'when it is not nested), whose names begin with the root\'s name and a hyphen and whose IDs are only known once deployed: the handler looks there for another live ' +
-        'revocation of the same key before it treats a removal as final. The pattern also matches any other stack of ' +
-        'the account and Region whose name begins that way',
+        'when it is not nested), whose names begin with the root\'s name and a hyphen and whose IDs are only known once ' +
+        'deployed: the handler looks there for another live revocation of the same key before it treats a removal as ' +
+        'final. The pattern also matches any other stack of the account and Region whose name begins that way',
     },
   };
 }
-
