@@ -21,7 +21,7 @@ import { REGION } from './assembly';
 import { enforceIamPolicies } from './iam-state';
 import { accessKeyIdOf, ROLE_CREDENTIALS } from './lambda-runner';
 import {
-  allRevoked, deletesOn, Expect, externalKey, keyOf, noneRevoked, Scenario, ScenarioContext,
+  allRevoked, deletesOn, Expect, externalKey, gathered, keyOf, noneRevoked, Scenario, ScenarioContext,
 } from './scenarios';
 
 // ---- helpers -----------------------------------------------------------------------------------
@@ -648,5 +648,3 @@ export const NESTED_PERMISSION_SCENARIOS: Scenario[] = [
   },
 ];
 
-/** Results a play gathered for its check (checks are synchronous). */
-const gathered = new WeakMap<ScenarioContext, Record<string, unknown>>();

@@ -15,7 +15,7 @@ import { KeyMaterialRevocation, KeyMaterialRevocationProps } from '../../lib/ind
 import { REGION } from './assembly';
 import { StackEngine, TimelineEntry } from './engine';
 import {
-  allRevoked, answersOf, deletesOn, Expect, externalKey, keyOf, noneRevoked, Scenario, ScenarioContext, update,
+  allRevoked, answersOf, deletesOn, Expect, externalKey, gathered, keyOf, noneRevoked, Scenario, ScenarioContext, update,
 } from './scenarios';
 
 // ---- app building blocks -----------------------------------------------------------------------
@@ -55,8 +55,6 @@ function statusesOf(ctx: ScenarioContext, stackId: string): string[] {
     .map((e) => e.status);
 }
 
-/** Results a play gathered for its check (checks are synchronous). */
-const gathered = new WeakMap<ScenarioContext, Record<string, unknown>>();
 
 async function describeStack(ctx: ScenarioContext, stackId: string): Promise<CfnStack> {
   const client = new CloudFormationClient({

@@ -96,6 +96,9 @@ export function update(ctx: ScenarioContext, name: string, build: (stack: Stack)
   return ctx.step(name, async () => ctx.bed.engine.update(ctx.bed.synth(build), { failOn }));
 }
 
+/** Results a play gathered for its check (checks are synchronous), by scenario run. */
+export const gathered = new WeakMap<ScenarioContext, Record<string, unknown>>();
+
 export function answersOf(ctx: ScenarioContext, requestType: string) {
   return ctx.bed.engine.answers.filter((a) => a.requestType === requestType);
 }
