@@ -194,6 +194,12 @@ function templateInForce(stack: PlannedStack, id: string, props: RevocationPrope
 }
 
 function liveOf(stack: PlannedStack | undefined, path: string): LiveResource[] {
+  if (stack && !stack.live) {
+    // Offline (an earlier assembly, a saved template): every resource of the deployed template is
+    // taken as live, under a physical ID the plan cannot know.
+    return Object.entries(stack.template.Resources ?? {})
+      .map(([logicalId, r]) => ({ stackId: path, logicalId, type: String((r as { Type?: unknown } | undefined)?.Type ?? ''), status: 'UPDATE_COMPLETE' }));
+  }
   return [...(stack?.live ?? new Map()).entries()].map(([logicalId, r]) => ({ stackId: path, logicalId, ...r }));
 }
 
@@ -304,6 +310,7 @@ function planRemovedNested(stack: PlannedStack, depth: number, walk: Walk): void
     const result = run({
       requestType: 'Delete', logicalId: id, physicalId, props: old, lineage, treeRevocations: walk.tree,
       resource: { status: 'DELETE_IN_PROGRESS', physicalId }, template: templateInForce(stack, id, old),
+      ownResources: liveOf(stack, stack.name),
     });
     item(walk, stack, id, 'deploy', old.KeyArn, result, 'when the nested stack is deleted, in the cleanup of the successful update');
   }

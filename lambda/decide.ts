@@ -493,7 +493,11 @@ function stackDeletion(facts: Facts, physical: string): Decision {
 function nestedStackRemoved(facts: Facts, physical: string): Decision {
   const props = facts.props;
   if (props.KeyLogicalId) {
-    // The key is defined in this nested stack, which goes away with everything in it (L13).
+    // The key is defined in this nested stack, which goes away with everything in it (L13),
+    // unless a refactor moved the key out of it before this update (L27).
+    const gone = keyLeftTheStack(facts);
+    if (typeof gone !== 'boolean') return gone;
+    if (gone) return removalOfConstruct(facts, physical, `nested stack removed by a successful update; ${KEY_LEFT(props.KeyLogicalId)}`);
     if (!on(props.RevokeOnStackDelete)) {
       return answer(physical, 'skipped', 'nested stack removed by an update, with the key defined in it; revokeOnStackDelete is off');
     }
@@ -521,10 +525,32 @@ function updateCleanup(facts: Facts, physical: string): Decision {
   if (renamed) {
     return removalOfConstruct(facts, physical, `construct removed while the key stays (now ${renamed.logicalId}, renamed by a refactor)`);
   }
+  const gone = keyLeftTheStack(facts);
+  if (typeof gone !== 'boolean') return gone;
+  if (gone) return removalOfConstruct(facts, physical, `construct removed; ${KEY_LEFT(props.KeyLogicalId)}`);
   if (!on(props.RevokeOnStackDelete)) {
     return answer(physical, 'skipped', 'construct and key removed together, revokeOnStackDelete is off: the key keeps its material until deleted');
   }
   return revokeUnlessManagedElsewhere(facts, physical, `construct removed together with its key ${props.KeyLogicalId}`);
+}
+
+const KEY_LEFT = (logicalId: string) =>
+  `its key ${logicalId} is no longer a resource of this stack (moved to another stack by a refactor), so it stays`;
+
+/**
+ * L27: whether the key this revocation's stack defined has left the stack before this update. A
+ * key removed together with its revocation is still a live resource of the stack when the
+ * revocation's Delete comes: the revocation depends on it (S6), so CloudFormation deletes the
+ * revocation first. A key the stack no longer lists under its logical ID and key ID was moved
+ * away by a stack refactoring, which sends no event and may move resources to any other stack,
+ * nested or not (CloudFormation User Guide, "Stack refactoring"): it stays, wherever it is now.
+ */
+function keyLeftTheStack(facts: Facts): boolean | Decision {
+  if (!facts.ownResources) return unreadable(facts, 'ownResources', 'a removed key from a moved one') ?? need('ownResources');
+  const keyId = keyIdOf(facts.props.KeyArn);
+  // A physical ID not known (the plan offline, from a template) is taken as the key's.
+  return !facts.ownResources.some((r) => r.type === 'AWS::KMS::Key' && r.logicalId === facts.props.KeyLogicalId &&
+    (r.physicalId === undefined || r.physicalId === keyId));
 }
 
 /**

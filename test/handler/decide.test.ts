@@ -62,6 +62,13 @@ type Expected =
   | { fail: RegExp }
   | { need: string };
 
+/** KEY_A as ListStackResources shows it in `stackId` under `logicalId` (a key is listed by its key ID). */
+const keyA = (logicalId = KEY_LOGICAL, stackId = STACK): LiveResource =>
+  ({ stackId, logicalId, physicalId: keyIdOf(KEY_A), type: 'AWS::KMS::Key', status: 'UPDATE_COMPLETE' });
+function keyIdOf(arn: string): string {
+  return arn.slice(arn.lastIndexOf('/') + 1);
+}
+
 function prechecks(decision: Decision): string[] {
   return decision.kind === 'answer' ? (decision.precheck ?? []).map((t) => t.keyArn) : [];
 }
@@ -186,11 +193,19 @@ const ROWS: Array<[string, Facts, Expected]> = [
 
   // ---- Delete: nested stack removed by an update (L24) ----
   ['L24: a nested stack removed by a successful update, key defined in it: revoked with it',
-    del({ props: props({ KeyLogicalId: KEY_LOGICAL }), lineage: nested('DELETE_IN_PROGRESS', 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), treeRevocations: [] }),
+    del({ props: props({ KeyLogicalId: KEY_LOGICAL }), lineage: nested('DELETE_IN_PROGRESS', 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), ownResources: [keyA(KEY_LOGICAL, NESTED)], treeRevocations: [] }),
     { revoke: [KEY_A], reason: /together with its key/ }],
+  ['L24: a nested stack removed, key defined in it: asks whether the stack still lists the key',
+    del({ props: props({ KeyLogicalId: KEY_LOGICAL }), lineage: nested('DELETE_IN_PROGRESS', 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS') }), { need: 'ownResources' }],
+  ['L24/L27: a nested stack removed whose key a refactor had moved to another stack before the update: the key stays (L12)',
+    del({ props: props({ KeyLogicalId: KEY_LOGICAL }), lineage: nested('DELETE_IN_PROGRESS', 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), ownResources: [], treeRevocations: [] }),
+    { skip: /no longer a resource of this stack.*revokeOnRemoval is off/ }],
+  ['L24/L27: the same with revokeOnRemoval on: revoked as a removal of the construct, not with the key',
+    del({ props: props({ KeyLogicalId: KEY_LOGICAL, RevokeOnRemoval: 'true' }), lineage: nested('DELETE_IN_PROGRESS', 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), ownResources: [], treeRevocations: [] }),
+    { revoke: [KEY_A], reason: /no longer a resource of this stack.*revokeOnRemoval is on/ }],
   ['L24/L27: a nested stack removed with its key, but the key and a revocation for it moved to another stack of the tree: kept',
     del({
-      props: props({ KeyLogicalId: KEY_LOGICAL }), lineage: nested('DELETE_IN_PROGRESS', 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'),
+      props: props({ KeyLogicalId: KEY_LOGICAL }), lineage: nested('DELETE_IN_PROGRESS', 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), ownResources: [keyA(KEY_LOGICAL, NESTED)],
       treeRevocations: [live('Moved', physicalIdFor(KEY_A, false), { stackId: RENAMED_NESTED, status: 'CREATE_COMPLETE' })],
     }), { skip: /still manages the same key \(moved by a refactor/ }],
   ['L24: a nested stack removed while the stack above its parent has not committed fails rather than guess',
@@ -213,7 +228,7 @@ const ROWS: Array<[string, Facts, Expected]> = [
         live('Other', physicalIdFor(KEY_B, false), { stackId: STACK })],
     }), { revoke: [KEY_A] }],
   ['L24: a nested stack two levels down removed with its parent by a successful update: a removal',
-    del({ props: props({ KeyLogicalId: KEY_LOGICAL }), lineage: [{ stackId: NESTED2, status: 'DELETE_IN_PROGRESS' }, { stackId: NESTED, status: 'DELETE_IN_PROGRESS' }, { stackId: STACK, status: 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS' }], treeRevocations: [] }),
+    del({ props: props({ KeyLogicalId: KEY_LOGICAL }), lineage: [{ stackId: NESTED2, status: 'DELETE_IN_PROGRESS' }, { stackId: NESTED, status: 'DELETE_IN_PROGRESS' }, { stackId: STACK, status: 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS' }], ownResources: [keyA(KEY_LOGICAL, NESTED2)], treeRevocations: [] }),
     { revoke: [KEY_A] }],
 
   // ---- Delete: update cleanup ----
@@ -303,8 +318,16 @@ const ROWS: Array<[string, Facts, Expected]> = [
       treeRevocations: [],
     }), { revoke: [KEY_A], reason: /together with its key/ }],
   ['L13: construct and its key removed together, revokeOnStackDelete off: kept',
-    del({ props: props({ KeyLogicalId: KEY_LOGICAL, RevokeOnStackDelete: 'false' }), lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), template: {}, ownResources: [] }),
+    del({ props: props({ KeyLogicalId: KEY_LOGICAL, RevokeOnStackDelete: 'false' }), lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), template: {}, ownResources: [keyA()] }),
     { skip: /revokeOnStackDelete is off/ }],
+  ['L27: the key\'s logical ID left the template and the stack no longer lists the key (a refactor moved it to another stack): L12, not L13',
+    del({ props: props({ KeyLogicalId: KEY_LOGICAL }), lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), template: {}, ownResources: [], treeRevocations: [] }),
+    { skip: /no longer a resource of this stack.*revokeOnRemoval is off/ }],
+  ['L27/L30: the stack lists another key under the key\'s logical ID: the revocation\'s key left, L12',
+    del({
+      props: props({ KeyLogicalId: KEY_LOGICAL }), lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), template: {},
+      ownResources: [{ ...keyA(), physicalId: keyIdOf(KEY_B) }], treeRevocations: [],
+    }), { skip: /no longer a resource of this stack/ }],
   ['L27: the key\'s logical ID left the template but the key is live under another one (a refactor): L12, not L13',
     del({
       props: props({ KeyLogicalId: KEY_LOGICAL }), lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), template: { MovedKey: { Type: 'AWS::KMS::Key' } },
@@ -313,7 +336,7 @@ const ROWS: Array<[string, Facts, Expected]> = [
   ['L30: a key logical ID that is an Object.prototype name is looked up as itself (removed together: revoked)',
     del({
       props: props({ KeyLogicalId: 'constructor' }), lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), template: {},
-      ownResources: [], treeRevocations: [],
+      ownResources: [keyA('constructor')], treeRevocations: [],
     }), { revoke: [KEY_A] }],
   // ---- authenticity and freshness (L26, L29) ----
   ['L29: a request refused before the rules (foreign stack, stale) fails and revokes nothing, whatever it asks',

@@ -638,14 +638,27 @@ describe('nested stacks and stack history (L22-L25)', () => {
     cfn.on(ListStackResourcesCommand, { StackName: STACK_ID }).resolves({ StackResourceSummaries: [
       { LogicalResourceId: 'Inner', PhysicalResourceId: PARENT, ResourceType: 'AWS::CloudFormation::Stack', ResourceStatus: 'UPDATE_COMPLETE', LastUpdatedTimestamp: new Date() },
     ] });
+    // The nested stack still lists the key: CloudFormation deletes the revocation, which depends on it, first.
+    const keyListed = { LogicalResourceId: 'ByokKeyD50A60B7', PhysicalResourceId: KEY_A.split('/')[1], ResourceType: 'AWS::KMS::Key', ResourceStatus: 'UPDATE_COMPLETE' as const, LastUpdatedTimestamp: new Date() };
+    const revocationListed = { LogicalResourceId: LOGICAL_ID, PhysicalResourceId: physicalId(KEY_A), ResourceType: 'Custom::KmsKeyMaterialRevocation', ResourceStatus: 'DELETE_IN_PROGRESS' as const, LastUpdatedTimestamp: new Date() };
+    cfn.on(ListStackResourcesCommand, { StackName: PARENT }).resolves({ StackResourceSummaries: [revocationListed, keyListed] });
+    keyWithMaterials();
+    const { response, decision } = await run('Delete', { stackId: PARENT });
+    expect(response.Status).toBe('SUCCESS');
+    expect(deletes()).toHaveLength(2);
+    expect(decision.reason).toContain('together with its key');
+  });
+
+  test('L24/L27: a nested stack removed whose key a refactor had moved to another stack: no longer listed there, kept (revokeOnRemoval off)', async () => {
+    describes({ [PARENT]: { status: 'DELETE_IN_PROGRESS', parent: STACK_ID }, [STACK_ID]: { status: 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS' } });
     cfn.on(ListStackResourcesCommand, { StackName: PARENT }).resolves({ StackResourceSummaries: [
       { LogicalResourceId: LOGICAL_ID, PhysicalResourceId: physicalId(KEY_A), ResourceType: 'Custom::KmsKeyMaterialRevocation', ResourceStatus: 'DELETE_IN_PROGRESS', LastUpdatedTimestamp: new Date() },
     ] });
     keyWithMaterials();
     const { response, decision } = await run('Delete', { stackId: PARENT });
     expect(response.Status).toBe('SUCCESS');
-    expect(deletes()).toHaveLength(2);
-    expect(decision.reason).toContain('together with its key');
+    expect(deletes()).toHaveLength(0);
+    expect(decision.reason).toMatch(/no longer a resource of this stack.*revokeOnRemoval is off/);
   });
 
   test('L21: a lineage whose parents do not end at the RootId fails', async () => {

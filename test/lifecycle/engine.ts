@@ -476,6 +476,41 @@ export class StackEngine {
     return this.status;
   }
 
+  /**
+   * Stack refactoring across stacks: moves live resources (old logical ID -> new) from this stack
+   * into `target` ("you can move resources between stacks ... Resources can be moved between
+   * nested stacks", CloudFormation User Guide, stack-refactoring.html), their template entries
+   * with them; nothing is sent to any resource, and references that now cross stacks are left as
+   * they were in the source template (the next update replaces them). Both stacks go
+   * UPDATE_IN_PROGRESS -> UPDATE_COMPLETE (GUESS, as for refactor()).
+   */
+  async refactorInto(target: StackEngine, moves: Record<string, string>): Promise<void> {
+    for (const engine of [this, target]) if (engine.pending) throw new Error(`refactorInto: ${engine.stackName} has an update in progress`);
+    for (const [from, to] of Object.entries(moves)) {
+      if (!this.resources.has(from)) throw new Error(`refactorInto: ${from} is not a live resource of ${this.stackName}`);
+      if (target.resources.has(to) || to in target.template.Resources) throw new Error(`refactorInto: ${to} already exists in ${target.stackName}`);
+    }
+    for (const engine of [this, target]) engine.setStatus('UPDATE_IN_PROGRESS', 'Stack refactor');
+    const source = { ...this.template, Resources: { ...this.template.Resources } };
+    const into = { ...target.template, Resources: { ...target.template.Resources } };
+    for (const [from, to] of Object.entries(moves)) {
+      target.resources.set(to, { ...this.resources.get(from)!, logicalId: to });
+      this.resources.delete(from);
+      into.Resources[to] = source.Resources[from];
+      delete source.Resources[from];
+      target.note('refactor', to, `moved from ${this.stackName} (${from}) by stack refactoring (no event sent)`);
+      const keyArn = this.keysCreated.get(from);
+      if (keyArn) target.keysCreated.set(to, keyArn);
+    }
+    this.template = source;
+    target.template = into;
+    for (const engine of [this, target]) {
+      engine.syncTemplate(engine.template);
+      engine.syncResources();
+      engine.setStatus('UPDATE_COMPLETE');
+    }
+  }
+
   /** The handler's decision line of the last answer for a logical ID (in any stack of the tree). */
   lastAnswer(logicalId: string): TimelineEntry | undefined {
     return [...this.answers].reverse().find((e) => e.logicalId === logicalId);

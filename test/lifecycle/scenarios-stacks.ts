@@ -319,6 +319,38 @@ export const STACK_SCENARIOS: Scenario[] = [
       expect(listings).not.toContain(nestedOf(ctx).stackId);
     },
   },
+  ...(['nested stack stays', 'nested stack removed'] as const).map((how): Scenario => ({
+    name: `refactor-key-out-of-nested-stack-${how === 'nested stack stays' ? 'stays' : 'removed'}`,
+    rows: ['L27', 'L24', 'L12'],
+    description: `A stack refactoring moves a nested stack's key (RemovalPolicy.DESTROY) into the root, sending no event; an update then removes its revocation (${how}): the key, still live in the root, is neither revoked nor deleted.`,
+    app: (stack) => {
+      placeholder(stack);
+      const inner = new NestedStack(stack, 'Inner');
+      placeholder(inner);
+      new KeyMaterialRevocation(inner, 'Revocation', { key: externalKey(inner, 'InnerKey', RemovalPolicy.DESTROY) });
+    },
+    play: async (ctx) => {
+      await ctx.step('create the root and its nested stack', () => ctx.bed.engine.create(ctx.bed.template));
+      const inner = ctx.bed.engine.nested('Inner');
+      const keyId = Object.keys(inner.template.Resources).find((id) => id.startsWith('InnerKey'))!;
+      await ctx.step('refactor: move the key into the root as MovedKey', () => inner.refactorInto(ctx.bed.engine, { [keyId]: 'MovedKey' }));
+      await update(ctx, `the key in the root, the revocation gone (${how})`, (stack) => {
+        placeholder(stack);
+        (externalKey(stack, 'InnerKey', RemovalPolicy.DESTROY).node.defaultChild as kms.CfnKey).overrideLogicalId('MovedKey');
+        if (how === 'nested stack stays') placeholder(new NestedStack(stack, 'Inner'));
+      });
+    },
+    check: (ctx, expect) => {
+      const arn = keyOf(ctx, 'InnerKey');
+      expect(ctx.bed.engine.status).toBe('UPDATE_COMPLETE');
+      const del = ctx.bed.engine.answers.find((a) => a.requestType === 'Delete');
+      expect(del).toMatchObject({ responseStatus: 'SUCCESS' });
+      expect(del!.decision!.reason).toMatch(/no longer a resource of this stack.*revokeOnRemoval is off/);
+      expect(noneRevoked(ctx, arn)).toBe(true);
+      expect(ctx.bed.kms.key(arn)!.state).not.toBe('PendingDeletion');
+      expect(ctx.bed.engine.resources.get('MovedKey')?.physicalId).toBe(arn.split('/')[1]);
+    },
+  })),
   {
     name: 'nested-key-replacement',
     rows: ['L9', 'L24'],
