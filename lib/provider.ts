@@ -551,10 +551,9 @@ function treeListing(stack: Stack, root: Stack): { arn: string; finding: NagFind
     finding: {
       ruleId: 'AwsSolutions-IAM5',
       finding: nagResourceFinding(stack, arn),
-      reason: 'ListStackResources (read-only) on the nested stacks of this stack\'s tree (under its root, the stack itself ' +
-        'when it is not nested), whose names begin with the root\'s name and a hyphen and whose IDs are only known once ' +
-        'deployed: the handler looks there for another live revocation of the same key before it treats a removal as ' +
-        'final. The pattern also matches any other stack of the account and Region whose name begins that way',
+      reason: 'Read-only ListStackResources on the nested stacks of this tree (named by the root\'s name and a hyphen; IDs ' +
+        'known only once deployed): the handler looks there for another revocation of the same key before it treats a ' +
+        'removal as final. Other stacks named that way match too',
     },
   };
 }
