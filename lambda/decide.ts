@@ -151,7 +151,7 @@ export function parsePhysicalId(physicalId: string | undefined): ParsedPhysicalI
 }
 
 /** Own properties only: a logical ID such as `constructor` must not find Object.prototype's member (L30). */
-function own<T>(record: Record<string, T> | undefined, key: string): T | undefined {
+export function own<T>(record: Record<string, T> | undefined, key: string): T | undefined {
   return record && Object.prototype.hasOwnProperty.call(record, key) ? record[key] : undefined;
 }
 

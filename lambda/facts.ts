@@ -4,7 +4,7 @@
  */
 import { RESOURCE_TYPE } from '../lib/contract';
 import { Budget } from './budget';
-import { Decision, decide, FactName, Facts, LiveResource, parsePhysicalId, ResourceState, StackFacts } from './decide';
+import { Decision, decide, FactName, Facts, LiveResource, own, parsePhysicalId, ResourceState, StackFacts } from './decide';
 import { errorMessage } from './errors';
 import { describeStack, describeStackResource, listStackResources, readStackEventsPage, readTemplateResources } from './stack';
 import { isDeleting, provesStable } from './status';
@@ -321,7 +321,7 @@ async function readTreeRevocations(facts: Facts, stackId: string, budget: Budget
   const root = lineage[lineage.length - 1].stackId;
   const ownResources = lineage.length === 1 ? facts.ownResources ?? await readResources(stackId, budget) : undefined;
   const template = lineage.length === 1 ? facts.template : undefined;
-  const staying = (r: LiveResource) => r.stackId !== stackId || !template || Object.prototype.hasOwnProperty.call(template, r.logicalId);
+  const staying = (r: LiveResource) => r.stackId !== stackId || !template || own(template, r.logicalId) !== undefined;
   const revocations: LiveResource[] = [];
   const queue = [root];
   const seen = new Set(queue);

@@ -1,7 +1,7 @@
 import { Annotations, CfnResource, Duration, Stack, Token } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
-import { RenderedResource, renderedResource } from './rendered';
+import { rawOverridesOf, RenderedResource, renderedResource } from './rendered';
 
 /*
  * The synth rules of LIFECYCLE.md that look at one revocation and its key. Errors are thrown
@@ -88,7 +88,7 @@ export function checkOrigin(cfnKey: kms.CfnKey, rendered: RenderedResource = ren
 export function retentionOf(resource: CfnResource): string[] {
   // Read as the template will have it, without rendering the whole resource (a cost per revocation
   // at synth): an override (addOverride) wins over the option, as it does when rendered.
-  const overrides = (resource as unknown as { rawOverrides?: Record<string, unknown> }).rawOverrides ?? {};
+  const overrides = rawOverridesOf(resource) ?? {};
   const set = {
     DeletionPolicy: 'DeletionPolicy' in overrides ? overrides.DeletionPolicy : resource.cfnOptions.deletionPolicy,
     UpdateReplacePolicy: 'UpdateReplacePolicy' in overrides ? overrides.UpdateReplacePolicy : resource.cfnOptions.updateReplacePolicy,

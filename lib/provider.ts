@@ -15,7 +15,7 @@ import {
 import { keyIdentity, stackChainOf } from './key-identity';
 import { addToKeyPolicy, FORMER_KEYS_THROUGH_IAM_CONTEXT, formerKeysThroughIam, hasThroughIamStatement, keyPolicyTrustsAccount, throughIamStatement } from './key-policy';
 import { acknowledgeNagFindings, NagFinding, nagResourceFinding } from './nag';
-import { renderedResource } from './rendered';
+import { rawOverridesOf, renderedResource } from './rendered';
 
 /** Construct IDs and the handler's location: permanent, changing them replaces deployed resources. */
 const PROVIDER_ID = 'KmsKeyMaterialRevocationProvider';
@@ -424,11 +424,6 @@ function changesWithoutTemplate(value: unknown): boolean {
     if (fn === 'Fn::ImportValue') return false;
   }
   return entries.some(([, v]) => changesWithoutTemplate(v));
-}
-
-/** Overrides of a resource's template entry (addOverride, addPropertyOverride, and their deletions). */
-function rawOverridesOf(resource: CfnResource): Record<string, unknown> | undefined {
-  return (resource as unknown as { rawOverrides?: Record<string, unknown> }).rawOverrides;
 }
 
 /**

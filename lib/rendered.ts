@@ -16,3 +16,8 @@ export function renderedResource(resource: CfnResource): RenderedResource {
   const rendered = Stack.of(resource).resolve(fragment) as { Resources: Record<string, RenderedResource> };
   return Object.values(rendered.Resources)[0] ?? {};
 }
+
+/** Overrides of a resource's template entry (addOverride, addPropertyOverride, and their deletions), read without rendering. */
+export function rawOverridesOf(resource: CfnResource): Record<string, unknown> | undefined {
+  return (resource as unknown as { rawOverrides?: Record<string, unknown> }).rawOverrides;
+}

@@ -21,7 +21,7 @@ import { REGION } from './assembly';
 import { enforceIamPolicies } from './iam-state';
 import { accessKeyIdOf, ROLE_CREDENTIALS } from './lambda-runner';
 import {
-  allRevoked, deletesOn, Expect, externalKey, gathered, keyOf, noneRevoked, Scenario, ScenarioContext,
+  allRevoked, answersOf, deletesOn, Expect, externalKey, gathered, keyOf, noneRevoked, Scenario, ScenarioContext, update,
 } from './scenarios';
 
 // ---- helpers -----------------------------------------------------------------------------------
@@ -32,14 +32,6 @@ function enforced(play: (ctx: ScenarioContext) => Promise<void>): (ctx: Scenario
     enforceIamPolicies(ctx.bed);
     await play(ctx);
   };
-}
-
-function answersOf(ctx: ScenarioContext, requestType: string) {
-  return ctx.bed.engine.answers.filter((a) => a.requestType === requestType);
-}
-
-function update(ctx: ScenarioContext, name: string, build: (stack: Stack) => void): Promise<string> {
-  return ctx.step(name, async () => ctx.bed.engine.update(ctx.bed.synth(build)));
 }
 
 /** The access keys of the tree's handlers: the root's, and each nested stack function's that answered (iam-state.ts). */
