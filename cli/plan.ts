@@ -159,6 +159,7 @@ function propsOf(logicalId: string, stack: PlannedStack, deployed: PlannedStack 
     RevokeOnRemoval: boolString(propertyValue(p, 'RevokeOnRemoval'), 'false'),
     Revoked: boolString(propertyValue(p, 'Revoked'), 'false'),
     MaterialScope: propertyValue(p, 'MaterialScope') === 'CURRENT' ? 'CURRENT' : 'ALL',
+    ...(p.KeyTagged === 'true' ? { KeyTagged: 'true' as const } : {}),
     ContractVersion: String(p.ContractVersion ?? ''),
   };
 }
@@ -217,6 +218,34 @@ const committed = (depth: number, own = 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'): 
 interface Walk {
   readonly items: PlanItem[];
   readonly tree: LiveResource[];
+  /** The keys the next tree defines, named as keyOf names them: a key of another stack that is not among them goes (S10, L13). */
+  readonly keys: ReadonlySet<string>;
+  /** The keys a revocation of the next tree tags (KeyTagged): they keep the tag. */
+  readonly tagged: ReadonlySet<string>;
+}
+
+/** Every key the tree defines (AWS::KMS::Key), named as a revocation's KeyArn names it. */
+function treeKeys(stack: PlannedStack, deployed: PlannedStack | undefined): string[] {
+  const resources = resourcesOf(stack);
+  const own = Object.keys(resources).filter((id) => resources[id]?.Type === 'AWS::KMS::Key')
+    .map((id) => keyOf({ 'Fn::GetAtt': [id, 'Arn'] }, stack, deployed));
+  return [...own, ...[...stack.nested].flatMap(([id, child]) => treeKeys(child, deployed?.nested.get(id)))];
+}
+
+/** Keys tagged by a revocation of the tree (KeyTagged), as its KeyArn names them. */
+function treeTagged(stack: PlannedStack, deployed: PlannedStack | undefined): string[] {
+  const own = revocationsOf(stack).map((id) => propsOf(id, stack, deployed)).filter((p) => p.KeyTagged === 'true').map((p) => p.KeyArn);
+  return [...own, ...[...stack.nested].flatMap(([id, child]) => treeTagged(child, deployed?.nested.get(id)))];
+}
+
+/**
+ * Whether a key of another stack of the tree will still carry the construct's tag when the
+ * cleanup comes: the update phase takes it off a key that stays, unless a revocation of the next
+ * tree still tags it; a key the next tree no longer defines keeps it (it is deleted, not updated).
+ */
+function keyTagAfterUpdate(props: RevocationProperties, walk: Walk): Facts['keyTag'] {
+  if (props.KeyTagged !== 'true') return undefined;
+  return !walk.keys.has(props.KeyArn) || walk.tagged.has(props.KeyArn) ? 'tagged' : 'untagged';
 }
 
 /**
@@ -226,7 +255,10 @@ interface Walk {
 export function plan(nextStack: PlannedStack, deployedStack: PlannedStack | undefined): PlanItem[] {
   const next = withNestedParameters(nextStack, deployedStack);
   const deployed = deployedStack && withNestedParameters(deployedStack, deployedStack);
-  const walk: Walk = { items: [], tree: treeRevocations(next, deployed, next.name) };
+  const walk: Walk = {
+    items: [], tree: treeRevocations(next, deployed, next.name),
+    keys: new Set(treeKeys(next, deployed)), tagged: new Set(treeTagged(next, deployed)),
+  };
   planStack(next, deployed, 0, walk);
   planDestroy(next, deployed, 0, walk);
   return walk.items;
@@ -297,6 +329,7 @@ function cleanupFacts(id: string, physicalId: string, old: RevocationProperties,
     ownResources: [...replacement, ...liveOf(deployed, next.name).filter((r) => r.logicalId !== id)],
     treeRevocations: walk.tree,
     resource: { status: 'DELETE_IN_PROGRESS', physicalId }, deletionEvent: true,
+    keyTag: keyTagAfterUpdate(old, walk),
   };
 }
 
@@ -310,7 +343,7 @@ function planRemovedNested(stack: PlannedStack, depth: number, walk: Walk): void
     const result = run({
       requestType: 'Delete', logicalId: id, physicalId, props: old, lineage, treeRevocations: walk.tree,
       resource: { status: 'DELETE_IN_PROGRESS', physicalId }, template: templateInForce(stack, id, old),
-      ownResources: liveOf(stack, stack.name),
+      ownResources: liveOf(stack, stack.name), keyTag: keyTagAfterUpdate(old, walk),
     });
     item(walk, stack, id, 'deploy', old.KeyArn, result, 'when the nested stack is deleted, in the cleanup of the successful update');
   }

@@ -23,7 +23,7 @@
  * - Stack refactoring moves or renames resources without sending them any event.
  */
 import {
-  FAILED_CREATE_PHYSICAL_ID_PREFIX, MaterialScopeValue, PHYSICAL_ID_PREFIX, propertyValue, RegionsValue, RESOURCE_TYPE,
+  FAILED_CREATE_PHYSICAL_ID_PREFIX, KEY_TAG, MaterialScopeValue, PHYSICAL_ID_PREFIX, propertyValue, RegionsValue, RESOURCE_TYPE,
   REVOKED_PHYSICAL_ID_PREFIX, RevocationProperties,
 } from '../lib/contract';
 import { isCommittedUpdate, isDeleting, isRollback, isUpdateCleanup } from './status';
@@ -49,7 +49,14 @@ export interface LiveResource {
 export type TemplateResources = Record<string, { Type?: unknown; Properties?: Record<string, unknown> } | undefined>;
 
 /** Facts the rules may ask for, in the order they usually do. */
-export type FactName = 'lineage' | 'history' | 'template' | 'ownResources' | 'treeRevocations' | 'resource' | 'deletionEvent';
+export type FactName = 'lineage' | 'history' | 'template' | 'ownResources' | 'treeRevocations' | 'resource' | 'deletionEvent' | 'keyTag';
+
+/**
+ * Whether a key of another stack of the tree still carries KEY_TAG (KMS ListResourceTags): the
+ * update removes the tag in its update phase when the revocation goes and the key stays, and
+ * leaves it when the key goes too (S10, L13). 'gone': KMS no longer has the key.
+ */
+export type KeyTagState = 'tagged' | 'untagged' | 'gone';
 
 /** This logical resource as the own stack shows it (DescribeStackResource), `null` when it has none. */
 export interface ResourceState {
@@ -90,6 +97,8 @@ export interface Facts {
   readonly resourceSeenAt?: number;
   /** Evidence for a revocation in a replacement's cleanup: the stack's events show this physical ID's deletion under way. */
   readonly deletionEvent?: boolean;
+  /** For a revocation whose key is another stack's of the tree (KeyTagged): whether the key still carries the tag. */
+  readonly keyTag?: KeyTagState;
   /** Facts that could not be read, with why: a rule that needs one of them fails rather than guess (L21). */
   readonly unreadable?: Partial<Record<FactName, string>>;
 }
@@ -323,6 +332,11 @@ function boundToTemplate(facts: Facts): Decision | undefined {
   if ((regions === undefined || typeof regions === 'string') && regionsOf(properties) !== regionsOf(facts.props)) {
     return fail(`refused: the request's Regions is '${regionsOf(facts.props)}' but the stack's template says '${regionsOf(properties)}'; nothing was revoked`);
   }
+  // KeyTagged: absent on either side means 'false'.
+  const tagged = properties.KeyTagged;
+  if ((tagged === undefined || typeof tagged === 'string') && String(tagged ?? 'false') !== (facts.props.KeyTagged ?? 'false')) {
+    return fail(`refused: the request's KeyTagged is '${facts.props.KeyTagged ?? 'false'}' but the stack's template says '${tagged ?? 'false'}'; nothing was revoked`);
+  }
   const keyArn = properties.KeyArn;
   if (typeof keyArn === 'string' && !sameKey(keyArn, facts.props.KeyArn)) {
     return fail(`refused: the request names key ${facts.props.KeyArn} but the stack's template names ${keyArn}; nothing was revoked`);
@@ -504,6 +518,7 @@ function nestedStackRemoved(facts: Facts, physical: string): Decision {
     const why = `nested stack removed by a successful update, together with its key ${props.KeyLogicalId}`;
     return revokeUnlessManagedElsewhere(facts, physical, why);
   }
+  if (on(props.KeyTagged)) return removalWithTaggedKey(facts, physical, 'nested stack removed or renamed by a successful update');
   return removalOfConstruct(facts, physical, 'nested stack removed or renamed by a successful update while the key stays');
 }
 
@@ -513,6 +528,7 @@ function updateCleanup(facts: Facts, physical: string): Decision {
   const current = own(facts.template, facts.logicalId);
   if (current && current.Type === RESOURCE_TYPE) return replaced(facts, physical, current.Properties);
   const props = facts.props;
+  if (on(props.KeyTagged)) return removalWithTaggedKey(facts, physical, 'construct removed');
   if (!props.KeyLogicalId || own(facts.template, props.KeyLogicalId)) {
     return removalOfConstruct(facts, physical, 'construct removed while the key stays');
   }
@@ -532,6 +548,28 @@ function updateCleanup(facts: Facts, physical: string): Decision {
     return answer(physical, 'skipped', 'construct and key removed together, revokeOnStackDelete is off: the key keeps its material until deleted');
   }
   return revokeUnlessManagedElsewhere(facts, physical, `construct removed together with its key ${props.KeyLogicalId}`);
+}
+
+/**
+ * S10, L12, L13, L24 for a key defined in another stack of the same nested-stack tree, which this
+ * handler may not read the template of (S11). The construct tags such a key (KeyTagged). The
+ * whole tree is updated before any of it cleans up, so an update that removes the revocation and
+ * keeps the key has removed the tag by now; one that removes the key as well never touched it
+ * (CloudFormation deletes the key, it does not update it). Another live revocation of the key in
+ * the tree (a refactor moved this one) keeps it, as for a same-stack key.
+ */
+function removalWithTaggedKey(facts: Facts, physical: string, what: string): Decision {
+  if (facts.keyTag === undefined) {
+    return unreadable(facts, 'keyTag', 'a key removed together with this construct from one that stays') ?? need('keyTag');
+  }
+  const props = facts.props;
+  if (facts.keyTag === 'gone') return answer(physical, 'skipped', `${what}; its key ${props.KeyArn} no longer exists: nothing to revoke`);
+  if (facts.keyTag === 'untagged') {
+    return removalOfConstruct(facts, physical, `${what} while its key (of another stack of this tree) stays: the update took the tag ${KEY_TAG} off it`);
+  }
+  const why = `${what} together with its key, defined in another stack of this tree (the key still carries the tag ${KEY_TAG})`;
+  if (!on(props.RevokeOnStackDelete)) return answer(physical, 'skipped', `${why}, revokeOnStackDelete is off: the key keeps its material until deleted`);
+  return revokeUnlessManagedElsewhere(facts, physical, why);
 }
 
 const KEY_LEFT = (logicalId: string) =>

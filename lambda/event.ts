@@ -127,6 +127,15 @@ export function parseProperties(raw: unknown, which: 'ResourceProperties' | 'Old
   if (regions !== undefined && regions !== 'ALL' && regions !== 'KEY_REGION') {
     throw new HandlerError(`${where}Regions must be 'ALL' or 'KEY_REGION' when given, got ${describe(regions)}`);
   }
+  const tagged = raw.KeyTagged;
+  if (tagged !== undefined && tagged !== 'true' && tagged !== 'false') {
+    throw new HandlerError(`${where}KeyTagged must be 'true' or 'false' when given, got ${describe(tagged)}`);
+  }
+  if (tagged === 'true' && keyLogicalId !== '') {
+    // L30: a tagged key is another stack's; a KeyLogicalId names one of this stack.
+    throw new HandlerError(`${where}KeyTagged is 'true' (a key of another stack) but KeyLogicalId names ${describe(keyLogicalId)} of this stack: ` +
+      'the properties contradict each other');
+  }
   return {
     KeyArn: keyArn,
     KeyLogicalId: keyLogicalId,
@@ -136,6 +145,7 @@ export function parseProperties(raw: unknown, which: 'ResourceProperties' | 'Old
     Revoked: requireBool(raw, 'Revoked', where),
     MaterialScope: scope as MaterialScopeValue,
     ...(regions !== undefined ? { Regions: regions as RegionsValue } : {}),
+    ...(tagged !== undefined ? { KeyTagged: tagged as BoolString } : {}),
     ContractVersion: version,
   };
 }

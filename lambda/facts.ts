@@ -6,6 +6,7 @@ import { RESOURCE_TYPE } from '../lib/contract';
 import { Budget } from './budget';
 import { Decision, decide, FactName, Facts, LiveResource, own, parsePhysicalId, ResourceState, StackFacts } from './decide';
 import { errorMessage } from './errors';
+import { readKeyTag } from './kms';
 import { describeStack, describeStackResource, listStackResources, readStackEventsPage, readTemplateResources } from './stack';
 import { isDeleting, provesStable } from './status';
 
@@ -127,6 +128,7 @@ async function read(fact: FactName, facts: Facts, stackId: string, budget: Budge
       return { resourceSeenAt: startedAt, ...state };
     }
     case 'deletionEvent': return { deletionEvent: await readDeletionEvent(facts, stackId, budget) };
+    case 'keyTag': return { keyTag: await readKeyTag(facts.props.KeyArn, budget) };
   }
 }
 

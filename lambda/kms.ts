@@ -1,7 +1,8 @@
 import {
-  DeleteImportedKeyMaterialCommand, DescribeKeyCommand, KeyMetadata, KMSClient, ListKeyRotationsCommand, RotationsListEntry,
+  DeleteImportedKeyMaterialCommand, DescribeKeyCommand, KeyMetadata, KMSClient, ListKeyRotationsCommand, ListResourceTagsCommand,
+  RotationsListEntry,
 } from '@aws-sdk/client-kms';
-import { MaterialScopeValue, RegionsValue } from '../lib/contract';
+import { KEY_TAG, MaterialScopeValue, RegionsValue } from '../lib/contract';
 import { Budget } from './budget';
 import { kmsClient } from './clients';
 import { awsErrorName, BudgetExhaustedError, errorMessage, explainKmsError, HandlerError } from './errors';
@@ -43,6 +44,30 @@ async function describeKey(keyArn: string, budget: Budget): Promise<KeyMetadata 
     if (awsErrorName(err) === 'NotFoundException') return undefined;
     throw explainKmsError(err, 'kms:DescribeKey', keyArn);
   }
+}
+
+/** A key has at most 50 tags (KMS quotas), a page holds 50: the loop is for the unexpected. */
+const MAX_TAG_PAGES = 10;
+
+/**
+ * Whether the key carries KEY_TAG (ListResourceTags, in the key's Region): for a key of another
+ * stack of the tree (LIFECYCLE S10). 'gone' when KMS no longer has the key.
+ */
+export async function readKeyTag(keyArn: string, budget: Budget): Promise<'tagged' | 'untagged' | 'gone'> {
+  let marker: string | undefined;
+  try {
+    for (let page = 0; page < MAX_TAG_PAGES; page++) {
+      const out = await kmsCall('kms:ListResourceTags', keyArn, budget, (client, abortSignal) =>
+        client.send(new ListResourceTagsCommand({ KeyId: keyArn, Marker: marker, Limit: 50 }), { abortSignal }));
+      if ((out.Tags ?? []).some((t) => t.TagKey === KEY_TAG)) return 'tagged';
+      if (!out.Truncated || !out.NextMarker) return 'untagged';
+      marker = out.NextMarker;
+    }
+  } catch (err) {
+    if (awsErrorName(err) === 'NotFoundException') return 'gone';
+    throw explainKmsError(err, 'kms:ListResourceTags', keyArn);
+  }
+  throw new HandlerError(`kms:ListResourceTags on ${keyArn} returned more than ${MAX_TAG_PAGES} pages`);
 }
 
 /**

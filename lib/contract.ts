@@ -96,8 +96,26 @@ export interface RevocationProperties {
    * of it alone is an in-place update (same physical ID, nothing revoked).
    */
   readonly Regions?: RegionsValue;
+  /**
+   * 'true' when the key is defined in another stack of the same nested-stack tree (LIFECYCLE S10):
+   * the construct then tags that key with KEY_TAG, and the tag still on the key in a cleanup tells
+   * "removed together with its key" (L13) from "the key stays" (L12), since an update that removes
+   * the revocation alone removes the tag in its update phase. Absent means 'false', in both
+   * versions: written only when true, so that no other template changes on upgrade.
+   */
+  readonly KeyTagged?: BoolString;
   readonly ContractVersion: string;
 }
+
+/**
+ * The tag the construct puts on a key of another stack of the tree that a revocation manages
+ * (KeyTagged). Its value is not read: only whether the key still carries the tag.
+ */
+export const KEY_TAG = 'cdk-kms-key-material:revocation';
+export const KEY_TAG_VALUE = 'true';
+
+/** The extra action on a tagged key: reading whether it still carries KEY_TAG. */
+export const KMS_TAG_ACTIONS = ['kms:ListResourceTags'];
 
 /** What the construct writes: the properties, less those at their default (version 2). */
 export function withoutDefaults(props: RevocationProperties): Record<string, string> {

@@ -10,7 +10,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct, IConstruct } from 'constructs';
 import { retentionOf } from './checks';
 import {
-  BOUND_STACK_ID_ENV, CLOUDFORMATION_LIST_ACTIONS, CLOUDFORMATION_STATUS_ACTIONS, CLOUDFORMATION_TEMPLATE_ACTIONS, KMS_ACTIONS,
+  BOUND_STACK_ID_ENV, CLOUDFORMATION_LIST_ACTIONS, CLOUDFORMATION_STATUS_ACTIONS, CLOUDFORMATION_TEMPLATE_ACTIONS, KMS_ACTIONS, KMS_TAG_ACTIONS,
 } from './contract';
 import { keyIdentity, stackChainOf } from './key-identity';
 import { addToKeyPolicy, FORMER_KEYS_THROUGH_IAM_CONTEXT, formerKeysThroughIam, hasThroughIamStatement, keyPolicyTrustsAccount, throughIamStatement } from './key-policy';
@@ -88,6 +88,8 @@ interface KeyUse {
   readonly cfnKey: kms.CfnKey | undefined;
   /** The revocation resource, which depends on the policy that grants its key (S6). */
   readonly resource: CfnResource;
+  /** A key of another stack of the tree, which the handler also reads the tags of (KeyTagged). */
+  readonly tagged: boolean;
 }
 
 /**
@@ -242,7 +244,7 @@ export class RevocationProvider extends Construct {
    * Registers a revocation's key. The policy that grants it is created at synthesis, and the
    * revocation resource made to depend on it (LIFECYCLE S6).
    */
-  allowKey(key: kms.IKey, cfnKey: kms.CfnKey | undefined, resource: CfnResource): void {
+  allowKey(key: kms.IKey, cfnKey: kms.CfnKey | undefined, resource: CfnResource, tagged = false): void {
     this.distinctKeys.add(cfnKey ?? key.keyArn);
     if (this.distinctKeys.size > MAX_KEYS_PER_STACK) {
       throw new Error(
@@ -250,13 +252,13 @@ export class RevocationProvider extends Construct {
         'their handler\'s role would exceed IAM\'s policy quotas; spread the revocations over several stacks',
       );
     }
-    this.uses.push({ key, cfnKey, resource });
+    this.uses.push({ key, cfnKey, resource, tagged });
   }
 
   /** Creates the key policies, once per synthesis, from the keys registered by then. */
   grantKeys(): void {
     const stack = Stack.of(this);
-    const keys = new Map<string, { arn: string; everyRegion: boolean; resources: CfnResource[]; deployTime: boolean }>();
+    const keys = new Map<string, { arn: string; everyRegion: boolean; resources: CfnResource[]; deployTime: boolean; tagged: boolean }>();
     for (const use of this.uses) {
       const identity = keyIdentity(use.key, use.cfnKey, stack);
       const everyRegion = isMultiRegionAtSynth(use.key, use.cfnKey);
@@ -266,8 +268,10 @@ export class RevocationProvider extends Construct {
         // parameter, an SSM parameter, another resource's attribute). Keys of the app are not: their
         // ARN changes only with their logical ID, and an exported value cannot change while imported.
         deployTime: !use.cfnKey && changesWithoutTemplate(stack.resolve(use.key.keyArn)),
+        tagged: false,
       };
       entry.resources.push(use.resource);
+      entry.tagged ||= use.tagged;
       keys.set(identity, entry);
     }
     const identities = [...keys.keys()].sort();
@@ -293,10 +297,12 @@ export class RevocationProvider extends Construct {
         'Replaced, never updated, when its key list changes, so that a key replaced or removed by an update ' +
         'stays granted until the cleanup phase revokes it';
       const deployTime = members.filter((identity) => keys.get(identity)!.deployTime).map((identity) => keys.get(identity)!.arn);
+      // ListResourceTags only where a key of another stack of the tree is (KeyTagged): every other policy stays as it was.
+      const actions = members.some((identity) => keys.get(identity)!.tagged) ? [...KMS_ACTIONS, ...KMS_TAG_ACTIONS] : KMS_ACTIONS;
       const policy = new iam.ManagedPolicy(this, `Keys${bucket}-${shortHash(content)}`, {
         description: this.replacedWith(description, deployTime),
         roles: [this.role],
-        statements: [new iam.PolicyStatement({ actions: KMS_ACTIONS, resources: arns })],
+        statements: [new iam.PolicyStatement({ actions, resources: arns })],
       });
       this.keyPolicies.push(policy);
       const everyRegion = members.filter((identity) => keys.get(identity)!.everyRegion).map((identity) => keys.get(identity)!.arn);
@@ -306,7 +312,7 @@ export class RevocationProvider extends Construct {
         reason: 'A multi-Region key: its exact key ID (mrk-...) in any Region of this account, because its material is ' +
           'revoked in the primary\'s Region and every replica\'s, including replicas added after deployment; no other key matches',
       })));
-      const chars = estimatedPolicyChars(arns);
+      const chars = estimatedPolicyChars(arns, actions);
       if (chars > MANAGED_POLICY_MAX_CHARS) {
         this.keyPolicyErrors.push(
           `the handler's key policy ${policy.node.path} would grant ${members.length} keys, about ${chars} characters, ` +
@@ -493,8 +499,8 @@ function shortHash(text: string): string {
 }
 
 /** A managed policy's size as IAM counts it: literal ARNs as they are, token ARNs estimated. */
-function estimatedPolicyChars(arns: readonly string[]): number {
-  const skeleton = JSON.stringify({ Version: '2012-10-17', Statement: [{ Action: KMS_ACTIONS, Effect: 'Allow', Resource: [] }] }).length;
+function estimatedPolicyChars(arns: readonly string[], actions: readonly string[]): number {
+  const skeleton = JSON.stringify({ Version: '2012-10-17', Statement: [{ Action: actions, Effect: 'Allow', Resource: [] }] }).length;
   return arns.reduce((sum, arn) => sum + (Token.isUnresolved(arn) ? TOKEN_ARN_CHARS : JSON.stringify(arn).length + 1), skeleton);
 }
 

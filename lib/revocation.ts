@@ -8,14 +8,14 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { checkAccount, checkNotAlias, checkOrigin, checkServiceTimeout, retentionOf } from './checks';
 import {
-  ATTR_KEY_ARN, ATTR_REVOKED_MATERIAL_IDS, CONTRACT_VERSION, KMS_ACTIONS, withoutDefaults, WRITE_VERSION_1_CONTEXT, METRIC_NAMESPACE, METRIC_REFUSED_REQUESTS,
+  ATTR_KEY_ARN, ATTR_REVOKED_MATERIAL_IDS, CONTRACT_VERSION, KEY_TAG, KEY_TAG_VALUE, KMS_ACTIONS, KMS_TAG_ACTIONS, withoutDefaults, WRITE_VERSION_1_CONTEXT, METRIC_NAMESPACE, METRIC_REFUSED_REQUESTS,
   METRIC_REVOCATION_FAILURES, RESOURCE_TYPE, RevocationProperties,
 } from './contract';
 import { cfnKeyOf, keyIdentity, rootStackOf } from './key-identity';
 import { addToKeyPolicy, keyPolicyTrustsAccount } from './key-policy';
 import { isMultiRegionAtSynth, RevocationProvider } from './provider';
 import { checkNoAutomaticRotation } from './rotation';
-import { renderedResource } from './rendered';
+import { RenderedResource, renderedResource } from './rendered';
 
 /**
  * Which imported key materials a revocation deletes.
@@ -246,6 +246,12 @@ export class KeyMaterialRevocation extends Construct {
     this.cfnKey = cfnKey;
     const keyStack = cfnKey ? Stack.of(cfnKey) : undefined;
     const sameStack = keyStack === stack;
+    // S10, L13: a key of another stack of the same tree is tagged, so that the handler can tell
+    // "removed together" from "the key stays" without reading that stack's template (S11). Keys of
+    // other top-level stacks are not: those are deployed apart, in either order.
+    const tagged = cfnKey !== undefined && !sameStack && rootStackOf(keyStack!) === rootStackOf(stack);
+    if (tagged) cfnKey.tags.setTag(KEY_TAG, KEY_TAG_VALUE);
+    const keyActions = tagged ? [...KMS_ACTIONS, ...KMS_TAG_ACTIONS] : KMS_ACTIONS;
     // A key of the same stack, or of the same nested tree, is in the stack's account even when
     // neither account is known yet.
     checkAccount(this, Token.isUnresolved(key.keyArn) ? key.node.path : key.keyArn, keyStack?.account ?? key.env.account, stack,
@@ -262,6 +268,7 @@ export class KeyMaterialRevocation extends Construct {
       // One rendering of the key for both (it resolves the key policy: the costly part of synth).
       this.node.addValidation({ validate: () => {
         const rendered = renderedResource(cfnKey);
+        if (tagged) this.checkKeyTag(cfnKey, rendered);
         return [...checkOrigin(cfnKey, rendered), ...checkNoAutomaticRotation(cfnKey, rendered)];
       } });
       if (sameStack && !keyPolicyTrustsAccount(cfnKey, KMS_ACTIONS, key)) {
@@ -278,9 +285,9 @@ export class KeyMaterialRevocation extends Construct {
       } else if (!sameStack) {
         // Once the tree is complete: a statement may be added to the key policy after this construct.
         this.node.addValidation({ validate: () => {
-          if (!keyPolicyTrustsAccount(cfnKey, KMS_ACTIONS, key)) {
+          if (!keyPolicyTrustsAccount(cfnKey, keyActions, key)) {
             Annotations.of(this).addWarningV2('cdk-kms-key-material:keyPolicyOfOtherStack',
-              `the key policy of ${cfnKey.node.path} does not let the account's IAM policies grant ${KMS_ACTIONS.join(', ')}, and ` +
+              `the key policy of ${cfnKey.node.path} does not let the account's IAM policies grant ${keyActions.join(', ')}, and ` +
               `the key is defined in another stack than this revocation (${stack.node.path}), whose handler's role it cannot name ` +
               'without a dependency cycle: allow those actions to the account root principal in the key policy (IAM then grants ' +
               'them to this handler alone), or define the revocation in the key\'s stack; otherwise the handler\'s create fails');
@@ -326,6 +333,8 @@ export class KeyMaterialRevocation extends Construct {
       MaterialScope: props.materialScope ?? KeyMaterialScope.ALL,
       // Absent means ALL (lib/contract.ts): written only when it is not, so that no template changes on upgrade.
       ...(props.revokeReplicas === false ? { Regions: 'KEY_REGION' as const } : {}),
+      // Absent means false: written only for a key of another stack of the tree.
+      ...(tagged ? { KeyTagged: 'true' as const } : {}),
       ContractVersion: CONTRACT_VERSION,
     };
     // A plain CfnResource: CustomResource's own ServiceTimeout handling needs a newer aws-cdk-lib,
@@ -346,7 +355,7 @@ export class KeyMaterialRevocation extends Construct {
     // that grants the key is added at synthesis, when the provider makes it. A same-stack key
     // referenced by KeyArn (Fn::GetAtt) is a dependency already: DependsOn only when it is not.
     if (cfnKey && sameStack && !referencesKey(resource, cfnKey, key.keyArn)) resource.node.addDependency(cfnKey);
-    provider.allowKey(key, cfnKey, resource);
+    provider.allowKey(key, cfnKey, resource, tagged);
 
     // S8 and S9 need the finished tree (aspects may set a retention; revocations may come later).
     this.node.addValidation({ validate: () => this.checkRetention(resource) });
@@ -405,6 +414,25 @@ export class KeyMaterialRevocation extends Construct {
       period: Duration.minutes(5),
       ...props,
     });
+  }
+
+  /**
+   * S10, L13: the tag on a key of another stack of the tree is the only thing that tells the
+   * handler that the key went with this revocation. An override of the key's Tags that drops it
+   * would turn every removal together into "the key stays"; a Tags token cannot be checked.
+   */
+  private checkKeyTag(cfnKey: kms.CfnKey, rendered: RenderedResource): void {
+    const tags = rendered.Properties?.Tags;
+    const listed = Array.isArray(tags) && tags.every((t) => typeof t?.Key === 'string');
+    if (listed && tags.some((t) => t.Key === KEY_TAG && t.Value === KEY_TAG_VALUE)) return;
+    if (listed || tags === undefined) {
+      throw new Error(`${cfnKey.node.path} lacks the tag ${KEY_TAG}=${KEY_TAG_VALUE} that ${this.node.path} puts on it (an override ` +
+        'of its Tags replaced them): without it, removing the key together with this revocation would not revoke its material; ' +
+        'keep the tag in the override, or define the revocation in the key\'s stack');
+    }
+    Annotations.of(this).addWarningV2('cdk-kms-key-material:keyTagUnknown',
+      `the Tags of ${cfnKey.node.path} are only known at deploy time: if they lack ${KEY_TAG}=${KEY_TAG_VALUE}, removing the ` +
+      'key together with this revocation does not revoke its material (the handler takes the key as staying)');
   }
 
   /** S8: a retained revocation never receives the Delete it acts on. */

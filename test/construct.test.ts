@@ -1070,6 +1070,50 @@ describe('keys no revocation names, under a key policy that does not trust the a
     expect(Annotations.fromStack(stack).findWarning('/Stack/Opaque', Match.stringLikeRegexp('formerKeyUnreachable'))).toHaveLength(1);
   });
 
+  test('S10/L13: a key of another stack of the tree is tagged, its revocation says KeyTagged, its policy may read tags; other keys are left as they were', () => {
+    const root = newStack('Root');
+    const rootKey = externalKey(root, 'RootKey');
+    const own = externalKey(root, 'Own');
+    const nested = new NestedStack(root, 'Inner');
+    new KeyMaterialRevocation(nested, 'OfRootKey', { key: rootKey });
+    new KeyMaterialRevocation(root, 'OfOwn', { key: own });
+    const other = newStack('Other', ENV, root.node.scope as App);
+    const outside = externalKey(other, 'Outside');
+    new KeyMaterialRevocation(newStack('Third', ENV, root.node.scope as App), 'OfOutside', { key: outside });
+    const rootTemplate = Template.fromStack(root).toJSON().Resources;
+    const tagsOf = (stack: Stack, key: kms.Key) => Template.fromStack(stack).toJSON().Resources[stack.getLogicalId(key.node.defaultChild as kms.CfnKey)].Properties.Tags;
+    expect(rootTemplate[root.getLogicalId(rootKey.node.defaultChild as kms.CfnKey)].Properties.Tags).toEqual([{ Key: 'cdk-kms-key-material:revocation', Value: 'true' }]);
+    // A same-stack key, and a key of another top-level stack (deployed apart, in either order), get no tag.
+    expect(tagsOf(root, own)).toBeUndefined();
+    expect(tagsOf(other, outside)).toBeUndefined();
+    const nestedTemplate = Template.fromStack(nested);
+    const [[, revocation]] = revocations(nestedTemplate);
+    expect(revocation.Properties.KeyTagged).toBe('true');
+    expect(revocation.Properties.KeyLogicalId).toBeUndefined();
+    const [policy] = Object.values(keyPolicies(nestedTemplate));
+    expect(actionsOf(policy.Properties.PolicyDocument.Statement[0])).toEqual([...KMS_ACTIONS, 'kms:ListResourceTags'].sort());
+    // The root's own revocation, and its key policy, are as before (grantsOf checks the actions).
+    const rootTemplate2 = Template.fromStack(root);
+    const [[, ofOwn]] = revocations(rootTemplate2);
+    expect(ofOwn.Properties.KeyTagged).toBeUndefined();
+    expect(Object.values(grantsOf(rootTemplate2))).toHaveLength(1);
+  });
+
+  test('S10/L13: an override of the key\'s Tags that drops the tag fails synth; Tags given as a token warn', () => {
+    const root = newStack('Root');
+    const key = externalKey(root, 'RootKey');
+    new KeyMaterialRevocation(new NestedStack(root, 'Inner'), 'R', { key });
+    (key.node.defaultChild as kms.CfnKey).addPropertyOverride('Tags', [{ Key: 'team', Value: 'crypto' }]);
+    expect(() => Template.fromStack(root)).toThrow(/Root\/RootKey\/Resource lacks the tag cdk-kms-key-material:revocation=true.*keep the tag in the override/);
+
+    const root2 = newStack('Root');
+    const key2 = externalKey(root2, 'RootKey');
+    new KeyMaterialRevocation(new NestedStack(root2, 'Inner'), 'R', { key: key2 });
+    (key2.node.defaultChild as kms.CfnKey).addPropertyOverride('Tags', new CfnParameter(root2, 'TagsParam', { type: 'String' }).valueAsString);
+    Template.fromStack(root2);
+    expect(Annotations.fromStack(root2).findWarning('*', Match.stringLikeRegexp('keyTagUnknown')).map((w) => w.id)).toEqual(['/Root/Inner/R']);
+  });
+
   test('L3/S10: a revocation in a nested stack of a root key that does not trust the account warns that its create would fail; a trusting root key does not', () => {
     const root = newStack('Root');
     const adminKey = external(new kms.Key(root, 'AdminOnly', { policy: adminOnly() }));

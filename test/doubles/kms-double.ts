@@ -493,6 +493,17 @@ export class KmsDouble extends AwsDouble<KmsCall, KmsDenyRule> {
     if (state !== 'PendingDeletion') key.deletionDate = undefined;
   }
 
+  /**
+   * Tags a key and untags others, as TagResource and UntagResource would (for a test bed that
+   * applies a template's Tags, which CloudFormation does with those calls), without their state
+   * checks: CloudFormation does not update a key it is deleting.
+   */
+  retag(keyArn: string, set: Record<string, string>, remove: readonly string[]): void {
+    const key = this.mustGetKey(keyArn);
+    for (const k of remove) key.tags.delete(k);
+    for (const [k, v] of Object.entries(set)) key.tags.set(k, v);
+  }
+
   /** A snapshot of a key (by key ARN, or key ID when unambiguous), or undefined. */
   key(keyArnOrId: string): KeyView | undefined {
     const key = this.keys.get(keyArnOrId) ?? [...this.keys.values()].find((k) => k.keyId === keyArnOrId);

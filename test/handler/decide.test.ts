@@ -328,6 +328,47 @@ const ROWS: Array<[string, Facts, Expected]> = [
       props: props({ KeyLogicalId: KEY_LOGICAL }), lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), template: {},
       ownResources: [{ ...keyA(), physicalId: keyIdOf(KEY_B) }], treeRevocations: [],
     }), { skip: /no longer a resource of this stack/ }],
+  // ---- S10: a key of another stack of the tree, tagged by the construct (KeyTagged) ----
+  ['S10/L13: a tagged key\'s revocation removed in a cleanup: asks whether the key still carries the tag',
+    del({ props: props({ KeyTagged: 'true' }), lineage: nested('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS', 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), template: {} }),
+    { need: 'keyTag' }],
+  ['S10/L13: the key still carries the tag (removed together): asks the tree, then revokes',
+    del({ props: props({ KeyTagged: 'true' }), lineage: nested('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS', 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), template: {}, keyTag: 'tagged' }),
+    { need: 'treeRevocations' }],
+  ['S10/L13: removed together with a key of another stack of the tree: revoked',
+    del({ props: props({ KeyTagged: 'true' }), lineage: nested('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS', 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), template: {}, keyTag: 'tagged', treeRevocations: [] }),
+    { revoke: [KEY_A], reason: /together with its key, defined in another stack of this tree/ }],
+  ['S10/L13: removed together, but another live revocation of the tree manages the key (a refactor): kept',
+    del({
+      props: props({ KeyTagged: 'true' }), lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), template: {}, keyTag: 'tagged',
+      treeRevocations: [live('Moved', physicalIdFor(KEY_A, false), { stackId: NESTED, status: 'CREATE_COMPLETE' })],
+    }), { skip: /still manages the same key/ }],
+  ['S10/L13: removed together, revokeOnStackDelete off: kept',
+    del({ props: props({ KeyTagged: 'true', RevokeOnStackDelete: 'false' }), lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), template: {}, keyTag: 'tagged' }),
+    { skip: /revokeOnStackDelete is off/ }],
+  ['S10/L12: the update took the tag off (the key stays), revokeOnRemoval off: kept, without reading the tree',
+    del({ props: props({ KeyTagged: 'true' }), lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), template: {}, keyTag: 'untagged' }),
+    { skip: /stays: the update took the tag .* off it, revokeOnRemoval is off/ }],
+  ['S10/L12: the key stays, revokeOnRemoval on: revoked as a removal of the construct',
+    del({ props: props({ KeyTagged: 'true', RevokeOnRemoval: 'true' }), lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), template: {}, keyTag: 'untagged', treeRevocations: [] }),
+    { revoke: [KEY_A], reason: /revokeOnRemoval is on/ }],
+  ['S10/L15: the tagged key no longer exists: nothing to revoke',
+    del({ props: props({ KeyTagged: 'true' }), lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), template: {}, keyTag: 'gone' }),
+    { skip: /no longer exists/ }],
+  ['S10/L21: the key\'s tags cannot be read: fails rather than guess',
+    del({ props: props({ KeyTagged: 'true' }), lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), template: {}, unreadable: { keyTag: 'ListResourceTags denied' } }),
+    { fail: /ListResourceTags denied.*removed together/ }],
+  ['S10/L24/L13: a nested stack removed with the tagged key of another stack: revoked',
+    del({ props: props({ KeyTagged: 'true' }), lineage: nested('DELETE_IN_PROGRESS', 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), keyTag: 'tagged', treeRevocations: [] }),
+    { revoke: [KEY_A], reason: /nested stack removed .*together with its key/ }],
+  ['S10/L24/L12: a nested stack removed while the tagged key stays: kept',
+    del({ props: props({ KeyTagged: 'true' }), lineage: nested('DELETE_IN_PROGRESS', 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), keyTag: 'untagged' }),
+    { skip: /revokeOnRemoval is off/ }],
+  ['S10/L9: a tagged revocation replaced (pointed at another key) is a replacement, not a removal: the tag is not read',
+    del({
+      props: props({ KeyTagged: 'true' }), lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), template: templateOf(props({ KeyArn: KEY_B, KeyTagged: 'true' })),
+      ownResources: [live(LOGICAL, physicalIdFor(KEY_B, false))], treeRevocations: [live(LOGICAL, physicalIdFor(KEY_B, false))],
+    }), { revoke: [KEY_A], reason: /key replaced/ }],
   ['L27: the key\'s logical ID left the template but the key is live under another one (a refactor): L12, not L13',
     del({
       props: props({ KeyLogicalId: KEY_LOGICAL }), lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), template: { MovedKey: { Type: 'AWS::KMS::Key' } },
@@ -512,6 +553,17 @@ describe('L24/L29: a nested stack removed by its parent\'s update binds revokeOn
     check(decide(facts), { fail: /RevokeOnRemoval is 'true'.*'false'/ });
     // The genuine one, as the template says, revokes.
     check(decide({ ...facts, template: templateOf(props({ RevokeOnRemoval: 'true' })) }), { revoke: [KEY_A] });
+  });
+});
+
+describe('S10/L24/L29: a nested stack removed by its parent\'s update binds KeyTagged to its template', () => {
+  test('S10/L24/L29: a forged copy of the removal\'s Delete that claims a tagged key is refused', () => {
+    const facts = del({
+      props: props({ KeyTagged: 'true' }), lineage: nested('DELETE_IN_PROGRESS', 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), treeRevocations: [],
+      keyTag: 'tagged', template: templateOf(props()),
+    });
+    check(decide(facts), { fail: /KeyTagged is 'true'.*'false'/ });
+    check(decide({ ...facts, template: templateOf(props({ KeyTagged: 'true' })) }), { revoke: [KEY_A] });
   });
 });
 

@@ -8,10 +8,10 @@ import {
   ListStackResourcesCommand,
 } from '@aws-sdk/client-cloudformation';
 import {
-  DeleteImportedKeyMaterialCommand, DescribeKeyCommand, KeyMetadata, KMSClient, ListKeyRotationsCommand,
+  DeleteImportedKeyMaterialCommand, DescribeKeyCommand, KeyMetadata, KMSClient, ListKeyRotationsCommand, ListResourceTagsCommand,
 } from '@aws-sdk/client-kms';
 import { mockClient } from 'aws-sdk-client-mock';
-import { FAILED_CREATE_PHYSICAL_ID_PREFIX, REVOKED_PHYSICAL_ID_PREFIX } from '../../lib/contract';
+import { FAILED_CREATE_PHYSICAL_ID_PREFIX, KEY_TAG, REVOKED_PHYSICAL_ID_PREFIX } from '../../lib/contract';
 import {
   cloudFormationClient, kmsClient, lastRetriedSince, MAX_ATTEMPTS, MAX_BACKOFF_MS, READ_MAX_ATTEMPTS, RETRIES_PER_WIDTH, retryDelayMs, RevocationRetryStrategy,
   THROTTLED_RETRY_WINDOW_MS,
@@ -331,6 +331,52 @@ describe('Delete', () => {
     expect(response.Status).toBe('SUCCESS');
     expect(kms.calls()).toHaveLength(0);
     expect(decision.stackStatus).toBe(status);
+  });
+
+  test('S10/L13: a key of another stack of the tree that still carries the tag is revoked with its removed revocation', async () => {
+    stackStatus('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
+    template({});
+    stackResources([{ logicalId: LOGICAL_ID, physicalId: physicalId(KEY_A), status: 'DELETE_IN_PROGRESS' }]);
+    keyWithMaterials();
+    kms.on(ListResourceTagsCommand, { KeyId: KEY_A }).resolves({ Tags: [{ TagKey: 'team', TagValue: 'x' }, { TagKey: KEY_TAG, TagValue: 'true' }], Truncated: false });
+    const { response, decision } = await run('Delete', { props: props({ KeyTagged: 'true', KeyLogicalId: '' }) });
+    expect(response.Status).toBe('SUCCESS');
+    expect(deletes()).toHaveLength(2);
+    expect(decision.reason).toContain('together with its key, defined in another stack of this tree');
+  });
+
+  test('S10/L12: the tag on a later page, or gone: read page by page; a key without it stays', async () => {
+    stackStatus('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
+    template({});
+    kms.on(ListResourceTagsCommand, { KeyId: KEY_A, Marker: undefined }).resolves({ Tags: [{ TagKey: 'team', TagValue: 'x' }], Truncated: true, NextMarker: 'm1' });
+    kms.on(ListResourceTagsCommand, { KeyId: KEY_A, Marker: 'm1' }).resolves({ Tags: [{ TagKey: 'other', TagValue: 'y' }], Truncated: false });
+    const { response, decision } = await run('Delete', { props: props({ KeyTagged: 'true', KeyLogicalId: '' }) });
+    expect(response.Status).toBe('SUCCESS');
+    expect(kms.commandCalls(ListResourceTagsCommand)).toHaveLength(2);
+    expect(deletes()).toHaveLength(0);
+    expect(decision.reason).toContain('the update took the tag');
+  });
+
+  test('S10/L21: the key\'s tags cannot be read: FAILED, naming the action, nothing revoked', async () => {
+    stackStatus('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
+    template({});
+    kms.on(ListResourceTagsCommand).rejects(awsError('AccessDeniedException'));
+    const { response } = await run('Delete', { props: props({ KeyTagged: 'true', KeyLogicalId: '' }) });
+    expect(response.Status).toBe('FAILED');
+    expect(response.Reason).toContain('kms:ListResourceTags was denied');
+    expect(deletes()).toHaveLength(0);
+  });
+
+  test('S10/L19: a garbled KeyTagged fails with a clear reason', async () => {
+    const garbled = await run('Create', { props: props({ KeyTagged: 'yes' }) });
+    expect(garbled.response.Status).toBe('FAILED');
+    expect(garbled.response.Reason).toContain('KeyTagged must be \'true\' or \'false\'');
+  });
+
+  test('S10/L30: KeyTagged with a KeyLogicalId of this stack contradicts itself: FAILED', async () => {
+    const both = await run('Create', { props: props({ KeyTagged: 'true', KeyLogicalId: 'ByokKeyD50A60B7' }) });
+    expect(both.response.Status).toBe('FAILED');
+    expect(both.response.Reason).toContain('the properties contradict each other');
   });
 
   test('L12: removing only the construct (key stays) revokes nothing by default', async () => {

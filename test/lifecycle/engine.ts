@@ -615,6 +615,7 @@ export class StackEngine {
         ok = await this.updateOne(current, before.properties, p.rollbackReplaced, 'rollback');
       } else {
         this.setResourceStatus(current, 'UPDATE_IN_PROGRESS');
+        this.retagKey(current, before.properties, 'rollback');
         Object.assign(current, { ...before });
         this.setResourceStatus(current, 'UPDATE_COMPLETE');
       }
@@ -732,6 +733,7 @@ export class StackEngine {
         multiRegion: properties.MultiRegion === 'true' || properties.MultiRegion === true,
         importedMaterials: properties.Origin === 'EXTERNAL' ? 0 : undefined,
         description: properties.Description,
+        tags: tagsOf(properties),
       });
       resource.physicalId = arn.split('/')[1];
       resource.arn = arn;
@@ -773,6 +775,7 @@ export class StackEngine {
     replaced: DeployedResource[], step: Step = 'update'): Promise<boolean> {
     if (!isCustomResourceType(resource.type)) {
       this.setResourceStatus(resource, 'UPDATE_IN_PROGRESS');
+      this.retagKey(resource, props, step);
       resource.properties = props;
       this.setResourceStatus(resource, 'UPDATE_COMPLETE');
       return true;
@@ -791,6 +794,21 @@ export class StackEngine {
     resource.properties = props;
     this.setResourceStatus(resource, 'UPDATE_COMPLETE');
     return true;
+  }
+
+  /**
+   * An update of a key's Tags, in the update phase (or its rollback): the tags the template stops
+   * giving are removed, the ones it gives set ("Update requires: No interruption", AWS::KMS::Key
+   * Tags; tags set outside the template are left alone, GUESS).
+   */
+  private retagKey(resource: DeployedResource, props: Record<string, any>, step: Step): void {
+    if (resource.type !== 'AWS::KMS::Key' || !resource.arn) return;
+    const before = tagsOf(resource.properties);
+    const after = tagsOf(props);
+    const removed = Object.keys(before).filter((k) => !(k in after));
+    if (removed.length === 0 && JSON.stringify(before) === JSON.stringify(after)) return;
+    this.o.kms.retag(resource.arn, after, removed);
+    this.note(step, resource.logicalId, `key tags: ${JSON.stringify(after)}${removed.length ? `, removed ${removed.join(', ')}` : ''}`);
   }
 
   /** Deletes deployed resources (by logical ID) in reverse dependency order of `template`. */
@@ -1144,4 +1162,11 @@ export function waves(template: Template, ids: string[]): string[][] {
     result.push(wave);
   }
   return result;
+}
+
+/** A resource's Tags property ([{ Key, Value }]) as a record. */
+function tagsOf(properties: Record<string, any> | undefined): Record<string, string> {
+  const tags = properties?.Tags;
+  if (!Array.isArray(tags)) return {};
+  return Object.fromEntries(tags.filter((t) => typeof t?.Key === 'string').map((t) => [t.Key, String(t.Value ?? '')]));
 }

@@ -6,10 +6,11 @@
  * such keys by descriptions that did not change with the key, and the handler took a nested stack's
  * output for a same-stack key at destroy (DELETE_FAILED).
  */
-import { CfnParameter, NestedStack, Stack } from 'aws-cdk-lib';
+import { CfnParameter, CfnWaitConditionHandle, NestedStack, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { KeyMaterialRevocation } from '../../lib/index';
-import { allRevoked, Expect, externalKey, keyOf, noneRevoked, Scenario, ScenarioContext, update } from './scenarios';
+import { KEY_TAG } from '../../lib/contract';
+import { allRevoked, deletesOn, Expect, externalKey, keyOf, noneRevoked, Scenario, ScenarioContext, update } from './scenarios';
 
 type Build = (stack: Stack) => void;
 
@@ -106,3 +107,205 @@ export const NESTED_KEY_SCENARIOS: Scenario[] = [
     },
   },
 ];
+
+// ---- S10, L13 across the tree: a key of another stack removed together with its revocation ------
+
+/** A stack with no revocation left in it keeps one resource (a template needs one). */
+const placeholder = (stack: Stack) => new CfnWaitConditionHandle(stack, 'Placeholder');
+
+/** Revoked before KMS scheduled the key's deletion (L13), and the key then PendingDeletion. */
+function revokedBeforeScheduled(ctx: ScenarioContext, expect: Expect, arn: string): void {
+  expect(allRevoked(ctx, arn)).toBe(true);
+  const scheduled = ctx.bed.engine.scheduledKeyDeletions.find((s) => s.arn === arn);
+  expect(scheduled).toBeDefined();
+  expect(Math.max(...deletesOn(ctx, arn).map((c) => c.at))).toBeLessThanOrEqual(scheduled!.at);
+  expect(ctx.bed.kms.key(arn)!.state).toBe('PendingDeletion');
+}
+
+const noFailure = (ctx: ScenarioContext, expect: Expect) =>
+  expect(ctx.bed.engine.answers.filter((a) => a.responseStatus !== 'SUCCESS').map((a) => `${a.requestType} ${a.logicalId}: ${a.reason}`)).toEqual([]);
+
+/** One Delete was answered, for the revocation, and its reason says `why`. */
+function expectOneDelete(ctx: ScenarioContext, expect: Expect, why: string): void {
+  const deletes = ctx.bed.engine.answers.filter((a) => a.requestType === 'Delete');
+  expect(deletes.map((a) => a.logicalId.startsWith('Revocation'))).toEqual([true]);
+  expect(deletes[0].decision?.reason).toContain(why);
+}
+
+/** A root key (DESTROY) and a nested stack whose revocation manages it (CDK's reference parameter). */
+const rootKeyNestedRevocation = (props: { revokeOnStackDelete?: boolean; revokeOnRemoval?: boolean } = {}) => (stack: Stack) => {
+  const key = externalKey(stack, 'RootKey', RemovalPolicy.DESTROY);
+  const inner = new NestedStack(stack, 'Inner');
+  placeholder(inner);
+  new KeyMaterialRevocation(inner, 'Revocation', { key, ...props });
+};
+
+/** A nested stack's key (DESTROY) and a root revocation of it (the nested stack's output). */
+const nestedKeyRootRevocation = (props: { revokeOnRemoval?: boolean } = {}) => (stack: Stack) => {
+  const inner = new NestedStack(stack, 'Inner');
+  placeholder(inner);
+  new KeyMaterialRevocation(stack, 'Revocation', { key: externalKey(inner, 'InnerKey', RemovalPolicy.DESTROY), ...props });
+};
+
+const TAGGED_KEY_SCENARIOS: Scenario[] = [
+  {
+    name: 'nested-revocation-removed-with-root-key',
+    rows: ['S10', 'L13'],
+    description: 'A nested revocation of a root key; one update removes both (the nested stack stays): the key still carries the tag the construct gave it, so the nested handler revokes it before the root schedules its deletion.',
+    app: rootKeyNestedRevocation(),
+    play: async (ctx) => {
+      await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
+      await update(ctx, 'remove the root key and the nested revocation', (stack) => { placeholder(new NestedStack(stack, 'Inner')); });
+    },
+    check: (ctx, expect) => {
+      expect(ctx.bed.engine.status).toBe('UPDATE_COMPLETE');
+      revokedBeforeScheduled(ctx, expect, keyOf(ctx, 'RootKey'));
+      expectOneDelete(ctx, expect, 'together with its key, defined in another stack of this tree');
+      noFailure(ctx, expect);
+    },
+  },
+  {
+    name: 'nested-stack-removed-with-root-key',
+    rows: ['S10', 'L24', 'L13'],
+    description: 'A nested stack holding the revocation of a root key is removed together with the key: the key goes with its revocation, and is revoked before its deletion is scheduled.',
+    app: rootKeyNestedRevocation(),
+    play: async (ctx) => {
+      await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
+      await update(ctx, 'remove the root key and the nested stack', placeholder);
+    },
+    check: (ctx, expect) => {
+      expect(ctx.bed.engine.status).toBe('UPDATE_COMPLETE');
+      revokedBeforeScheduled(ctx, expect, keyOf(ctx, 'RootKey'));
+      noFailure(ctx, expect);
+    },
+  },
+  {
+    name: 'nested-revocation-removed-root-key-stays',
+    rows: ['S10', 'L12'],
+    description: 'A nested revocation of a root key is removed and the key stays: the update takes the tag off the key in its update phase, so the cleanup keeps the key.',
+    app: rootKeyNestedRevocation(),
+    play: async (ctx) => {
+      await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
+      await update(ctx, 'remove the nested revocation', (stack) => {
+        externalKey(stack, 'RootKey', RemovalPolicy.DESTROY);
+        placeholder(new NestedStack(stack, 'Inner'));
+      });
+    },
+    check: (ctx, expect) => {
+      const arn = keyOf(ctx, 'RootKey');
+      expect(ctx.bed.engine.status).toBe('UPDATE_COMPLETE');
+      expect(noneRevoked(ctx, arn)).toBe(true);
+      expect(ctx.bed.kms.key(arn)!.tags[KEY_TAG]).toBeUndefined();
+      expectOneDelete(ctx, expect, 'revokeOnRemoval is off');
+      noFailure(ctx, expect);
+    },
+  },
+  {
+    name: 'nested-stack-removed-root-key-stays',
+    rows: ['S10', 'L24', 'L12'],
+    description: 'A nested stack holding the revocation of a root key is removed and the key stays (revokeOnRemoval off): nothing is revoked.',
+    app: rootKeyNestedRevocation(),
+    play: async (ctx) => {
+      await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
+      await update(ctx, 'remove the nested stack', (stack) => { externalKey(stack, 'RootKey', RemovalPolicy.DESTROY); });
+    },
+    check: (ctx, expect) => {
+      expect(ctx.bed.engine.status).toBe('UPDATE_COMPLETE');
+      expect(noneRevoked(ctx, keyOf(ctx, 'RootKey'))).toBe(true);
+      noFailure(ctx, expect);
+    },
+  },
+  {
+    name: 'nested-revocation-and-root-key-removal-rolls-back',
+    rows: ['S10', 'L13', 'L20'],
+    description: 'The update that removes a root key and its nested revocation fails: the rollback gives everything back, revokes nothing, and the key keeps its tag.',
+    app: rootKeyNestedRevocation(),
+    play: async (ctx) => {
+      await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
+      await ctx.step('remove both, with a failing resource', () => ctx.bed.engine.update(ctx.bed.synth((stack) => {
+        placeholder(new NestedStack(stack, 'Inner'));
+        new CfnWaitConditionHandle(stack, 'Doomed');
+      }), { failOn: 'Doomed' }));
+    },
+    check: (ctx, expect) => {
+      const arn = keyOf(ctx, 'RootKey');
+      expect(ctx.bed.engine.status).toBe('UPDATE_ROLLBACK_COMPLETE');
+      expect(noneRevoked(ctx, arn)).toBe(true);
+      expect(ctx.bed.kms.key(arn)!.tags[KEY_TAG]).toBe('true');
+      expect(ctx.bed.kms.callsTo('DeleteImportedKeyMaterial')).toHaveLength(0);
+    },
+  },
+  {
+    name: 'nested-revocation-removed-with-root-key-revoke-on-stack-delete-off',
+    rows: ['S10', 'L13', 'L7'],
+    description: 'As removal together, with revokeOnStackDelete off: the key keeps its material until deleted, as for a same-stack key.',
+    app: rootKeyNestedRevocation({ revokeOnStackDelete: false }),
+    play: async (ctx) => {
+      await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
+      await update(ctx, 'remove the root key and the nested revocation', (stack) => { placeholder(new NestedStack(stack, 'Inner')); });
+    },
+    check: (ctx, expect) => {
+      expect(ctx.bed.engine.status).toBe('UPDATE_COMPLETE');
+      expect(noneRevoked(ctx, keyOf(ctx, 'RootKey'))).toBe(true);
+      expectOneDelete(ctx, expect, 'revokeOnStackDelete is off');
+    },
+  },
+  {
+    name: 'root-revocation-removed-with-nested-key',
+    rows: ['S10', 'L13'],
+    description: 'A root revocation of a nested stack\'s key; one update removes both (the nested stack stays): the root handler revokes the key, which still carries its tag.',
+    app: nestedKeyRootRevocation(),
+    play: async (ctx) => {
+      await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
+      await update(ctx, 'remove the nested key and the root revocation', (stack) => { placeholder(new NestedStack(stack, 'Inner')); });
+    },
+    check: (ctx, expect) => {
+      expect(ctx.bed.engine.status).toBe('UPDATE_COMPLETE');
+      expect(allRevoked(ctx, keyOf(ctx, 'InnerKey'))).toBe(true);
+      noFailure(ctx, expect);
+    },
+  },
+  {
+    name: 'root-revocation-removed-nested-key-stays',
+    rows: ['S10', 'L12'],
+    description: 'A root revocation of a nested stack\'s key is removed and the key stays (revokeOnRemoval off): the nested stack\'s update took the tag off, nothing is revoked.',
+    app: nestedKeyRootRevocation(),
+    play: async (ctx) => {
+      await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
+      await update(ctx, 'remove the root revocation', (stack) => {
+        const inner = new NestedStack(stack, 'Inner');
+        placeholder(inner);
+        externalKey(inner, 'InnerKey', RemovalPolicy.DESTROY);
+      });
+    },
+    check: (ctx, expect) => {
+      const arn = keyOf(ctx, 'InnerKey');
+      expect(ctx.bed.engine.status).toBe('UPDATE_COMPLETE');
+      expect(noneRevoked(ctx, arn)).toBe(true);
+      expect(ctx.bed.kms.key(arn)!.tags[KEY_TAG]).toBeUndefined();
+      noFailure(ctx, expect);
+    },
+  },
+  {
+    name: 'sibling-nested-revocation-removed-with-key',
+    rows: ['S10', 'L13', 'L24'],
+    description: 'A revocation in one nested stack of a key in a sibling nested stack; one update removes the revocation\'s nested stack and the key: revoked.',
+    app: (stack) => {
+      const keys = new NestedStack(stack, 'Keys');
+      placeholder(keys);
+      const key = externalKey(keys, 'SiblingKey', RemovalPolicy.DESTROY);
+      new KeyMaterialRevocation(new NestedStack(stack, 'Revocations'), 'Revocation', { key });
+    },
+    play: async (ctx) => {
+      await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
+      await update(ctx, 'remove the key and the revocations\' nested stack', (stack) => { placeholder(new NestedStack(stack, 'Keys')); });
+    },
+    check: (ctx, expect) => {
+      expect(ctx.bed.engine.status).toBe('UPDATE_COMPLETE');
+      expect(allRevoked(ctx, keyOf(ctx, 'SiblingKey'))).toBe(true);
+      noFailure(ctx, expect);
+    },
+  },
+];
+
+NESTED_KEY_SCENARIOS.push(...TAGGED_KEY_SCENARIOS);

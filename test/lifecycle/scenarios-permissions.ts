@@ -391,6 +391,52 @@ export const PERMISSION_SCENARIOS: Scenario[] = [
  */
 export const NESTED_PERMISSION_SCENARIOS: Scenario[] = [
   {
+    name: 'nested-permission-revocation-removed-with-root-key',
+    rows: ['S10', 'L13', 'S11'],
+    description: 'A nested revocation and its root key removed by one update, policies enforced: the nested handler reads the key\'s tags and revokes it under the policy of the template before the update, still in force in the cleanup.',
+    app: (stack) => {
+      const inner = new NestedStack(stack, 'Inner');
+      new CfnWaitConditionHandle(inner, 'Placeholder');
+      new KeyMaterialRevocation(inner, 'Revocation', { key: externalKey(stack, 'RootKey', RemovalPolicy.DESTROY) });
+    },
+    play: enforced(async (ctx) => {
+      await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
+      await update(ctx, 'remove the root key and the nested revocation', (stack) => {
+        new CfnWaitConditionHandle(new NestedStack(stack, 'Inner'), 'Placeholder');
+      });
+    }),
+    check: (ctx, expect) => {
+      expect(ctx.bed.engine.status).toBe('UPDATE_COMPLETE');
+      expect(allRevoked(ctx, keyOf(ctx, 'RootKey'))).toBe(true);
+      expectNestedHandlerCalls(ctx, expect, 'ListResourceTags');
+      expectNestedHandlerCalls(ctx, expect, 'DeleteImportedKeyMaterial');
+      expectNoDenial(ctx, expect);
+    },
+  },
+  {
+    name: 'nested-permission-revocation-removed-root-key-stays',
+    rows: ['S10', 'L12', 'S11'],
+    description: 'A nested revocation of a root key removed while the key stays, policies enforced: the nested handler may still read the key\'s tags in the cleanup, finds the tag gone and keeps the key.',
+    app: (stack) => {
+      const inner = new NestedStack(stack, 'Inner');
+      new CfnWaitConditionHandle(inner, 'Placeholder');
+      new KeyMaterialRevocation(inner, 'Revocation', { key: externalKey(stack, 'RootKey') });
+    },
+    play: enforced(async (ctx) => {
+      await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
+      await update(ctx, 'remove the nested revocation', (stack) => {
+        externalKey(stack, 'RootKey');
+        new CfnWaitConditionHandle(new NestedStack(stack, 'Inner'), 'Placeholder');
+      });
+    }),
+    check: (ctx, expect) => {
+      expect(ctx.bed.engine.status).toBe('UPDATE_COMPLETE');
+      expect(noneRevoked(ctx, keyOf(ctx, 'RootKey'))).toBe(true);
+      expectNestedHandlerCalls(ctx, expect, 'ListResourceTags');
+      expectNoDenial(ctx, expect);
+    },
+  },
+  {
     name: 'nested-permission-destroy-admin-only-key',
     rows: ['L22', 'S11'],
     description: 'A nested stack\'s own key under a key policy that names an admin role only, revoked by the nested stack\'s handler when the root is deleted: its key-policy statement names the nested handler\'s role.',

@@ -145,6 +145,26 @@ describe('plan: what a deployment will revoke (offline)', () => {
     expect(item.why).toContain('together with its key');
   });
 
+  test('S10/L13/L12: a nested revocation of a root key: removed together revokes, the key staying keeps it (no gap in the plan)', () => {
+    const both = (stack: Stack) => {
+      const inner = new NestedStack(stack, 'Inner');
+      new kms.CfnKey(inner, 'Other', { keyPolicy: {} });
+      new KeyMaterialRevocation(inner, 'Revocation', { key: externalKey(stack, 'RootKey') });
+    };
+    const together = deploying(planOf(both, (stack) => { new kms.CfnKey(new NestedStack(stack, 'Inner'), 'Other', { keyPolicy: {} }); }));
+    expect(together.map((i) => i.verdict)).toEqual(['revoke']);
+    expect(together[0].why).toContain('together with its key, defined in another stack of this tree');
+    const stays = deploying(planOf(both, (stack) => {
+      externalKey(stack, 'RootKey');
+      new kms.CfnKey(new NestedStack(stack, 'Inner'), 'Other', { keyPolicy: {} });
+    }));
+    expect(stays.map((i) => i.verdict)).toEqual(['keep']);
+    expect(stays[0].why).toContain('the update took the tag');
+    // The nested stack removed with the revocation in it: the same two answers (L24).
+    expect(deploying(planOf(both, (stack) => { new kms.CfnKey(stack, 'Other', { keyPolicy: {} }); })).map((i) => i.verdict)).toEqual(['revoke']);
+    expect(deploying(planOf(both, (stack) => { externalKey(stack, 'RootKey'); })).map((i) => i.verdict)).toEqual(['keep']);
+  });
+
   test('L14: the switch turning on revokes in the cleanup; a create with the switch on revokes during the create', () => {
     const on = planOf(imported(KEY_1), imported(KEY_1, { revoked: true }));
     expect(revoked(on)).toEqual([KEY_1]);
