@@ -43,7 +43,8 @@ export interface KeyMaterialRevocationProps extends KeyMaterialRevocationOptions
    * stack's account. A key outside the app is given by its key ARN (`kms.Key.fromKeyArn`): the
    * ARN names the key's Region and account, which a bare key ID or an alias does not, so both are
    * refused. It may be in another Region of the same account. A key defined in the app (`kms.Key`, `kms.Key.fromCfnKey`, a key
-   * of another stack) is checked at synth; a key known by ARN alone is checked on create.
+   * of another stack) is checked at synth; a key known by ARN alone is checked on create. A key of
+   * another stack of the same tree of nested stacks gets the tag `cdk-kms-key-material:revocation`.
    *
    * One revocation per key in a stack, where a nested stack's tree counts as one stack.
    */
@@ -57,7 +58,9 @@ export interface KeyMaterialRevocationProps extends KeyMaterialRevocationOptions
 export interface KeyMaterialRevocationOptions {
   /**
    * Revoke the material when the stack is deleted, and when this construct is removed from the
-   * app together with its key (defined in the same stack). Never during a rollback.
+   * app together with its key (defined in the same stack, or in another stack of the same tree of
+   * nested stacks, which the construct then tags `cdk-kms-key-material:revocation`). Never during
+   * a rollback.
    *
    * @default true
    */
