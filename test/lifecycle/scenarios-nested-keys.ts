@@ -287,6 +287,29 @@ const TAGGED_KEY_SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: 'nested-stack-with-revocation-of-root-key-renamed',
+    rows: ['S10', 'L24', 'L12'],
+    description: 'The nested stack holding the revocation of a root key is renamed: the copy in the new nested stack keeps the key tagged, and the old one\'s Delete finds it managing the key: nothing revoked.',
+    app: rootKeyNestedRevocation({ revokeOnRemoval: true }),
+    play: async (ctx) => {
+      await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
+      await update(ctx, 'rename the nested stack', (stack) => {
+        const key = externalKey(stack, 'RootKey', RemovalPolicy.DESTROY);
+        const renamed = new NestedStack(stack, 'Renamed');
+        placeholder(renamed);
+        new KeyMaterialRevocation(renamed, 'Revocation', { key, revokeOnRemoval: true });
+      });
+    },
+    check: (ctx, expect) => {
+      const arn = keyOf(ctx, 'RootKey');
+      expect(ctx.bed.engine.status).toBe('UPDATE_COMPLETE');
+      expect(noneRevoked(ctx, arn)).toBe(true);
+      expect(ctx.bed.kms.key(arn)!.tags[KEY_TAG]).toBe('true');
+      expectOneDelete(ctx, expect, 'still manages the same key');
+      noFailure(ctx, expect);
+    },
+  },
+  {
     name: 'sibling-nested-revocation-removed-with-key',
     rows: ['S10', 'L13', 'L24'],
     description: 'A revocation in one nested stack of a key in a sibling nested stack; one update removes the revocation\'s nested stack and the key: revoked.',
