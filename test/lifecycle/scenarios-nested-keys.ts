@@ -10,7 +10,7 @@ import { CfnParameter, CfnWaitConditionHandle, NestedStack, RemovalPolicy, Stack
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { KeyMaterialRevocation } from '../../lib/index';
 import { KEY_TAG } from '../../lib/contract';
-import { allRevoked, deletesOn, Expect, externalKey, keyOf, noneRevoked, Scenario, ScenarioContext, update } from './scenarios';
+import { allRevoked, Expect, externalKey, keyOf, noneRevoked, revokedBeforeScheduled, Scenario, ScenarioContext, update } from './scenarios';
 
 type Build = (stack: Stack) => void;
 
@@ -112,15 +112,6 @@ export const NESTED_KEY_SCENARIOS: Scenario[] = [
 
 /** A stack with no revocation left in it keeps one resource (a template needs one). */
 const placeholder = (stack: Stack) => new CfnWaitConditionHandle(stack, 'Placeholder');
-
-/** Revoked before KMS scheduled the key's deletion (L13), and the key then PendingDeletion. */
-function revokedBeforeScheduled(ctx: ScenarioContext, expect: Expect, arn: string): void {
-  expect(allRevoked(ctx, arn)).toBe(true);
-  const scheduled = ctx.bed.engine.scheduledKeyDeletions.find((s) => s.arn === arn);
-  expect(scheduled).toBeDefined();
-  expect(Math.max(...deletesOn(ctx, arn).map((c) => c.at))).toBeLessThanOrEqual(scheduled!.at);
-  expect(ctx.bed.kms.key(arn)!.state).toBe('PendingDeletion');
-}
 
 const noFailure = (ctx: ScenarioContext, expect: Expect) =>
   expect(ctx.bed.engine.answers.filter((a) => a.responseStatus !== 'SUCCESS').map((a) => `${a.requestType} ${a.logicalId}: ${a.reason}`)).toEqual([]);

@@ -85,6 +85,15 @@ export function deletesOn(ctx: ScenarioContext, arn: string) {
   return ctx.bed.kms.callsTo('DeleteImportedKeyMaterial').filter((c) => c.status === 200 && String(c.request.KeyId).endsWith(arn.split('/')[1]));
 }
 
+/** Revoked before the stack scheduled the key's deletion (L13), and the key then PendingDeletion. */
+export function revokedBeforeScheduled(ctx: ScenarioContext, expect: Expect, arn: string): void {
+  expect(allRevoked(ctx, arn)).toBe(true);
+  const scheduled = ctx.bed.engine.scheduledKeyDeletions.find((s) => s.arn === arn);
+  expect(scheduled).toBeDefined();
+  expect(Math.max(...deletesOn(ctx, arn).map((c) => c.at))).toBeLessThanOrEqual(scheduled!.at);
+  expect(ctx.bed.kms.key(arn)!.state).toBe('PendingDeletion');
+}
+
 /** A KMS client for an operator acting by hand, outside the stack. */
 function operatorKms(ctx: ScenarioContext): KMSClient {
   return new KMSClient({
@@ -389,14 +398,8 @@ export const SCENARIOS: Scenario[] = [
       await update(ctx, 'remove the key and the revocation', (stack) => { new CfnWaitConditionHandle(stack, 'Placeholder'); });
     },
     check: (ctx, expect) => {
-      const arn = keyOf(ctx, 'KeyA');
       expect(ctx.bed.engine.status).toBe('UPDATE_COMPLETE');
-      expect(allRevoked(ctx, arn)).toBe(true);
-      const scheduled = ctx.bed.engine.scheduledKeyDeletions.find((s) => s.arn === arn)!;
-      expect(scheduled).toBeDefined();
-      const lastDelete = Math.max(...deletesOn(ctx, arn).map((c) => c.at));
-      expect(lastDelete).toBeLessThanOrEqual(scheduled.at);
-      expect(ctx.bed.kms.key(arn)!.state).toBe('PendingDeletion');
+      revokedBeforeScheduled(ctx, expect, keyOf(ctx, 'KeyA'));
     },
   },
   {
