@@ -1,4 +1,4 @@
-import { CfnResource, Reference, Stack, Token, Tokenization } from 'aws-cdk-lib';
+import { CfnParameter, CfnResource, Reference, Stack, Token, Tokenization } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 
 /** The top-level stack of a nested stack's tree (the stack itself when it is not nested). */
@@ -70,4 +70,46 @@ export function keyIdentity(key: kms.IKey, cfnKey: kms.CfnKey | undefined, consu
     if (Reference.isReference(token) && Stack.of(token.target) !== consumer) producers.add(stackIdentity(Stack.of(token.target)));
   }
   return `token ${stackIdentity(consumer)} ${JSON.stringify(consumer.resolve(key.keyArn))} ${[...producers].sort().join(' ')}`.trimEnd();
+}
+
+/** Nested stacks a parameter's value is followed up through, at the most (as lambda/facts.ts believes 16 ancestors). */
+const MAX_PARAMETER_HOPS = 16;
+
+/**
+ * The key as S9 compares it: `keyIdentity`, except that a key ARN given by a nested stack's
+ * parameter is followed up to what the parent passes into it, so that one key reached by a
+ * literal ARN in one stack of the tree and by a parameter carrying that ARN in another, or by a
+ * parameter carrying a CfnKey's Arn, is one key. Anything the chain cannot follow (a parameter of
+ * the root, another attribute, a function of several values) keeps the token identity.
+ */
+export function sourceIdentity(key: kms.IKey, cfnKey: kms.CfnKey | undefined, consumer: Stack): string {
+  const fallback = keyIdentity(key, cfnKey, consumer);
+  if (cfnKey || !Token.isUnresolved(key.keyArn)) return fallback;
+  let stack = consumer;
+  let value: unknown = consumer.resolve(key.keyArn);
+  for (let hop = 0; hop < MAX_PARAMETER_HOPS; hop++) {
+    if (typeof value === 'string') return Token.isUnresolved(value) ? fallback : `arn ${value}`;
+    const getAtt = (value as { 'Fn::GetAtt'?: unknown } | undefined)?.['Fn::GetAtt'];
+    if (Array.isArray(getAtt) && getAtt[1] === 'Arn' && typeof getAtt[0] === 'string') {
+      const target = resourceOf(stack, getAtt[0]);
+      return isCfnKey(target) ? keyIdentity(key, target, consumer) : fallback;
+    }
+    const ref = (value as { Ref?: unknown } | undefined)?.Ref;
+    const parent = stack.nestedStackParent;
+    if (typeof ref !== 'string' || !parent || !stack.nestedStackResource || !isParameterOf(stack, ref)) return fallback;
+    const passed = parent.resolve((stack.nestedStackResource as unknown as { parameters?: unknown }).parameters) as Record<string, unknown> | undefined;
+    if (!passed || !Object.prototype.hasOwnProperty.call(passed, ref)) return fallback;
+    value = passed[ref];
+    stack = parent;
+  }
+  return fallback;
+}
+
+function isParameterOf(stack: Stack, logicalId: string): boolean {
+  return stack.node.findAll().some((c) => c instanceof CfnParameter && Stack.of(c) === stack && stack.resolve(c.logicalId) === logicalId);
+}
+
+function resourceOf(stack: Stack, logicalId: string): CfnResource | undefined {
+  return stack.node.findAll().find((c): c is CfnResource => CfnResource.isCfnResource(c) && Stack.of(c) === stack &&
+    stack.resolve(c.logicalId) === logicalId);
 }

@@ -11,7 +11,7 @@ import {
   ATTR_KEY_ARN, ATTR_REVOKED_MATERIAL_IDS, CONTRACT_VERSION, KEY_TAG, KEY_TAG_VALUE, KMS_ACTIONS, KMS_TAG_ACTIONS, withoutDefaults, WRITE_VERSION_1_CONTEXT, METRIC_NAMESPACE, METRIC_REFUSED_REQUESTS,
   METRIC_REVOCATION_FAILURES, RESOURCE_TYPE, RevocationProperties,
 } from './contract';
-import { cfnKeyOf, keyIdentity, rootStackOf } from './key-identity';
+import { cfnKeyOf, rootStackOf, sourceIdentity } from './key-identity';
 import { addToKeyPolicy, keyPolicyTrustsAccount } from './key-policy';
 import { isMultiRegionAtSynth, RevocationProvider } from './provider';
 import { checkNoAutomaticRotation } from './rotation';
@@ -467,9 +467,12 @@ export class KeyMaterialRevocation extends Construct {
     return [];
   }
 
-  /** Computed once, at validation: by then every reference is resolved as it will be synthesized. */
+  /**
+   * Computed once, at validation: by then every reference is resolved as it will be synthesized.
+   * A key given by a nested stack's parameter is followed up to its source (sourceIdentity).
+   */
   private keyIdentity(): string {
-    this.identity ??= keyIdentity(this.key, this.cfnKey, Stack.of(this));
+    this.identity ??= sourceIdentity(this.key, this.cfnKey, Stack.of(this));
     return this.identity;
   }
 }

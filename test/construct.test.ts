@@ -569,6 +569,34 @@ describe('S9: one revocation per key in a stack tree', () => {
     expect(() => Template.fromStack(other)).not.toThrow();
   });
 
+  test('S9: one key reached by a literal ARN and by a nested stack\'s parameter carrying it, or a CfnKey by the parameter, is one key', () => {
+    const stack = newStack('Root');
+    new KeyMaterialRevocation(stack, 'ByArn', { key: kms.Key.fromKeyArn(stack, 'K', IMPORTED) });
+    const nested = new NestedStack(stack, 'Nested', { parameters: { KeyArnParam: IMPORTED } });
+    const param = new CfnParameter(nested, 'KeyArnParam', { type: 'String' });
+    new KeyMaterialRevocation(nested, 'ByParameter', { key: kms.Key.fromKeyArn(nested, 'K', param.valueAsString) });
+    expect(() => Template.fromStack(stack)).toThrow(twoManagers('Root/ByArn', 'Root/Nested/ByParameter'));
+
+    // Two levels down, from a root key's Arn.
+    const root = newStack('Root2');
+    const key = externalKey(root, 'RootKey');
+    new KeyMaterialRevocation(root, 'Direct', { key });
+    const middle = new NestedStack(root, 'Middle', { parameters: { Arn: key.keyArn } });
+    const middleParam = new CfnParameter(middle, 'Arn', { type: 'String' });
+    const deep = new NestedStack(middle, 'Deep', { parameters: { Arn: middleParam.valueAsString } });
+    const deepParam = new CfnParameter(deep, 'Arn', { type: 'String' });
+    new KeyMaterialRevocation(deep, 'Passed', { key: kms.Key.fromKeyArn(deep, 'K', deepParam.valueAsString) });
+    expect(() => Template.fromStack(root)).toThrow(twoManagers('Root2/Direct', 'Root2/Middle/Deep/Passed'));
+
+    // A parameter carrying another ARN is another key.
+    const third = newStack('Root3');
+    new KeyMaterialRevocation(third, 'ByArn', { key: kms.Key.fromKeyArn(third, 'K', IMPORTED) });
+    const other = new NestedStack(third, 'Nested', { parameters: { KeyArnParam: IMPORTED.replace('1234abcd', '9999abcd') } });
+    const p = new CfnParameter(other, 'KeyArnParam', { type: 'String' });
+    new KeyMaterialRevocation(other, 'ByParameter', { key: kms.Key.fromKeyArn(other, 'K', p.valueAsString) });
+    expect(() => Template.fromStack(third)).not.toThrow();
+  });
+
   test('S9: different keys, and the same key in two separate stacks, synthesize', () => {
     const app = new App();
     const one = newStack('One', ENV, app);
