@@ -71,6 +71,20 @@ export async function readKeyTag(keyArn: string, budget: Budget): Promise<'tagge
 }
 
 /**
+ * L28, S10: a key of another stack of the tree carries KEY_TAG while a revocation manages it; a
+ * create or update fails without it, while the deployment can still roll back, since a later
+ * cleanup would take "no tag" for "the key stays" and skip a removal together.
+ */
+export async function requireKeyTag(keyArn: string, budget: Budget): Promise<void> {
+  const state = await readKeyTag(keyArn, budget);
+  if (state === 'tagged') return;
+  throw new HandlerError(state === 'gone' ? `kms:ListResourceTags found no key ${keyArn}` :
+    `key ${keyArn} does not carry the tag ${KEY_TAG} that the construct gives a key of another stack of this tree (its Tags ` +
+    'were overridden, or the tag was removed outside CloudFormation): without it, removing the key together with this ' +
+    'revocation would not revoke its material; give the key the tag back, or define the revocation in the key\'s stack');
+}
+
+/**
  * LIFECYCLE L1-L3: the key exists, has imported material (Origin EXTERNAL) and lives in the
  * stack's account. No write call.
  */

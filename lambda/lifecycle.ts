@@ -7,7 +7,7 @@ import { Decision, Facts } from './decide';
 import { HandlerError } from './errors';
 import { parseStackArn, RevocationEvent } from './event';
 import { decideWithFacts, FactsLog, forgetEvidence, stillBeingDeleted } from './facts';
-import { precheckRevocation, revokeKeyMaterial, validateKey } from './kms';
+import { precheckRevocation, requireKeyTag, revokeKeyMaterial, validateKey } from './kms';
 import { DecisionRecord } from './log';
 
 /** What a request decided, turned into a SUCCESS response by the caller. */
@@ -62,6 +62,7 @@ async function carryOut(event: RevocationEvent, decision: Decision, budget: Budg
   if (decision.kind === 'fail') throw new HandlerError(decision.reason);
   if (decision.kind !== 'answer') throw new HandlerError(`the rules asked for ${decision.fact} and never decided`);
   if (decision.validate) await validateKey(decision.validate, parseStackArn(event.StackId).account, budget);
+  if (decision.checkTag) await requireKeyTag(decision.checkTag, budget);
   for (const target of decision.precheck ?? []) await precheckRevocation(target.keyArn, target.scope, target.why, budget, target.regions);
   if (decision.revoke.length > 0 && decision.notBefore !== undefined) await takeTurn(event, decision.notBefore, evidenceAt, budget, record);
   const materialIds: string[] = [];

@@ -556,6 +556,28 @@ describe('L24/L29: a nested stack removed by its parent\'s update binds revokeOn
   });
 });
 
+describe('S10/L28: a create or forward update of a revocation of a tagged key checks the tag, a rollback never', () => {
+  const tagged = props({ KeyTagged: 'true' });
+  const checkOf = (d: Decision) => (d.kind === 'answer' ? d.checkTag : `no answer: ${JSON.stringify(d)}`);
+  test('S10/L28: a create checks the tag; one without KeyTagged does not', () => {
+    expect(checkOf(decide({ requestType: 'Create', logicalId: LOGICAL, props: tagged, resource: { status: 'CREATE_IN_PROGRESS' } }))).toBe(KEY_A);
+    expect(checkOf(decide({ requestType: 'Create', logicalId: LOGICAL, props: props(), resource: { status: 'CREATE_IN_PROGRESS' } }))).toBeUndefined();
+  });
+  test('S10/L28: an in-place update (the upgrade that adds KeyTagged) reads the statuses, checks the tag going forward, not in a rollback', () => {
+    const update = (o: Partial<Facts>): Facts => ({
+      requestType: 'Update', logicalId: LOGICAL, physicalId: physicalIdFor(KEY_A, false), props: tagged, oldProps: props(),
+      resource: { status: 'UPDATE_IN_PROGRESS', physicalId: physicalIdFor(KEY_A, false) }, ...o,
+    });
+    expect(decide(update({}))).toEqual({ kind: 'need', fact: 'lineage' });
+    expect(checkOf(decide(update({ lineage: nested('UPDATE_IN_PROGRESS', 'UPDATE_IN_PROGRESS') })))).toBe(KEY_A);
+    expect(checkOf(decide(update({ lineage: nested('UPDATE_ROLLBACK_IN_PROGRESS', 'UPDATE_ROLLBACK_IN_PROGRESS') })))).toBeUndefined();
+    // Pointed at another key: the new key's tag is checked, not in a rollback.
+    const moved = update({ props: props({ KeyArn: KEY_B, KeyTagged: 'true' }), lineage: flat('UPDATE_IN_PROGRESS') });
+    expect(checkOf(decide(moved))).toBe(KEY_B);
+    expect(checkOf(decide({ ...moved, lineage: flat('UPDATE_ROLLBACK_IN_PROGRESS') }))).toBeUndefined();
+  });
+});
+
 describe('S10/L24/L29: a nested stack removed by its parent\'s update binds KeyTagged to its template', () => {
   test('S10/L24/L29: a forged copy of the removal\'s Delete that claims a tagged key is refused', () => {
     const facts = del({

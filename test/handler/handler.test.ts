@@ -367,6 +367,19 @@ describe('Delete', () => {
     expect(deletes()).toHaveLength(0);
   });
 
+  test('S10/L28: a create of a revocation of a tagged key whose tag is missing fails, naming the tag; with it, it succeeds', async () => {
+    keyWithMaterials();
+    kms.on(ListResourceTagsCommand, { KeyId: KEY_A }).resolves({ Tags: [{ TagKey: 'team', TagValue: 'x' }], Truncated: false });
+    const missing = await run('Create', { props: props({ KeyTagged: 'true', KeyLogicalId: '' }) });
+    expect(missing.response.Status).toBe('FAILED');
+    expect(missing.response.Reason).toContain(`does not carry the tag ${KEY_TAG}`);
+    kms.on(ListResourceTagsCommand, { KeyId: KEY_A }).resolves({ Tags: [{ TagKey: KEY_TAG, TagValue: 'true' }], Truncated: false });
+    logs.stop(); logs.start();
+    const present = await run('Create', { props: props({ KeyTagged: 'true', KeyLogicalId: '' }) });
+    expect(present.response.Status).toBe('SUCCESS');
+    expect(deletes()).toHaveLength(0);
+  });
+
   test('S10/L19: a garbled KeyTagged fails with a clear reason', async () => {
     const garbled = await run('Create', { props: props({ KeyTagged: 'yes' }) });
     expect(garbled.response.Status).toBe('FAILED');

@@ -301,6 +301,25 @@ const TAGGED_KEY_SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: 'tag-removed-outside-cloudformation-fails-the-update',
+    rows: ['S10', 'L28', 'L10'],
+    description: 'Someone takes the tag off a root key outside CloudFormation; the next update of its nested revocation fails in the update phase (a later cleanup would take the key for one that stays) and rolls back, revoking nothing.',
+    app: rootKeyNestedRevocation(),
+    play: async (ctx) => {
+      await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
+      await ctx.step('untag the key by hand', async () => ctx.bed.kms.retag(keyOf(ctx, 'RootKey'), {}, [KEY_TAG]));
+      await update(ctx, 'change the revocation in place', rootKeyNestedRevocation({ revokeOnRemoval: true }));
+    },
+    check: (ctx, expect) => {
+      expect(ctx.bed.engine.status).toBe('UPDATE_ROLLBACK_COMPLETE');
+      const failed = ctx.bed.engine.answers.filter((a) => a.responseStatus === 'FAILED');
+      expect(failed.map((a) => a.requestType)).toEqual(['Update']);
+      expect(failed[0].reason).toContain(`does not carry the tag ${KEY_TAG}`);
+      expect(noneRevoked(ctx, keyOf(ctx, 'RootKey'))).toBe(true);
+      expect(ctx.bed.kms.callsTo('DeleteImportedKeyMaterial')).toHaveLength(0);
+    },
+  },
+  {
     name: 'sibling-nested-revocation-removed-with-key',
     rows: ['S10', 'L13', 'L24'],
     description: 'A revocation in one nested stack of a key in a sibling nested stack; one update removes the revocation\'s nested stack and the key: revoked.',
