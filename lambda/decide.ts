@@ -581,7 +581,7 @@ function removalWithTaggedKey(facts: Facts, physical: string, what: string): Dec
   const props = facts.props;
   if (facts.keyTag === 'gone') return answer(physical, 'skipped', `${what}; its key ${props.KeyArn} no longer exists: nothing to revoke`);
   if (facts.keyTag === 'untagged') {
-    return removalOfConstruct(facts, physical, `${what} while its key (of another stack of this tree) stays: the update took the tag ${KEY_TAG} off it`);
+    return removalOfConstruct(facts, physical, `${what} while its key (of another stack of this tree) stays: it no longer carries the tag ${KEY_TAG}, which an update that keeps the key takes off`);
   }
   const why = `${what} together with its key, defined in another stack of this tree (the key still carries the tag ${KEY_TAG})`;
   if (!on(props.RevokeOnStackDelete)) return answer(physical, 'skipped', `${why}, revokeOnStackDelete is off: the key keeps its material until deleted`);

@@ -75,34 +75,57 @@ export function keyIdentity(key: kms.IKey, cfnKey: kms.CfnKey | undefined, consu
 /** Nested stacks a parameter's value is followed up through, at the most (as lambda/facts.ts believes 16 ancestors). */
 const MAX_PARAMETER_HOPS = 16;
 
+/** Where a key ARN given by nested stacks' parameters comes from, when the chain can be followed. */
+type Source = { readonly arn: string } | { readonly cfnKey: kms.CfnKey } | undefined;
+
 /**
- * The key as S9 compares it: `keyIdentity`, except that a key ARN given by a nested stack's
- * parameter is followed up to what the parent passes into it, so that one key reached by a
- * literal ARN in one stack of the tree and by a parameter carrying that ARN in another, or by a
- * parameter carrying a CfnKey's Arn, is one key. Anything the chain cannot follow (a parameter of
- * the root, another attribute, a function of several values) keeps the token identity.
+ * Follows a key ARN given by a nested stack's parameter up to what the parent passes into it, and
+ * so on: a literal ARN, or a CfnKey's Arn. Anything else (a parameter of the root, another
+ * attribute, a function of several values, a parameter set after this is called) is undefined.
  */
-export function sourceIdentity(key: kms.IKey, cfnKey: kms.CfnKey | undefined, consumer: Stack): string {
-  const fallback = keyIdentity(key, cfnKey, consumer);
-  if (cfnKey || !Token.isUnresolved(key.keyArn)) return fallback;
+function sourceOf(key: kms.IKey, consumer: Stack): Source {
   let stack = consumer;
   let value: unknown = consumer.resolve(key.keyArn);
   for (let hop = 0; hop < MAX_PARAMETER_HOPS; hop++) {
-    if (typeof value === 'string') return Token.isUnresolved(value) ? fallback : `arn ${value}`;
+    if (typeof value === 'string') return Token.isUnresolved(value) ? undefined : { arn: value };
     const getAtt = (value as { 'Fn::GetAtt'?: unknown } | undefined)?.['Fn::GetAtt'];
     if (Array.isArray(getAtt) && getAtt[1] === 'Arn' && typeof getAtt[0] === 'string') {
       const target = resourceOf(stack, getAtt[0]);
-      return isCfnKey(target) ? keyIdentity(key, target, consumer) : fallback;
+      return isCfnKey(target) ? { cfnKey: target } : undefined;
     }
     const ref = (value as { Ref?: unknown } | undefined)?.Ref;
     const parent = stack.nestedStackParent;
-    if (typeof ref !== 'string' || !parent || !stack.nestedStackResource || !isParameterOf(stack, ref)) return fallback;
+    if (typeof ref !== 'string' || !parent || !stack.nestedStackResource || !isParameterOf(stack, ref)) return undefined;
     const passed = parent.resolve((stack.nestedStackResource as unknown as { parameters?: unknown }).parameters) as Record<string, unknown> | undefined;
-    if (!passed || !Object.prototype.hasOwnProperty.call(passed, ref)) return fallback;
+    if (!passed || !Object.prototype.hasOwnProperty.call(passed, ref)) return undefined;
     value = passed[ref];
     stack = parent;
   }
-  return fallback;
+  return undefined;
+}
+
+/**
+ * The key as S9 compares it: `keyIdentity`, except that a key ARN given by a nested stack's
+ * parameter is followed up to its source (sourceOf), so that one key reached by a literal ARN in
+ * one stack of the tree and by a parameter carrying that ARN in another, or by a parameter
+ * carrying a CfnKey's Arn, is one key.
+ */
+export function sourceIdentity(key: kms.IKey, cfnKey: kms.CfnKey | undefined, consumer: Stack): string {
+  if (cfnKey || !Token.isUnresolved(key.keyArn)) return keyIdentity(key, cfnKey, consumer);
+  const source = sourceOf(key, consumer);
+  if (source && 'arn' in source) return `arn ${source.arn}`;
+  if (source) return keyIdentity(key, source.cfnKey, consumer);
+  return keyIdentity(key, undefined, consumer);
+}
+
+/**
+ * A key of the app that reaches a nested stack through parameters the user names (LIFECYCLE S10:
+ * "however it reaches the construct"), as far as the nested stacks' parameters are known now.
+ */
+export function cfnKeyThroughParameters(key: kms.IKey, consumer: Stack): kms.CfnKey | undefined {
+  if (!Token.isUnresolved(key.keyArn) || !consumer.nestedStackParent) return undefined;
+  const source = sourceOf(key, consumer);
+  return source && 'cfnKey' in source ? source.cfnKey : undefined;
 }
 
 function isParameterOf(stack: Stack, logicalId: string): boolean {

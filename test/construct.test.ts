@@ -1127,6 +1127,32 @@ describe('keys no revocation names, under a key policy that does not trust the a
     expect(Object.values(grantsOf(rootTemplate2))).toHaveLength(1);
   });
 
+  test('S10/L13: a root key passed into a nested stack by a parameter the user names is tagged and checked as the app key it is', () => {
+    const root = newStack('Root');
+    const key = externalKey(root, 'RootKey');
+    const nested = new NestedStack(root, 'Inner', { parameters: { KeyArnParam: key.keyArn } });
+    const param = new CfnParameter(nested, 'KeyArnParam', { type: 'String' });
+    new KeyMaterialRevocation(nested, 'R', { key: kms.Key.fromKeyArn(nested, 'K', param.valueAsString) });
+    const rootResources = Template.fromStack(root).toJSON().Resources;
+    expect(rootResources[root.getLogicalId(key.node.defaultChild as kms.CfnKey)].Properties.Tags).toEqual([{ Key: 'cdk-kms-key-material:revocation', Value: 'true' }]);
+    const nestedTemplate = Template.fromStack(nested);
+    const [[, revocation]] = revocations(nestedTemplate);
+    expect(revocation.Properties.KeyTagged).toBe('true');
+    // Its key policy still names it by the parameter, and says its value (a new one replaces the policy: L9).
+    const [policy] = Object.values(keyPolicies(nestedTemplate));
+    expect(policy.Properties.PolicyDocument.Statement[0].Resource).toEqual({ Ref: 'KeyArnParam' });
+    expect(JSON.stringify(policy.Properties.Description)).toContain('KeyArnParam');
+    expect(Annotations.fromStack(root).findWarning('*', Match.stringLikeRegexp('keyCheckedAtDeploy'))).toEqual([]);
+
+    // S3 at synth: an AWS_KMS root key passed the same way.
+    const root2 = newStack('Root2');
+    const managed = new kms.Key(root2, 'Managed');
+    const nested2 = new NestedStack(root2, 'Inner', { parameters: { KeyArnParam: managed.keyArn } });
+    const param2 = new CfnParameter(nested2, 'KeyArnParam', { type: 'String' });
+    new KeyMaterialRevocation(nested2, 'R', { key: kms.Key.fromKeyArn(nested2, 'K', param2.valueAsString) });
+    expect(() => Template.fromStack(root2)).toThrow(/Root2\/Managed/);
+  });
+
   test('S10/L13: an override of the key\'s Tags that drops the tag fails synth; Tags given as a token warn', () => {
     const root = newStack('Root');
     const key = externalKey(root, 'RootKey');

@@ -348,7 +348,7 @@ const ROWS: Array<[string, Facts, Expected]> = [
     { skip: /revokeOnStackDelete is off/ }],
   ['S10/L12: the update took the tag off (the key stays), revokeOnRemoval off: kept, without reading the tree',
     del({ props: props({ KeyTagged: 'true' }), lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), template: {}, keyTag: 'untagged' }),
-    { skip: /stays: the update took the tag .* off it, revokeOnRemoval is off/ }],
+    { skip: /stays: it no longer carries the tag .* takes off, revokeOnRemoval is off/ }],
   ['S10/L12: the key stays, revokeOnRemoval on: revoked as a removal of the construct',
     del({ props: props({ KeyTagged: 'true', RevokeOnRemoval: 'true' }), lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), template: {}, keyTag: 'untagged', treeRevocations: [] }),
     { revoke: [KEY_A], reason: /revokeOnRemoval is on/ }],

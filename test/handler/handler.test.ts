@@ -354,7 +354,7 @@ describe('Delete', () => {
     expect(response.Status).toBe('SUCCESS');
     expect(kms.commandCalls(ListResourceTagsCommand)).toHaveLength(2);
     expect(deletes()).toHaveLength(0);
-    expect(decision.reason).toContain('the update took the tag');
+    expect(decision.reason).toContain('no longer carries the tag');
   });
 
   test('S10/L21: the key\'s tags cannot be read: FAILED, naming the action, nothing revoked', async () => {

@@ -159,7 +159,7 @@ describe('plan: what a deployment will revoke (offline)', () => {
       new kms.CfnKey(new NestedStack(stack, 'Inner'), 'Other', { keyPolicy: {} });
     }));
     expect(stays.map((i) => i.verdict)).toEqual(['keep']);
-    expect(stays[0].why).toContain('the update took the tag');
+    expect(stays[0].why).toContain('no longer carries the tag');
     // The nested stack removed with the revocation in it: the same two answers (L24).
     expect(deploying(planOf(both, (stack) => { new kms.CfnKey(stack, 'Other', { keyPolicy: {} }); })).map((i) => i.verdict)).toEqual(['revoke']);
     expect(deploying(planOf(both, (stack) => { externalKey(stack, 'RootKey'); })).map((i) => i.verdict)).toEqual(['keep']);
