@@ -216,9 +216,18 @@ function answer(physicalId: string, decision: 'revoked' | 'skipped' | 'validated
 
 const need = (fact: FactName): Decision => ({ kind: 'need', fact });
 
-/** L28, S10: a forward create or update of a revocation of a tagged key checks the tag as well. */
-function checkingTag(props: RevocationProperties, decision: Decision): Decision {
-  return on(props.KeyTagged) && decision.kind === 'answer' ? { ...decision, checkTag: props.KeyArn } : decision;
+/**
+ * L28, S10: a create or update of a revocation of a tagged key checks the key's tag as well, once
+ * the statuses show no rollback: a rollback never fails, so statuses that cannot be read leave the
+ * check out (and the reason says so) rather than risk one.
+ */
+function withTagCheck(facts: Facts, decision: Decision): Decision {
+  if (!on(facts.props.KeyTagged) || decision.kind !== 'answer') return decision;
+  if (!facts.lineage) {
+    if (facts.unreadable?.lineage === undefined) return need('lineage');
+    return { ...decision, reason: `${decision.reason}; the key's tag ${KEY_TAG} was not checked (the stack statuses could not be read)` };
+  }
+  return rollbackIn(facts.lineage) ? decision : { ...decision, checkTag: facts.props.KeyArn };
 }
 const fail = (reason: string): Decision => ({ kind: 'fail', reason });
 
@@ -271,8 +280,8 @@ function turnOf(facts: Facts): number | undefined {
 
 function rules(facts: Facts): Decision {
   switch (facts.requestType) {
-    case 'Create': return decideCreate(facts);
-    case 'Update': return decideUpdate(facts);
+    case 'Create': return withTagCheck(facts, decideCreate(facts));
+    case 'Update': return withTagCheck(facts, decideUpdate(facts));
     case 'Delete': return decideDelete(facts);
   }
 }
@@ -388,8 +397,8 @@ function describeLineage(lineage: readonly StackFacts[]): string {
 function decideCreate(facts: Facts): Decision {
   const props = facts.props;
   if (!on(props.Revoked)) {
-    return checkingTag(props, answer(physicalIdFor(props.KeyArn, false), 'validated',
-      'key exists, has Origin EXTERNAL and is in the stack\'s account; nothing revoked on create', [], props.KeyArn));
+    return answer(physicalIdFor(props.KeyArn, false), 'validated',
+      'key exists, has Origin EXTERNAL and is in the stack\'s account; nothing revoked on create', [], props.KeyArn);
   }
   // A create has no later phase to revoke in: the switch revokes now, unless CloudFormation is undoing something.
   if (!facts.lineage) return unreadable(facts, 'lineage', 'whether this create is part of a rollback') ?? need('lineage');
@@ -398,8 +407,8 @@ function decideCreate(facts: Facts): Decision {
   if (rollback) {
     return answer(physicalId, 'skipped', `revoked is on, but a stack is ${rollback.status}: rollbacks never revoke`, [], props.KeyArn);
   }
-  return checkingTag(props, answer(physicalId, 'revoked', 'revoked is on at create',
-    [{ keyArn: props.KeyArn, scope: props.MaterialScope, regions: regionsOf(props), why: 'revoked is on at create' }], props.KeyArn));
+  return answer(physicalId, 'revoked', 'revoked is on at create',
+    [{ keyArn: props.KeyArn, scope: props.MaterialScope, regions: regionsOf(props), why: 'revoked is on at create' }], props.KeyArn);
 }
 
 // ---- Update: L8-L11, L14 (the update phase never revokes) ---------------------------------------
@@ -413,15 +422,11 @@ function decideUpdate(facts: Facts): Decision {
     // An Update of a resource whose create failed (a --no-rollback create, updated to repair it):
     // nothing was created yet, so it starts as a create would, without revoking (GUESS: the
     // documentation does not say which physical ID such an Update carries).
-    return checkingTag(props, answer(physicalIdFor(props.KeyArn, on(props.Revoked)), 'validated',
-      'the resource\'s create had failed: validated as on create; nothing revoked in an update phase', [], props.KeyArn));
+    return answer(physicalIdFor(props.KeyArn, on(props.Revoked)), 'validated',
+      'the resource\'s create had failed: validated as on create; nothing revoked in an update phase', [], props.KeyArn);
   }
   if (!keyChanged && !switchChanged) {
-    const inPlace = answer(facts.physicalId!, 'skipped', 'in-place update of the same key: nothing revoked');
-    if (!on(props.KeyTagged)) return inPlace;
-    // The tag is checked in a forward update only: a rollback never fails.
-    if (!facts.lineage) return unreadable(facts, 'lineage', 'whether this update is a rollback') ?? need('lineage');
-    return rollbackIn(facts.lineage) ? inPlace : checkingTag(props, inPlace);
+    return answer(facts.physicalId!, 'skipped', 'in-place update of the same key: nothing revoked');
   }
   const current = parsePhysicalId(facts.physicalId);
   // A new physical ID makes CloudFormation send the old one a Delete in the cleanup, once the
@@ -454,10 +459,10 @@ function decideUpdate(facts: Facts): Decision {
     if (switchOn) precheck.push({ keyArn: props.KeyArn, scope: props.MaterialScope, regions: regionsOf(props), why: 'revoked in the cleanup by the switch' });
   }
   const checks = precheck.length > 0 ? `; checked now what the cleanup will need for ${precheck.map((t) => t.keyArn).join(' and ')}` : '';
-  if (!keyChanged) return checkingTag(props, answer(physicalId, 'skipped', `in-place update of the same key; ${switchNote}${checks}`, [], undefined, precheck));
-  return checkingTag(props, answer(physicalId, 'validated',
+  if (!keyChanged) return answer(physicalId, 'skipped', `in-place update of the same key; ${switchNote}${checks}`, [], undefined, precheck);
+  return answer(physicalId, 'validated',
     `key changed from ${old.KeyArn}: new physical ID; the old key is dealt with in the cleanup if the update succeeds${switchNote ? `; ${switchNote}` : ''}${checks}`,
-    [], props.KeyArn, precheck));
+    [], props.KeyArn, precheck);
 }
 
 // ---- Delete: L4-L7, L9, L12, L13, L20-L25, L27, L30 ---------------------------------------------

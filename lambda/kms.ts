@@ -2,7 +2,7 @@ import {
   DeleteImportedKeyMaterialCommand, DescribeKeyCommand, KeyMetadata, KMSClient, ListKeyRotationsCommand, ListResourceTagsCommand,
   RotationsListEntry,
 } from '@aws-sdk/client-kms';
-import { KEY_TAG, MaterialScopeValue, RegionsValue } from '../lib/contract';
+import { KEY_TAG, KEY_TAG_VALUE, MaterialScopeValue, RegionsValue } from '../lib/contract';
 import { Budget } from './budget';
 import { kmsClient } from './clients';
 import { awsErrorName, BudgetExhaustedError, errorMessage, explainKmsError, HandlerError } from './errors';
@@ -50,7 +50,7 @@ async function describeKey(keyArn: string, budget: Budget): Promise<KeyMetadata 
 const MAX_TAG_PAGES = 10;
 
 /**
- * Whether the key carries KEY_TAG (ListResourceTags, in the key's Region): for a key of another
+ * Whether the key carries KEY_TAG with KEY_TAG_VALUE (ListResourceTags, in the key's Region): for a key of another
  * stack of the tree (LIFECYCLE S10). 'gone' when KMS no longer has the key.
  */
 export async function readKeyTag(keyArn: string, budget: Budget): Promise<'tagged' | 'untagged' | 'gone'> {
@@ -59,7 +59,7 @@ export async function readKeyTag(keyArn: string, budget: Budget): Promise<'tagge
     for (let page = 0; page < MAX_TAG_PAGES; page++) {
       const out = await kmsCall('kms:ListResourceTags', keyArn, budget, (client, abortSignal) =>
         client.send(new ListResourceTagsCommand({ KeyId: keyArn, Marker: marker, Limit: 50 }), { abortSignal }));
-      if ((out.Tags ?? []).some((t) => t.TagKey === KEY_TAG)) return 'tagged';
+      if ((out.Tags ?? []).some((t) => t.TagKey === KEY_TAG && t.TagValue === KEY_TAG_VALUE)) return 'tagged';
       if (!out.Truncated || !out.NextMarker) return 'untagged';
       marker = out.NextMarker;
     }

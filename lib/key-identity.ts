@@ -81,7 +81,9 @@ type Source = { readonly arn: string } | { readonly cfnKey: kms.CfnKey } | undef
 /**
  * Follows a key ARN given by a nested stack's parameter up to what the parent passes into it, and
  * so on: a literal ARN, or a CfnKey's Arn. Anything else (a parameter of the root, another
- * attribute, a function of several values, a parameter set after this is called) is undefined.
+ * attribute, a function of several values) is undefined. Only once references are wired (at
+ * validation): before, a reference to another stack's resource resolves to that stack's logical
+ * ID, which the lookup in the parent could take for one of its own.
  */
 function sourceOf(key: kms.IKey, consumer: Stack): Source {
   let stack = consumer;
@@ -116,16 +118,6 @@ export function sourceIdentity(key: kms.IKey, cfnKey: kms.CfnKey | undefined, co
   if (source && 'arn' in source) return `arn ${source.arn}`;
   if (source) return keyIdentity(key, source.cfnKey, consumer);
   return keyIdentity(key, undefined, consumer);
-}
-
-/**
- * A key of the app that reaches a nested stack through parameters the user names (LIFECYCLE S10:
- * "however it reaches the construct"), as far as the nested stacks' parameters are known now.
- */
-export function cfnKeyThroughParameters(key: kms.IKey, consumer: Stack): kms.CfnKey | undefined {
-  if (!Token.isUnresolved(key.keyArn) || !consumer.nestedStackParent) return undefined;
-  const source = sourceOf(key, consumer);
-  return source && 'cfnKey' in source ? source.cfnKey : undefined;
 }
 
 function isParameterOf(stack: Stack, logicalId: string): boolean {

@@ -11,7 +11,7 @@ import {
   ATTR_KEY_ARN, ATTR_REVOKED_MATERIAL_IDS, CONTRACT_VERSION, KEY_TAG, KEY_TAG_VALUE, KMS_ACTIONS, KMS_TAG_ACTIONS, withoutDefaults, WRITE_VERSION_1_CONTEXT, METRIC_NAMESPACE, METRIC_REFUSED_REQUESTS,
   METRIC_REVOCATION_FAILURES, RESOURCE_TYPE, RevocationProperties,
 } from './contract';
-import { cfnKeyOf, cfnKeyThroughParameters, rootStackOf, sourceIdentity } from './key-identity';
+import { cfnKeyOf, rootStackOf, sourceIdentity } from './key-identity';
 import { addToKeyPolicy, keyPolicyTrustsAccount } from './key-policy';
 import { isMultiRegionAtSynth, RevocationProvider } from './provider';
 import { checkNoAutomaticRotation } from './rotation';
@@ -246,18 +246,14 @@ export class KeyMaterialRevocation extends Construct {
     checkNotAlias(key);
     // S10: a key defined in the app is treated as such however it was obtained.
     const cfnKey = cfnKeyOf(key);
-    // Also a key of the app passed down by nested stacks' parameters the user names: checked,
-    // tagged and guarded as the app key it is. (The key policies keep naming it by its parameter,
-    // whose value can change while the nested template does not: provider.ts.)
-    const appKey = cfnKey ?? cfnKeyThroughParameters(key, stack);
-    this.cfnKey = appKey;
-    const keyStack = appKey ? Stack.of(appKey) : undefined;
+    this.cfnKey = cfnKey;
+    const keyStack = cfnKey ? Stack.of(cfnKey) : undefined;
     const sameStack = keyStack === stack;
     // S10, L13: a key of another stack of the same tree is tagged, so that the handler can tell
     // "removed together" from "the key stays" without reading that stack's template (S11). Keys of
     // other top-level stacks are not: those are deployed apart, in either order.
-    const tagged = appKey !== undefined && !sameStack && rootStackOf(keyStack!) === rootStackOf(stack);
-    if (tagged) appKey.tags.setTag(KEY_TAG, KEY_TAG_VALUE);
+    const tagged = cfnKey !== undefined && !sameStack && rootStackOf(keyStack!) === rootStackOf(stack);
+    if (tagged) cfnKey.tags.setTag(KEY_TAG, KEY_TAG_VALUE);
     const keyActions = tagged ? [...KMS_ACTIONS, ...KMS_TAG_ACTIONS] : KMS_ACTIONS;
     // A key of the same stack, or of the same nested tree, is in the stack's account even when
     // neither account is known yet.
@@ -269,18 +265,16 @@ export class KeyMaterialRevocation extends Construct {
       vpc: props.vpc, vpcSubnets: props.vpcSubnets, securityGroups: props.securityGroups, architecture: props.architecture,
     });
     provider.useLogRetention(props.logRetention, this.node.path);
-    if (appKey) {
-      // The key object whose policy counts: the one given, or for a key passed by parameters its kms.Key.
-      const policyKey = cfnKey ? key : appKey.node.scope instanceof kms.Key ? appKey.node.scope : undefined;
+    if (cfnKey) {
       // S3 once the tree is complete: the Origin may be set after this construct is created. And
       // imported material cannot rotate automatically: KMS refuses EnableKeyRotation on such a key.
       // One rendering of the key for both (it resolves the key policy: the costly part of synth).
       this.node.addValidation({ validate: () => {
-        const rendered = renderedResource(appKey);
-        if (tagged) this.checkKeyTag(appKey, rendered);
-        return [...checkOrigin(appKey, rendered), ...checkNoAutomaticRotation(appKey, rendered)];
+        const rendered = renderedResource(cfnKey);
+        if (tagged) this.checkKeyTag(cfnKey, rendered);
+        return [...checkOrigin(cfnKey, rendered), ...checkNoAutomaticRotation(cfnKey, rendered)];
       } });
-      if (cfnKey && sameStack && !keyPolicyTrustsAccount(cfnKey, KMS_ACTIONS, key)) {
+      if (sameStack && !keyPolicyTrustsAccount(cfnKey, KMS_ACTIONS, key)) {
         // A key policy that does not let IAM policies grant our actions (a custom one) gets a
         // statement for the handler's role. In a key policy, "*" means this key. Other stacks'
         // keys are left alone: referencing this stack's role from there would create a
@@ -294,9 +288,9 @@ export class KeyMaterialRevocation extends Construct {
       } else if (!sameStack) {
         // Once the tree is complete: a statement may be added to the key policy after this construct.
         this.node.addValidation({ validate: () => {
-          if (!keyPolicyTrustsAccount(appKey, keyActions, policyKey)) {
+          if (!keyPolicyTrustsAccount(cfnKey, keyActions, key)) {
             Annotations.of(this).addWarningV2('cdk-kms-key-material:keyPolicyOfOtherStack',
-              `the key policy of ${appKey.node.path} does not let the account's IAM policies grant ${keyActions.join(', ')}, and ` +
+              `the key policy of ${cfnKey.node.path} does not let the account's IAM policies grant ${keyActions.join(', ')}, and ` +
               `the key is defined in another stack than this revocation (${stack.node.path}), whose handler's role it cannot name ` +
               'without a dependency cycle: allow those actions to the account root principal in the key policy (IAM then grants ' +
               'them to this handler alone), or define the revocation in the key\'s stack; otherwise the handler\'s create fails');
@@ -308,7 +302,7 @@ export class KeyMaterialRevocation extends Construct {
     // A key known by its ID, account and Region (kms.Key.fromLookup after a successful lookup) has
     // only its partition as a token: it is known well enough, and needs no warning.
     const knownAtSynth = !Token.isUnresolved(key.keyId) && !Token.isUnresolved(key.env.account) && !Token.isUnresolved(key.env.region);
-    if (Token.isUnresolved(key.keyArn) && !appKey && !knownAtSynth) {
+    if (Token.isUnresolved(key.keyArn) && !cfnKey && !knownAtSynth) {
       Annotations.of(this).addWarningV2('cdk-kms-key-material:keyCheckedAtDeploy',
         'the key ARN is only known at deploy time: the handler checks on create that it names a key (not an alias) ' +
         'with Origin EXTERNAL in the stack\'s account, and fails the deployment otherwise');

@@ -1127,30 +1127,34 @@ describe('keys no revocation names, under a key policy that does not trust the a
     expect(Object.values(grantsOf(rootTemplate2))).toHaveLength(1);
   });
 
-  test('S10/L13: a root key passed into a nested stack by a parameter the user names is tagged and checked as the app key it is', () => {
+  test('S10: a root key passed into a nested stack by a parameter the user names is known by ARN alone: not tagged, checked on create', () => {
     const root = newStack('Root');
     const key = externalKey(root, 'RootKey');
     const nested = new NestedStack(root, 'Inner', { parameters: { KeyArnParam: key.keyArn } });
     const param = new CfnParameter(nested, 'KeyArnParam', { type: 'String' });
     new KeyMaterialRevocation(nested, 'R', { key: kms.Key.fromKeyArn(nested, 'K', param.valueAsString) });
-    const rootResources = Template.fromStack(root).toJSON().Resources;
-    expect(rootResources[root.getLogicalId(key.node.defaultChild as kms.CfnKey)].Properties.Tags).toEqual([{ Key: 'cdk-kms-key-material:revocation', Value: 'true' }]);
-    const nestedTemplate = Template.fromStack(nested);
-    const [[, revocation]] = revocations(nestedTemplate);
-    expect(revocation.Properties.KeyTagged).toBe('true');
-    // Its key policy still names it by the parameter, and says its value (a new one replaces the policy: L9).
-    const [policy] = Object.values(keyPolicies(nestedTemplate));
-    expect(policy.Properties.PolicyDocument.Statement[0].Resource).toEqual({ Ref: 'KeyArnParam' });
-    expect(JSON.stringify(policy.Properties.Description)).toContain('KeyArnParam');
-    expect(Annotations.fromStack(root).findWarning('*', Match.stringLikeRegexp('keyCheckedAtDeploy'))).toEqual([]);
+    expect(Template.fromStack(root).toJSON().Resources[root.getLogicalId(key.node.defaultChild as kms.CfnKey)].Properties.Tags).toBeUndefined();
+    const [[, revocation]] = revocations(Template.fromStack(nested));
+    expect(revocation.Properties.KeyTagged).toBeUndefined();
+    expect(Annotations.fromStack(root).findWarning('*', Match.stringLikeRegexp('keyCheckedAtDeploy')).map((w) => w.id)).toEqual(['/Root/Inner/R']);
+  });
 
-    // S3 at synth: an AWS_KMS root key passed the same way.
-    const root2 = newStack('Root2');
-    const managed = new kms.Key(root2, 'Managed');
-    const nested2 = new NestedStack(root2, 'Inner', { parameters: { KeyArnParam: managed.keyArn } });
-    const param2 = new CfnParameter(nested2, 'KeyArnParam', { type: 'String' });
-    new KeyMaterialRevocation(nested2, 'R', { key: kms.Key.fromKeyArn(nested2, 'K', param2.valueAsString) });
-    expect(() => Template.fromStack(root2)).toThrow(/Root2\/Managed/);
+  test('S10: a sibling\'s key passed by a parameter whose logical ID equals one of the root\'s keys tags neither key (no lookup by logical ID across stacks)', () => {
+    const root = newStack('Root');
+    const rootKey = externalKey(root, 'Key');
+    const sibling = new NestedStack(root, 'Sib');
+    const sibKey = externalKey(sibling, 'Key');
+    expect(root.getLogicalId(rootKey.node.defaultChild as kms.CfnKey)).toBe(sibling.getLogicalId(sibKey.node.defaultChild as kms.CfnKey));
+    const nested = new NestedStack(root, 'N', { parameters: { P: sibKey.keyArn } });
+    const param = new CfnParameter(nested, 'P', { type: 'String' });
+    new KeyMaterialRevocation(nested, 'R', { key: kms.Key.fromKeyArn(nested, 'K', param.valueAsString) });
+    // S9 does not take the root's key for the one passed: a revocation of it synthesizes.
+    new KeyMaterialRevocation(root, 'OfRootKey', { key: rootKey });
+    const tags = (stack: Stack, key: kms.Key) => Template.fromStack(stack).toJSON().Resources[stack.getLogicalId(key.node.defaultChild as kms.CfnKey)].Properties.Tags;
+    expect(tags(root, rootKey)).toBeUndefined();
+    expect(tags(sibling, sibKey)).toBeUndefined();
+    const [[, revocation]] = revocations(Template.fromStack(nested));
+    expect(revocation.Properties.KeyTagged).toBeUndefined();
   });
 
   test('S10/L13: an override of the key\'s Tags that drops the tag fails synth; Tags given as a token warn', () => {

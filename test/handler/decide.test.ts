@@ -559,9 +559,34 @@ describe('L24/L29: a nested stack removed by its parent\'s update binds revokeOn
 describe('S10/L28: a create or forward update of a revocation of a tagged key checks the tag, a rollback never', () => {
   const tagged = props({ KeyTagged: 'true' });
   const checkOf = (d: Decision) => (d.kind === 'answer' ? d.checkTag : `no answer: ${JSON.stringify(d)}`);
-  test('S10/L28: a create checks the tag; one without KeyTagged does not', () => {
-    expect(checkOf(decide({ requestType: 'Create', logicalId: LOGICAL, props: tagged, resource: { status: 'CREATE_IN_PROGRESS' } }))).toBe(KEY_A);
-    expect(checkOf(decide({ requestType: 'Create', logicalId: LOGICAL, props: props(), resource: { status: 'CREATE_IN_PROGRESS' } }))).toBeUndefined();
+  test('S10/L28: a create reads the statuses and checks the tag, not in a rollback, nor without statuses; one without KeyTagged does neither', () => {
+    const create = (o: Partial<Facts>): Facts => ({ requestType: 'Create', logicalId: LOGICAL, props: tagged, resource: { status: 'CREATE_IN_PROGRESS' }, ...o });
+    expect(decide(create({}))).toEqual({ kind: 'need', fact: 'lineage' });
+    expect(checkOf(decide(create({ lineage: flat('CREATE_IN_PROGRESS') })))).toBe(KEY_A);
+    expect(checkOf(decide(create({ lineage: nested('CREATE_IN_PROGRESS', 'UPDATE_ROLLBACK_IN_PROGRESS') })))).toBeUndefined();
+    const unread = decide(create({ unreadable: { lineage: 'DescribeStacks throttled' } }));
+    expect(checkOf(unread)).toBeUndefined();
+    expect(unread.kind === 'answer' && unread.reason).toMatch(/tag .* was not checked \(the stack statuses could not be read\)/);
+    expect(checkOf(decide(create({ props: props() })))).toBeUndefined();
+  });
+  test('S10/L28/L11: an update whose statuses cannot be read, a key change or a switch included, does not check the tag and does not fail', () => {
+    const base = {
+      requestType: 'Update' as const, logicalId: LOGICAL, physicalId: physicalIdFor(KEY_A, false), oldProps: tagged,
+      resource: { status: 'UPDATE_IN_PROGRESS', physicalId: physicalIdFor(KEY_A, false) }, unreadable: { lineage: 'throttled' },
+    };
+    for (const p of [tagged, props({ KeyArn: KEY_B, KeyTagged: 'true' }), props({ KeyTagged: 'true', Revoked: 'true' })]) {
+      const d = decide({ ...base, props: p });
+      expect(d.kind).toBe('answer');
+      expect(checkOf(d)).toBeUndefined();
+    }
+  });
+  test('S10/L28: the update of a resource whose create failed checks the tag going forward only', () => {
+    const failed = {
+      requestType: 'Update' as const, logicalId: LOGICAL, physicalId: 'kms-key-material-revocation-failed-create:req-1', props: tagged, oldProps: tagged,
+      resource: { status: 'UPDATE_IN_PROGRESS', physicalId: 'kms-key-material-revocation-failed-create:req-1' },
+    };
+    expect(checkOf(decide({ ...failed, lineage: flat('UPDATE_IN_PROGRESS') }))).toBe(KEY_A);
+    expect(checkOf(decide({ ...failed, lineage: flat('UPDATE_ROLLBACK_IN_PROGRESS') }))).toBeUndefined();
   });
   test('S10/L28: an in-place update (the upgrade that adds KeyTagged) reads the statuses, checks the tag going forward, not in a rollback', () => {
     const update = (o: Partial<Facts>): Facts => ({

@@ -321,27 +321,6 @@ const TAGGED_KEY_SCENARIOS: Scenario[] = [
     },
   },
   {
-    name: 'nested-revocation-by-named-parameter-removed-with-root-key',
-    rows: ['S10', 'L13', 'S7'],
-    description: 'A root key passed into a nested stack by a parameter the user names is an app key too: removed together with its revocation, it is revoked; the nested stack stays.',
-    app: (stack) => {
-      const key = externalKey(stack, 'RootKey', RemovalPolicy.DESTROY);
-      const inner = new NestedStack(stack, 'Inner', { parameters: { KeyArnParam: key.keyArn } });
-      placeholder(inner);
-      const param = new CfnParameter(inner, 'KeyArnParam', { type: 'String' });
-      new KeyMaterialRevocation(inner, 'Revocation', { key: kms.Key.fromKeyArn(inner, 'Key', param.valueAsString) });
-    },
-    play: async (ctx) => {
-      await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
-      await update(ctx, 'remove the root key and the nested revocation', (stack) => { placeholder(new NestedStack(stack, 'Inner')); });
-    },
-    check: (ctx, expect) => {
-      expect(ctx.bed.engine.status).toBe('UPDATE_COMPLETE');
-      expect(allRevoked(ctx, keyOf(ctx, 'RootKey'))).toBe(true);
-      noFailure(ctx, expect);
-    },
-  },
-  {
     name: 'sibling-nested-revocation-removed-with-key',
     rows: ['S10', 'L13', 'L24'],
     description: 'A revocation in one nested stack of a key in a sibling nested stack; one update removes the revocation\'s nested stack and the key: revoked.',
