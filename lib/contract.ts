@@ -109,7 +109,7 @@ export interface RevocationProperties {
 
 /**
  * The tag the construct puts on a key of another stack of the tree that a revocation manages
- * (KeyTagged). Its value is not read: only whether the key still carries the tag.
+ * (KeyTagged). The handler counts it only with this value (synth fails on another).
  */
 export const KEY_TAG = 'cdk-kms-key-material:revocation';
 export const KEY_TAG_VALUE = 'true';
