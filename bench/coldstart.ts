@@ -95,7 +95,12 @@ export interface LoadSplit {
 
 export interface ColdStartResult {
   readonly samplesPerVariant: number;
+  /** The Node.js executable the samples ran on (for arm64 on another machine: a wrapper running it under an emulator). */
   readonly node: string;
+  /** The architecture the handlers ran on (older records: the machine's). */
+  readonly arch?: string;
+  /** The emulator, when the handlers' architecture is not the machine's. */
+  readonly emulator?: string;
   readonly nodeVersion: string;
   readonly bundles: BundleSize[];
   readonly variants: VariantSummary[];
@@ -137,8 +142,16 @@ interface Prepared {
   readonly logicalId: string;
 }
 
-export async function measureColdStart(samplesPerVariant: number): Promise<ColdStartResult> {
-  progress(`cold start: ${samplesPerVariant} fresh processes per variant, interleaved`);
+/** Another Node.js to run the handlers on than the runtime's on this machine: arm64 under an emulator (bench/arm64.ts). */
+export interface ColdStartOptions {
+  readonly node?: string;
+  readonly arch?: string;
+  readonly emulator?: string;
+}
+
+export async function measureColdStart(samplesPerVariant: number, options: ColdStartOptions = {}): Promise<ColdStartResult> {
+  const arch = options.arch ?? process.arch;
+  progress(`cold start (${arch}${options.emulator ? `, under ${options.emulator}` : ''}): ${samplesPerVariant} fresh processes per variant, interleaved`);
   const placeholder = fakeKeyArn(0);
   const serviceToken = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:BenchStack-Handler`;
   const prepare = (variant: Variant): Prepared => {
@@ -156,7 +169,9 @@ export async function measureColdStart(samplesPerVariant: number): Promise<ColdS
     bundleSize('baseline', prepared.get('baseline')!.spec, prepared.get('baseline')!.spec.runtime),
   ];
 
-  const node = nodeForRuntime(BENCH_RUNTIME);
+  const node = options.node ?? nodeForRuntime(BENCH_RUNTIME);
+  // Under an emulator a sample takes seconds: the same sample, only slower.
+  const sampleTimeoutMs = options.emulator ? 180_000 : 60_000;
   const [kms, cfn, responses] = await Promise.all([
     KmsDouble.start({ defaultAccount: ACCOUNT, defaultRegion: REGION }),
     CloudFormationDouble.start(),
@@ -244,7 +259,7 @@ export async function measureColdStart(samplesPerVariant: number): Promise<ColdS
     const started = process.hrtime.bigint();
     const report = await new Promise<any>((resolve) => {
       const child: ChildProcess = fork(WORKER, [], { execPath: node, env, stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [] });
-      const timer = setTimeout(() => { child.kill('SIGKILL'); resolve({ error: 'no report within 60 s' }); }, 60_000);
+      const timer = setTimeout(() => { child.kill('SIGKILL'); resolve({ error: `no report within ${sampleTimeoutMs / 1000} s` }); }, sampleTimeoutMs);
       child.once('message', (msg) => { clearTimeout(timer); resolve(msg); });
       child.once('exit', (code) => { clearTimeout(timer); resolve({ error: `exited with code ${code} before reporting` }); });
     });
@@ -309,7 +324,7 @@ export async function measureColdStart(samplesPerVariant: number): Promise<ColdS
     };
   });
   return {
-    samplesPerVariant, node, nodeVersion: raw[0]?.nodeVersion ?? '', bundles, variants: summaries,
+    samplesPerVariant, node, arch, emulator: options.emulator, nodeVersion: raw[0]?.nodeVersion ?? '', bundles, variants: summaries,
     // The shipped bundle (the assembly's copy of it is gone by now).
     loadSplit: measureLoadSplit(node, path.join(ROOT, 'assets', 'revocation-handler'), Math.max(5, Math.min(9, samplesPerVariant))),
     raw,

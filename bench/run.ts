@@ -15,6 +15,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { KeyMaterialScope } from '../lib/index';
+import { arm64Node } from './arm64';
 import { measureColdStart } from './coldstart';
 import { BenchResults, PreviousRun, renderReport } from './report';
 import { measureRetryHeadroom } from './retry-headroom';
@@ -29,6 +30,8 @@ interface Config {
   readonly quick: boolean;
   readonly synthRuns: number;
   readonly coldSamples: number;
+  /** Samples per variant of the arm64 cold start, under an emulator (seconds each). */
+  readonly coldArm64Samples: number;
   readonly throughputKeys: number;
   readonly concurrencies: number[];
   /** Several full stacks destroyed together (issue 13: 980), ours, scope CURRENT, end to end. */
@@ -129,8 +132,8 @@ async function main(): Promise<void> {
   // The plan app of issue 13 goal 4 has 489 keys: two stacks within our 250 keys per stack.
   const planKeysPerStack = [245, 244];
   const config: Config = quick
-    ? { quick, synthRuns: 3, coldSamples: 5, throughputKeys: 90, concurrencies: [8], manyStacks: { keys: 120, fullStack: 30, concurrency: 8 }, planRuns: 3, planSynthRuns: 1, planKeysPerStack }
-    : { quick, synthRuns: 15, coldSamples: 31, throughputKeys: 300, concurrencies: [8, 32], manyStacks: { keys: 980, fullStack: 490, concurrency: 32 }, planRuns: 9, planSynthRuns: 5, planKeysPerStack };
+    ? { quick, synthRuns: 3, coldSamples: 5, coldArm64Samples: 3, throughputKeys: 90, concurrencies: [8], manyStacks: { keys: 120, fullStack: 30, concurrency: 8 }, planRuns: 3, planSynthRuns: 1, planKeysPerStack }
+    : { quick, synthRuns: 15, coldSamples: 31, coldArm64Samples: 15, throughputKeys: 300, concurrencies: [8, 32], manyStacks: { keys: 980, fullStack: 490, concurrency: 32 }, planRuns: 9, planSynthRuns: 5, planKeysPerStack };
   if (!fs.existsSync(path.join(ROOT, 'assets', 'revocation-handler', 'index.js'))) {
     throw new Error('assets/revocation-handler/index.js is missing: run `npm run bundle` first');
   }
@@ -151,6 +154,12 @@ async function main(): Promise<void> {
   };
   const synthTime = measureSynthTime(100, config.synthRuns);
   const coldStart = await measureColdStart(config.coldSamples);
+  // arm64 handlers where this machine can run them: under an emulator, the same Node.js version.
+  const arm = arm64Node(coldStart.nodeVersion);
+  const coldStartArm64 = arm.available
+    ? await measureColdStart(config.coldArm64Samples, { node: arm.execPath, arch: 'arm64', emulator: arm.emulator })
+    : { notMeasured: arm.reason };
+  if (!arm.available) progress(`cold start on arm64 not measured: ${arm.reason}`);
   const planTime = measurePlanTime({ keysPerStack: config.planKeysPerStack, synthRuns: config.planSynthRuns, planRuns: config.planRuns });
   const throughput: ThroughputResult[] = [];
   // Neither side holds 300 keys in one stack: ours at most 250 (the construct refuses more at
@@ -213,6 +222,7 @@ async function main(): Promise<void> {
     templateCost,
     synthTime,
     coldStart,
+    coldStartArm64,
     throughput,
     retryHeadroom,
     planTime,
