@@ -1,5 +1,5 @@
 import * as cdk from 'aws-cdk-lib';
-import { CfnResource, Stack } from 'aws-cdk-lib';
+import { Aspects, CfnResource, IAspect, Stack } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 
 /**
@@ -8,13 +8,33 @@ import { Construct } from 'constructs';
  * `Validations`, which only newer aws-cdk-lib versions have (hence the feature test), under the
  * rule ID (`AwsSolutions-KMS5`) or, for one finding of a rule, `RuleId[FindingId]`.
  * Findings of one resource must be acknowledged in one call: the metadata entry is replaced.
+ *
+ * The `cdk_nag` metadata (about 236 template bytes per ExternalKey) is left in the template only
+ * where a cdk-nag v2 pack reads it: the pack, an Aspect, reads it while it visits the resource,
+ * during aspect invocation, never from the template. It is written here, before any aspect runs,
+ * so that every pack sees it whatever the aspect order (the key policies the GrantKeys aspect
+ * makes too); a validation, which aws-cdk-lib runs after aspect invocation and before it writes
+ * the templates (core/lib/private/synthesis.js, 2.93 and newer alike), takes it out again when no
+ * aspect of the resource or of one of its scopes, the App included, is a v2 pack. It stays with
+ * `skipValidation` (as before), and in a Stage under a pack on the App (which does not visit the
+ * Stage: more than needed, never less). A nested stack's asset hash, taken before validation
+ * (prepareApp), still counts it; a later `synth({ force: true })` after a pack was added finds it gone.
  */
 export function acknowledgeNagFindings(resource: CfnResource, findings: ReadonlyArray<NagFinding>): void {
   if (findings.length === 0) return;
-  resource.addMetadata('cdk_nag', {
+  const metadata = {
     rules_to_suppress: findings.map((f) => ({
       id: f.ruleId, reason: f.reason, ...(f.finding === undefined ? {} : { applies_to: [f.finding] }),
     })),
+  };
+  resource.addMetadata('cdk_nag', metadata);
+  resource.node.addValidation({
+    validate: () => {
+      // Only our own entry: one that replaced it (NagSuppressions merging the user's suppressions
+      // into it, cdk-nag v3's writeSuppressionsToCloudFormation) is left as it is.
+      if (resource.getMetadata('cdk_nag') === metadata && !nagPackInScope(resource)) delete resource.cfnOptions.metadata?.cdk_nag;
+      return [];
+    },
   });
   const validations = (cdk as unknown as { Validations?: ValidationsClass }).Validations;
   if (!validations) return;
@@ -30,6 +50,22 @@ export function acknowledgeNagFindings(resource: CfnResource, findings: Readonly
       resource.node.addMetadata(key, { ...previous, [`annotation::${id}`]: f.reason });
     }
   }
+}
+
+/** Whether an aspect of `resource` or of one of its scopes is a cdk-nag v2 pack. */
+function nagPackInScope(resource: CfnResource): boolean {
+  return resource.node.scopes.some((scope) => Aspects.of(scope).all.some(isNagPack));
+}
+
+/**
+ * A cdk-nag v2 pack (class NagPack, e.g. AwsSolutionsChecks), by duck typing: cdk-nag is no
+ * dependency of the library, and a second copy of it would defeat `instanceof`. A v2 NagPack is an
+ * Aspect (`visit`) with the public getter `readPackName` (its rule prefix, a string); cdk-nag v3's
+ * NagPack has the getter too, but is a validation plugin, no Aspect, and reads only `Validations`.
+ */
+function isNagPack(aspect: IAspect): boolean {
+  const candidate = aspect as unknown as { readonly readPackName?: unknown; readonly visit?: unknown };
+  return typeof candidate.visit === 'function' && typeof candidate.readPackName === 'string';
 }
 
 interface ValidationsClass {

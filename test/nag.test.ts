@@ -8,14 +8,16 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as cdk from 'aws-cdk-lib';
-import { App, Aspects, NestedStack, Stack } from 'aws-cdk-lib';
+import { App, Aspects, CfnResource, NestedStack, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import { AwsSolutionsChecks, NagReportFormat } from 'cdk-nag';
+import { AwsSolutionsChecks, NagReportFormat, NagSuppressions } from 'cdk-nag';
 import { AwsSolutionsChecks as AwsSolutionsChecksV3 } from 'cdk-nag-v3';
+import { Construct } from 'constructs';
 import { ExampleStack } from '../example/stack';
 import { ExternalKey, KeyMaterialRevocation } from '../lib/index';
+import { acknowledgedRules, hasValidations } from './support/acknowledged-rules';
 
 const ENV = { account: '111111111111', region: 'eu-west-1' };
 const IMPORTED = 'arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab';
@@ -104,7 +106,7 @@ function nagV3(build: (app: App) => void): string[] {
     .flatMap((v) => (v.violatingConstructs ?? []).map((c) => `${v.ruleName} ${String(c.constructPath).replace(/^\//, '')}`));
 }
 
-const v3 = (cdk as unknown as { Validations?: unknown }).Validations ? describe : describe.skip;
+const v3 = hasValidations ? describe : describe.skip;
 
 v3('issue 11 point 8: cdk-nag v3', () => {
   test('the example stack passes AwsSolutions: ExternalKey acknowledges KMS5 through Validations', () => {
@@ -202,15 +204,19 @@ test('without the library\'s acknowledgement the wildcard finding would show: th
   expect(findings.some((f) => f.includes('AwsSolutions-IAM5'))).toBe(true);
 });
 
-test('the library\'s acknowledgement carries the exact finding and its reason in the cdk_nag metadata', () => {
-  const stack = new Stack(new App(), 'Meta', { env: ENV });
+test('the library\'s acknowledgement carries the exact finding and its reason in the cdk_nag metadata (a v2 pack applied)', () => {
+  const app = new App();
+  Aspects.of(app).add(new AwsSolutionsChecks({ reports: false }));
+  const stack = new Stack(app, 'Meta', { env: ENV });
   new KeyMaterialRevocation(stack, 'R', { key: kms.Key.fromKeyArn(stack, 'K', IMPORTED) });
   const [flatPolicy] = Object.values(Template.fromStack(stack).findResources('AWS::IAM::Policy')) as any[];
   // A flat stack lists the stacks named like its nested stacks: the one acknowledgement.
   expect(flatPolicy.Metadata.cdk_nag.rules_to_suppress.map((r: any) => r.applies_to[0])).toEqual([
     'Resource::arn:<AWS::Partition>:cloudformation:eu-west-1:111111111111:stack/Meta-*/*',
   ]);
-  const nested = new NestedStack(new Stack(new App(), 'Meta2', { env: ENV }), 'Inner');
+  const otherApp = new App();
+  Aspects.of(otherApp).add(new AwsSolutionsChecks({ reports: false }));
+  const nested = new NestedStack(new Stack(otherApp, 'Meta2', { env: ENV }), 'Inner');
   new KeyMaterialRevocation(nested, 'R', { key: kms.Key.fromKeyArn(nested, 'K', IMPORTED) });
   const [policy] = Object.values(Template.fromStack(nested).findResources('AWS::IAM::Policy')) as any[];
   expect(policy.Metadata.cdk_nag.rules_to_suppress).toEqual([{
@@ -232,4 +238,102 @@ test('issue 11: a handler in a VPC passes AwsSolutions too: its network permissi
   // The user's VPC itself (flow logs) is the user's to judge; the construct adds no finding of its own.
   expect(findings.filter((f) => !/AwsSolutions-VPC7/.test(f))).toEqual([]);
   expect(acknowledged(report).filter((l) => l.ruleId === 'AwsSolutions-IAM5')).toHaveLength(1);
+});
+
+/**
+ * The `cdk_nag` metadata (about 236 template bytes per ExternalKey) stays in the template only
+ * where a cdk-nag v2 pack is applied to the resource or one of its scopes: the pack reads it while
+ * it visits the resource, during aspect invocation, never from the template. The v3
+ * acknowledgements (`Validations`, construct metadata) are recorded always.
+ */
+describe('the cdk_nag metadata is left in the template only where a cdk-nag v2 pack is applied', () => {
+  /**
+   * An ExternalKey and a multi-Region one, whose key policy acknowledges IAM5 (its key in every
+   * Region); their revocations bring the handler, whose inline policy acknowledges IAM5 too.
+   */
+  const buildKeys = (scope: Construct) => {
+    new ExternalKey(scope, 'Key');
+    new ExternalKey(scope, 'Mrk', { multiRegion: true });
+  };
+  /** What carries the library's acknowledgements, by resource type: both keys, the inline policy, the multi-Region key's key policy. */
+  const ACKNOWLEDGING = ['AWS::IAM::ManagedPolicy', 'AWS::IAM::Policy', 'AWS::KMS::Key', 'AWS::KMS::Key'];
+  const resourcesOf = (stack: Stack) => Object.values(Template.fromStack(stack).toJSON().Resources ?? {}) as any[];
+  /** The types of the resources whose template entry carries `Metadata.cdk_nag`. */
+  const withNagMetadata = (stack: Stack) => resourcesOf(stack).filter((r) => r.Metadata?.cdk_nag !== undefined).map((r) => r.Type).sort();
+  const unacknowledged = (stack: Stack) => [...Annotations.fromStack(stack).findError('*', Match.stringLikeRegexp('AwsSolutions-')),
+    ...Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('AwsSolutions-'))].map((m) => m.id);
+  const pack = () => new AwsSolutionsChecks({ reports: false });
+
+  // Both aspect algorithms: invokeAspects, and invokeAspectsV2 (by priority) under the flag, on versions that have it.
+  test.each([false, true])('a pack added on the App after the constructs are built: every acknowledgement stays (aspectStabilization %s)', (stabilization) => {
+    const app = new App({ context: { '@aws-cdk/core:aspectStabilization': stabilization } });
+    const stack = new Stack(app, 'Nagged', { env: ENV });
+    buildKeys(stack);
+    Aspects.of(app).add(pack());
+    expect(withNagMetadata(stack)).toEqual(ACKNOWLEDGING);
+    expect(unacknowledged(stack)).toEqual([]);
+  });
+
+  test('a pack added only on another stack of the app: this stack\'s template carries none', () => {
+    const app = new App();
+    const nagged = new Stack(app, 'Nagged', { env: ENV });
+    buildKeys(nagged);
+    const plain = new Stack(app, 'Plain', { env: ENV });
+    buildKeys(plain);
+    Aspects.of(nagged).add(pack());
+    expect(withNagMetadata(nagged)).toEqual(ACKNOWLEDGING);
+    expect(JSON.stringify(Template.fromStack(plain).toJSON())).not.toContain('cdk_nag');
+  });
+
+  test('a pack added on a nested stack\'s parent covers the nested stack\'s resources', () => {
+    const app = new App();
+    const root = new Stack(app, 'Root', { env: ENV });
+    const nested = new NestedStack(root, 'Inner');
+    buildKeys(nested);
+    Aspects.of(root).add(pack());
+    expect(withNagMetadata(nested)).toEqual(ACKNOWLEDGING);
+    expect(unacknowledged(root)).toEqual([]);
+  });
+
+  test('without a pack no cdk_nag metadata anywhere in the templates, while the v3 acknowledgements are recorded', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Plain', { env: ENV });
+    buildKeys(stack);
+    const nested = new NestedStack(stack, 'Inner');
+    buildKeys(nested);
+    for (const s of [stack, nested]) {
+      // The same resources as with a pack, none of them with the entry.
+      expect(resourcesOf(s).filter((r) => ACKNOWLEDGING.includes(r.Type)).map((r) => r.Type).sort()).toEqual(expect.arrayContaining(ACKNOWLEDGING));
+      expect(JSON.stringify(Template.fromStack(s).toJSON())).not.toContain('cdk_nag');
+    }
+    if (!hasValidations) return; // aws-cdk-lib versions without Validations have no v3 acknowledgements
+    for (const s of [stack, nested]) {
+      const cfn = (type: string) => s.node.findAll()
+        .filter((c): c is CfnResource => CfnResource.isCfnResource(c) && c.cfnResourceType === type && Stack.of(c) === s);
+      for (const key of cfn('AWS::KMS::Key')) {
+        expect(acknowledgedRules(key)).toEqual([[expect.stringMatching(/^annotation::AwsSolutions-KMS5$/i), expect.stringMatching(/imported key material/i)]]);
+      }
+      const [inlinePolicy] = cfn('AWS::IAM::Policy');
+      expect(acknowledgedRules(inlinePolicy).map(([id]) => id)).toEqual([expect.stringMatching(/^annotation::AwsSolutions-IAM5\[Resource::arn:.*:stack\/Plain-\*\/\*\]$/i)]);
+      const keyPolicies = cfn('AWS::IAM::ManagedPolicy').map(acknowledgedRules).filter((a) => a.length > 0);
+      expect(keyPolicies.map((a) => a.map(([id]) => id))).toEqual([[expect.stringMatching(/^annotation::AwsSolutions-IAM5\[Resource::arn:.*:kms:\*:.*Mrk.*\]$/i)]]);
+    }
+  });
+
+  test('an entry that replaced the library\'s (the user\'s NagSuppressions) stays without a pack: not the library\'s to take out', () => {
+    const stack = new Stack(new App(), 'Suppressed', { env: ENV });
+    const key = new ExternalKey(stack, 'Key');
+    NagSuppressions.addResourceSuppressions(key, [{ id: 'AwsSolutions-KMS2', reason: 'a reason of the user, ten characters or more' }]);
+    const [resource] = Object.values(Template.fromStack(stack).findResources('AWS::KMS::Key')) as any[];
+    expect(resource.Metadata.cdk_nag.rules_to_suppress.map((r: any) => r.id)).toEqual(['AwsSolutions-KMS5', 'AwsSolutions-KMS2']);
+  });
+
+  (hasValidations ? test : test.skip)('cdk-nag v3\'s writeSuppressionsToCloudFormation (its aspect writes the entry from the v3 acknowledgements) keeps it', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Audit', { env: ENV });
+    new ExternalKey(stack, 'Key');
+    new AwsSolutionsChecksV3(app, { writeSuppressionsToCloudFormation: true });
+    const [resource] = Object.values(Template.fromStack(stack).findResources('AWS::KMS::Key')) as any[];
+    expect(resource.Metadata.cdk_nag.rules_to_suppress).toEqual([{ id: 'AwsSolutions-KMS5', reason: expect.stringMatching(/imported key material/i) }]);
+  });
 });
