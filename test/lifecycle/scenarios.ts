@@ -341,6 +341,31 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: 'key-immutable-change-rollback',
+    rows: ['L11', 'L20'],
+    description: 'An update that changes the key\'s KeySpec and KeyUsage, which KMS keys cannot change, fails on the key before the revocation\'s own update; the rollback revokes nothing.',
+    app: keyAndRevocation(),
+    play: async (ctx) => {
+      await ctx.step('create the stack', () => ctx.bed.engine.create(ctx.bed.template));
+      await update(ctx, 'make KeyA an HMAC key and change the scope', (stack) => {
+        const key = externalKey(stack, 'KeyA');
+        const cfnKey = key.node.defaultChild as kms.CfnKey;
+        cfnKey.keySpec = 'HMAC_256';
+        cfnKey.keyUsage = 'GENERATE_VERIFY_MAC';
+        new KeyMaterialRevocation(stack, 'Revocation', { key, materialScope: KeyMaterialScope.CURRENT });
+      });
+    },
+    check: (ctx, expect) => {
+      expect(ctx.bed.engine.status).toBe('UPDATE_ROLLBACK_COMPLETE');
+      const keyEvents = ctx.bed.cfn.stackEvents(ctx.bed.engine.stackId).filter((e) => e.type === 'AWS::KMS::Key');
+      expect(keyEvents.find((e) => e.status === 'UPDATE_FAILED')?.statusReason).toMatch(/KeySpec, KeyUsage/);
+      // The revocation depends on its key (S6): its update never started, so nothing was asked of it.
+      expect(answersOf(ctx, 'Update')).toHaveLength(0);
+      expect(ctx.bed.kms.callsTo('DeleteImportedKeyMaterial')).toHaveLength(0);
+      expect(noneRevoked(ctx, keyOf(ctx, 'KeyA'))).toBe(true);
+    },
+  },
+  {
     name: 'construct-removed',
     rows: ['L12'],
     description: 'Only the revocation construct is removed (the key stays): nothing is revoked by default.',
