@@ -720,7 +720,9 @@ function renderShapes(shapes: ShapeCost[]): string {
   const variant = (name: string) => e?.oursVariants?.find((x) => x.name === name)?.cost;
   const retain = variant('retain');
   const diff = e?.keyDifferences;
+  // Records before 61e149d wrote the cdk_nag metadata always and measured ours without it; later ones measure ours with a pack.
   const noNag = variant('no-nag-metadata');
+  const withNag = variant('with-cdk-nag');
   const revocationOnly = variant('revocation-only');
   const notes: string[] = [];
   if (c2?.baselineAsWritten && c2.baselineDeleteOnlyAsWritten) {
@@ -740,11 +742,15 @@ function renderShapes(shapes: ShapeCost[]): string {
   if (e) {
     const keyExtras = revocationOnly ? e.ours.bytesPerKey - revocationOnly.bytesPerKey : NaN;
     const nag = noNag ? e.ours.bytesPerKey - noNag.bytesPerKey : NaN;
+    const nagText = withNag
+      ? ` Without a cdk-nag pack applied, the library writes no \`Metadata.cdk_nag\`; with cdk-nag's AwsSolutions pack, each key also
+  carries its KMS5 acknowledgement there: ${int(withNag.bytesPerKey - e.ours.bytesPerKey)} B more, ${int(withNag.bytesPerKey)} B per key (${fmt(withNag.bytesPerKey / smallerBaseline(e).cost.bytesPerKey, 2)}× of the smaller baseline, which has no acknowledgement of its own: a cdk-nag user adds one to each plain EXTERNAL \`kms.Key\` too).`
+      : ` Of those, the cdk-nag acknowledgements in each key's \`Metadata.cdk_nag\`
+  are ${int(nag)} B (no prop turns them off; without them ours would be ${noNag ? `${int(noNag.bytesPerKey)} B, ${fmt(noNag.bytesPerKey / smallerBaseline(e).cost.bytesPerKey, 2)}× of the smaller baseline` : 'n/a'}).`;
     notes.push(`- **(e)** Ours is ExternalKey (with its defaults) minus a plain \`kms.Key\` with Origin EXTERNAL and the same (default)
   policy; the baselines are that \`kms.Key\` with an AwsCustomResource each, so everything ExternalKey adds to its key
   counts as ours: ${int(e.ours.bytesPerKey)} B per key, of which its built-in revocation is ${revocationOnly ? `${int(revocationOnly.bytesPerKey)} B` : 'n/a'} (ExternalKey minus ExternalKey with
-  \`withRevocation: false\`) and the key's own extras ${int(keyExtras)} B. Of those, the cdk-nag acknowledgements in each key's \`Metadata.cdk_nag\`
-  are ${int(nag)} B (no prop turns them off; without them ours would be ${noNag ? `${int(noNag.bytesPerKey)} B, ${fmt(noNag.bytesPerKey / smallerBaseline(e).cost.bytesPerKey, 2)}× of the smaller baseline` : 'n/a'}).
+  \`withRevocation: false\`) and the key's own extras ${int(keyExtras)} B.${nagText}
   ${diff ? `What ExternalKey's key has that the plain \`kms.Key\` has not: ${[...diff.added.map((x) => `${x} added`), ...diff.changed, ...diff.removed.map((x) => `${x} removed`)].join('; ') || 'nothing'}.
   ${Object.keys(diff.otherResources).length ? `Other resources it adds: ${Object.entries(diff.otherResources).map(([t, n]) => `${n} ${t}`).join(', ')}.` : 'It adds no other resource by default (no alarm; ExternalKeyGuard is an aspect the user adds, not part of the key).'}` : ''}
   With \`removalPolicy: RETAIN\` (\`kms.Key\`'s default, where ExternalKey's is DESTROY) ours is ${retain ? `${int(retain.bytesPerKey)} B` : 'n/a'}.`);
