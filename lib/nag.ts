@@ -1,5 +1,5 @@
 import * as cdk from 'aws-cdk-lib';
-import { Aspects, CfnResource, IAspect, Stack } from 'aws-cdk-lib';
+import { Aspects, CfnResource, IAspect, Lazy, Stack } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 
 /**
@@ -10,15 +10,14 @@ import { Construct } from 'constructs';
  * Findings of one resource must be acknowledged in one call: the metadata entry is replaced.
  *
  * The `cdk_nag` metadata (about 236 template bytes per ExternalKey) is left in the template only
- * where a cdk-nag v2 pack reads it: the pack, an Aspect, reads it while it visits the resource,
- * during aspect invocation, never from the template. It is written here, before any aspect runs,
- * so that every pack sees it whatever the aspect order (the key policies the GrantKeys aspect
- * makes too); a validation, which aws-cdk-lib runs after aspect invocation and before it writes
- * the templates (core/lib/private/synthesis.js, 2.93 and newer alike), takes it out again when no
- * aspect of the resource or of one of its scopes, the App included, is a v2 pack. It stays with
- * `skipValidation` (as before), and in a Stage under a pack on the App (which does not visit the
- * Stage: more than needed, never less). A nested stack's asset hash, taken before validation
- * (prepareApp), still counts it; a later `synth({ force: true })` after a pack was added finds it gone.
+ * where a cdk-nag v2 pack reads it: the pack, an Aspect, reads it (`getMetadata`) while it visits
+ * the resource, during aspect invocation, never from the template. So the entry stays in the
+ * resource's metadata, where every pack sees it whatever the aspect order and however often the
+ * app is synthesized, and an override of the template's `Metadata.cdk_nag` decides at rendering,
+ * after the aspects (also for a nested stack's template, whose asset hash is taken from the same
+ * rendering), whether it is written: not when no aspect of the resource or of one of its scopes,
+ * the App included, is a v2 pack. In a Stage under a pack on the App (which does not visit the
+ * Stage) it is written: more than needed, never less.
  */
 export function acknowledgeNagFindings(resource: CfnResource, findings: ReadonlyArray<NagFinding>): void {
   if (findings.length === 0) return;
@@ -28,14 +27,14 @@ export function acknowledgeNagFindings(resource: CfnResource, findings: Readonly
     })),
   };
   resource.addMetadata('cdk_nag', metadata);
-  resource.node.addValidation({
-    validate: () => {
-      // Only our own entry: one that replaced it (NagSuppressions merging the user's suppressions
-      // into it, cdk-nag v3's writeSuppressionsToCloudFormation) is left as it is.
-      if (resource.getMetadata('cdk_nag') === metadata && !nagPackInScope(resource)) delete resource.cfnOptions.metadata?.cdk_nag;
-      return [];
+  resource.addOverride('Metadata.cdk_nag', Lazy.uncachedAny({
+    produce: () => {
+      const current = resource.getMetadata('cdk_nag');
+      // Only our own entry is left out: one that replaced it (NagSuppressions merging the user's
+      // suppressions into it, cdk-nag v3's writeSuppressionsToCloudFormation) is written as it is.
+      return current === metadata && !nagPackInScope(resource) ? undefined : current;
     },
-  });
+  }));
   const validations = (cdk as unknown as { Validations?: ValidationsClass }).Validations;
   if (!validations) return;
   for (const f of findings) {

@@ -4,6 +4,7 @@
  * `cdk_nag` metadata) and v3 (issue 11, point 8: a policy validation plugin reading
  * `Validations.acknowledge`).
  */
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -318,6 +319,33 @@ describe('the cdk_nag metadata is left in the template only where a cdk-nag v2 p
       const keyPolicies = cfn('AWS::IAM::ManagedPolicy').map(acknowledgedRules).filter((a) => a.length > 0);
       expect(keyPolicies.map((a) => a.map(([id]) => id))).toEqual([[expect.stringMatching(/^annotation::AwsSolutions-IAM5\[Resource::arn:.*:kms:\*:.*Mrk.*\]$/i)]]);
     }
+  });
+
+  test('a pack added after the app was synthesized once still finds every acknowledgement (the entry is left out of the template, never taken out of the resource)', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Twice', { env: ENV });
+    buildKeys(stack);
+    expect(JSON.stringify(Template.fromStack(stack).toJSON())).not.toContain('cdk_nag');
+    Aspects.of(app).add(pack());
+    // Annotations.fromStack synthesizes again (force), running the new pack over the same resources.
+    expect(unacknowledged(stack)).toEqual([]);
+    expect(withNagMetadata(stack)).toEqual(ACKNOWLEDGING);
+  });
+
+  test('a nested stack\'s template asset is named by the hash of the template written (the entry decided when it is rendered, not after)', () => {
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'nag-nested-'));
+    const app = new App({ outdir });
+    const root = new Stack(app, 'Root', { env: ENV });
+    buildKeys(new NestedStack(root, 'Inner'));
+    const assembly = app.synth();
+    const manifest = JSON.parse(fs.readFileSync(path.join(outdir, `${root.artifactId}.assets.json`), 'utf8'));
+    const nested = Object.entries(manifest.files as Record<string, any>).filter(([, f]) => String(f.source.path).endsWith('.nested.template.json'));
+    expect(nested).toHaveLength(1);
+    const [hash, file] = nested[0];
+    const written = JSON.parse(fs.readFileSync(path.join(assembly.directory, file.source.path), 'utf8'));
+    expect(JSON.stringify(written)).not.toContain('cdk_nag');
+    // NestedStack hashes its template (compact JSON) when it prepares it; the file is that template.
+    expect(crypto.createHash('sha256').update(JSON.stringify(written)).digest('hex')).toBe(hash);
   });
 
   test('an entry that replaced the library\'s (the user\'s NagSuppressions) stays without a pack: not the library\'s to take out', () => {
