@@ -197,6 +197,9 @@ function armColdStart(r: BenchResults): { measured?: ColdStartResult & { emulato
   return { reason: `this machine (${r.machine.arch ?? 'x64'}) cannot run arm64 handlers` };
 }
 
+/** Whether two p10–p90 ranges overlap: a difference of medians within run-to-run noise. */
+const rangesOverlap = (a: { p10: number; p90: number }, b: { p10: number; p90: number }) => a.p10 <= b.p90 && b.p10 <= a.p90;
+
 const loadPlusInvoke = (cs: ColdStartResult, variant: string) => cs.variants.find((x) => x.variant === variant)!.loadPlusInvokeMs;
 
 /** The cold-start table of one architecture: each variant's timings (median, p10–p90), calls and memory. */
@@ -216,7 +219,7 @@ function coldStartTable(cs: ColdStartResult): string {
 function armGoalRow(a: ColdStartResult & { emulator: string }): string {
   const ours = loadPlusInvoke(a, 'ours-current');
   const base = loadPlusInvoke(a, 'baseline');
-  const overlap = ours.p10 <= base.p90 && base.p10 <= ours.p90;
+  const overlap = rangesOverlap(ours, base);
   const ratio = ours.median / base.median;
   return `| 3 | — the same on arm64 (arm64 Node.js ${a.nodeVersion} under ${a.emulator.replace(/ \(.*\)$/, '')} on this x86_64 machine, median of ${a.samplesPerVariant}) | ${int(ours.median)} ms (scope CURRENT; p10–p90 ${int(ours.p10)}–${int(ours.p90)}) | ${int(base.median)} ms (p10–p90 ${int(base.p10)}–${int(base.p90)}) | `
     + `${yes(ours.median <= base.median)} under emulation (${fmt(ratio, 2)}× the baseline${overlap ? '; the p10–p90 ranges overlap: too close to call' : ''}); emulated times are many times Graviton's, so only the comparison counts, not the milliseconds |`;
@@ -294,7 +297,7 @@ export function renderReport(r: BenchResults): string {
   const cfnLoadMs = cs.loadSplit.cloudFormationClientAddsMs;
   // A difference smaller than this is within what moves between runs on this machine.
   const coldTie = Math.abs(coldDelta) <= 0.05 * base.loadPlusInvokeMs.median;
-  const coldOverlap = oursCurrent.loadPlusInvokeMs.p10 <= base.loadPlusInvokeMs.p90 && base.loadPlusInvokeMs.p10 <= oursCurrent.loadPlusInvokeMs.p90;
+  const coldOverlap = rangesOverlap(oursCurrent.loadPlusInvokeMs, base.loadPlusInvokeMs);
   const runtimeMajor = /nodejs(\d+)/.exec(ourBundle.runtimeInTemplate)?.[1];
   const handlerMajor = cs.nodeVersion.split('.')[0];
   const zeroFailed = oursRuns.every(zeroFailedOf);
