@@ -757,7 +757,10 @@ function renderShapes(shapes: ShapeCost[]): string {
   \`withRevocation: false\`) and the key's own extras ${int(keyExtras)} B.${nagText}
   ${diff ? `What ExternalKey's key has that the plain \`kms.Key\` has not: ${[...diff.added.map((x) => `${x} added`), ...diff.changed, ...diff.removed.map((x) => `${x} removed`)].join('; ') || 'nothing'}.
   ${Object.keys(diff.otherResources).length ? `Other resources it adds: ${Object.entries(diff.otherResources).map(([t, n]) => `${n} ${t}`).join(', ')}.` : 'It adds no other resource by default (no alarm; ExternalKeyGuard is an aspect the user adds, not part of the key).'}` : ''}
-  With \`removalPolicy: RETAIN\` (\`kms.Key\`'s default, where ExternalKey's is DESTROY) ours is ${retain ? `${int(retain.bytesPerKey)} B` : 'n/a'}.${withNag ? `
+  ${diff?.removed.includes('DeletionPolicy') ? `Its DeletionPolicy and UpdateReplacePolicy are left out while they are Delete, CloudFormation's default for both
+  ("If a resource has no DeletionPolicy attribute, CloudFormation deletes the resource by default"): the plain \`kms.Key\`
+  writes its Retain out, ExternalKey's DESTROY needs nothing written, and a deployed ExternalKey that had "Delete" written
+  out means the same without it. ` : ''}With \`removalPolicy: RETAIN\` (\`kms.Key\`'s default, where ExternalKey's is DESTROY) ours is ${retain ? `${int(retain.bytesPerKey)} B` : 'n/a'}.${withNag ? `
   The written-out KeySpec, KeyUsage and EnableKeyRotation stay: every deployed ExternalKey has them. A change of KeySpec or
   KeyUsage makes "the update request fail" (Template Reference, AWS::KMS::Key), and whether leaving out a written default
   counts as a change is not documented; EnableKeyRotation false → left out may have CloudFormation turn rotation off, which

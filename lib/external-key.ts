@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { CfnDeletionPolicy, Duration, Lazy, RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -147,6 +147,28 @@ const IMPORTABLE: Readonly<Record<string, readonly string[]>> = {
 // Short: it is written into the template for every key (issue 13, template bytes per key).
 const KMS5_REASON = 'Imported key material cannot rotate automatically; rotate on demand with new material';
 
+/**
+ * Leaves a key's DeletionPolicy and UpdateReplacePolicy out of the template while they are
+ * Delete, CloudFormation's default for both ("If a resource has no DeletionPolicy attribute,
+ * CloudFormation deletes the resource by default", and the same for UpdateReplacePolicy: Template
+ * Reference, resource attributes). The template then means what the written-out "Delete" meant, 62
+ * bytes fewer per key (issue 13, (e)), and a deployed key that had them loses nothing when they go.
+ *
+ * The options stay set (CfnKey's validation wants a removal policy on a key of a `kms.Key`); the
+ * override reads them when the template is rendered, uncached, so a later `applyRemovalPolicy`
+ * (`RETAIN`, a `RemovalPolicies` aspect) is written as it is. An override of the user's own on the
+ * same attribute replaces this one.
+ */
+function omitDefaultRemovalAttributes(cfnKey: kms.CfnKey): void {
+  const options = cfnKey.cfnOptions;
+  cfnKey.addOverride('DeletionPolicy', Lazy.uncachedAny({
+    produce: () => options.deletionPolicy === CfnDeletionPolicy.DELETE ? undefined : options.deletionPolicy,
+  }));
+  cfnKey.addOverride('UpdateReplacePolicy', Lazy.uncachedAny({
+    produce: () => options.updateReplacePolicy === CfnDeletionPolicy.DELETE ? undefined : options.updateReplacePolicy,
+  }));
+}
+
 /** Checks the spec, usage and rotation before `kms.Key` sees them; returns the props for it. */
 function keyProps(props: ExternalKeyProps): kms.KeyProps {
   if (props.enableKeyRotation) {
@@ -204,6 +226,7 @@ export class ExternalKey extends kms.Key {
     cfnKey.origin = 'EXTERNAL';
     // On the L1: kms.Key's own multiRegion prop is newer than the aws-cdk-lib floor (2.93).
     if (props.multiRegion) cfnKey.multiRegion = true;
+    omitDefaultRemovalAttributes(cfnKey);
     acknowledgeNagFindings(cfnKey, [{ ruleId: 'AwsSolutions-KMS5', reason: KMS5_REASON }]);
     if (props.withRevocation ?? true) {
       this.revocation = new KeyMaterialRevocation(this, 'Revocation', { ...props.revocation, key: this });

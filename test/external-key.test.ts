@@ -2,7 +2,7 @@
  * ExternalKey, the expiry metric and alarm, and the guard rails (issue 11, points 1, 3 and 4),
  * with the LIFECYCLE rows they keep true (S3, S6, S9).
  */
-import { App, Aspects, Duration, NestedStack, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { App, Aspects, CfnResource, Duration, NestedStack, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -211,13 +211,34 @@ describe('issue 11 point 1: ExternalKey', () => {
   test('removal: scheduled for deletion by default (30-day window unless told), after the revocation; RETAIN keeps it', () => {
     const stack = newStack();
     new ExternalKey(stack, 'Destroyed');
+    new ExternalKey(stack, 'Explicit', { removalPolicy: RemovalPolicy.DESTROY });
     new ExternalKey(stack, 'Short', { pendingWindow: Duration.days(7) });
     new ExternalKey(stack, 'Kept', { removalPolicy: RemovalPolicy.RETAIN });
     const keys = Object.fromEntries(keysOf(Template.fromStack(stack)).map(([id, r]) => [id.replace(/[0-9A-F]{8}$/, ''), r]));
-    expect(keys.Destroyed).toMatchObject({ DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
+    // Delete is CloudFormation's default for both: written nowhere, as kms.Key's DESTROY means it.
+    expect(keys.Destroyed.DeletionPolicy).toBeUndefined();
+    expect(keys.Destroyed.UpdateReplacePolicy).toBeUndefined();
+    expect(keys.Explicit).toEqual(keys.Destroyed);
     expect(keys.Destroyed.Properties.PendingWindowInDays).toBeUndefined(); // KMS's default: 30 days
     expect(keys.Short.Properties.PendingWindowInDays).toBe(7);
     expect(keys.Kept).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+  });
+
+  test('removal: a retention set after the constructor (applyRemovalPolicy, an aspect, an override) is written as it is', () => {
+    const stack = newStack();
+    new ExternalKey(stack, 'Plain');
+    new ExternalKey(stack, 'Later').applyRemovalPolicy(RemovalPolicy.RETAIN);
+    const byAspect = new ExternalKey(stack, 'ByAspect');
+    Aspects.of(byAspect).add({ visit: (node) => { if (node instanceof kms.CfnKey) node.applyRemovalPolicy(RemovalPolicy.RETAIN); } });
+    const overridden = new ExternalKey(stack, 'Overridden');
+    (overridden.node.defaultChild as CfnResource).addOverride('DeletionPolicy', 'RetainExceptOnCreate');
+    const template = Template.fromStack(stack);
+    const keys = Object.fromEntries(keysOf(template).map(([id, r]) => [id.replace(/[0-9A-F]{8}$/, ''), r]));
+    expect(keys.Plain.DeletionPolicy).toBeUndefined();
+    expect(keys.Later).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    expect(keys.ByAspect).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    expect(keys.Overridden.DeletionPolicy).toBe('RetainExceptOnCreate');
+    expect(keys.Overridden.UpdateReplacePolicy).toBeUndefined();
   });
 });
 
