@@ -33,8 +33,18 @@ export function keyPolicyTrustsAccount(cfnKey: kms.CfnKey, actions: readonly str
   const rendered = (document instanceof iam.PolicyDocument ? document.toJSON() : document) as { Statement?: StatementJson[] } | undefined;
   if (!Array.isArray(rendered?.Statement)) return false;
   const stack = Stack.of(cfnKey);
-  const root = JSON.stringify(stack.resolve(new iam.AccountRootPrincipal().arn));
-  return rendered.Statement.some((statement) => trustsRoot(stack, statement, root) && coversAll(statement, actions));
+  return rendered.Statement.some((statement) => trustsRoot(stack, statement, accountRootOf(stack)) && coversAll(statement, actions));
+}
+
+/** The stack's account root principal ARN, resolved (JSON), once per stack: every revocation of a key asks. */
+const ACCOUNT_ROOTS = new WeakMap<Stack, string>();
+function accountRootOf(stack: Stack): string {
+  let root = ACCOUNT_ROOTS.get(stack);
+  if (root === undefined) {
+    root = JSON.stringify(stack.resolve(new iam.AccountRootPrincipal().arn));
+    ACCOUNT_ROOTS.set(stack, root);
+  }
+  return root;
 }
 
 /**
@@ -62,7 +72,10 @@ const list = (value: string | string[] | undefined): string[] => (value === unde
 function trustsRoot(stack: Stack, s: StatementJson, root: string): boolean {
   if (s.Effect !== 'Allow' || s.Condition || s.NotAction || s.NotPrincipal || s.NotResource) return false;
   if (!list(s.Resource).includes('*') || typeof s.Principal !== 'object') return false;
-  return list(s.Principal.AWS).some((principal) => JSON.stringify(stack.resolve(principal)) === root || isLiteralRoot(stack, stack.resolve(principal)));
+  return list(s.Principal.AWS).some((principal) => {
+    const resolved: unknown = stack.resolve(principal);
+    return JSON.stringify(resolved) === root || isLiteralRoot(stack, resolved);
+  });
 }
 
 /** IAM action patterns: `*` matches any run of characters, `?` one; case-insensitive. */

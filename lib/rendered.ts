@@ -1,4 +1,4 @@
-import { CfnResource, Stack } from 'aws-cdk-lib';
+import { CfnResource, Stack, Token } from 'aws-cdk-lib';
 
 /** A resource's template entry as it stands now: properties with overrides applied, and its policies. */
 export interface RenderedResource {
@@ -20,4 +20,39 @@ export function renderedResource(resource: CfnResource): RenderedResource {
 /** Overrides of a resource's template entry (addOverride, addPropertyOverride, and their deletions), read without rendering. */
 export function rawOverridesOf(resource: CfnResource): Record<string, unknown> | undefined {
   return (resource as unknown as { rawOverrides?: Record<string, unknown> }).rawOverrides;
+}
+
+/**
+ * Some top-level properties of a resource as the template will have them, without rendering the
+ * rest: the L1 properties under their CloudFormation names, the escape-hatch overrides of those
+ * names applied over them, and only these values resolved. Rendering a key resolves its key
+ * policy, the costly part of its synthesis: one rendering per revocation at validation took about
+ * 6% of the synthesis of 100 ExternalKeys (issue 13, goal 5).
+ *
+ * Where an override could reach these values in a way this does not follow (Properties replaced
+ * by a token, or removed; an override below one of the names, such as `Tags.0.Value`), the
+ * resource is rendered whole, as `renderedResource` does.
+ */
+export function renderedProperties(resource: CfnResource, names: readonly string[]): RenderedResource {
+  const overrides = rawOverridesOf(resource);
+  const over = overrides?.Properties as Record<string, unknown> | undefined;
+  const followable = overrides === undefined || !('Properties' in overrides) ||
+    (isPlainObject(over) && !Token.isUnresolved(over) && names.every((name) => !isPlainObject(over![name])));
+  if (!followable) return { Properties: pick(renderedResource(resource).Properties ?? {}, names) };
+  const l1 = resource as unknown as { cfnProperties: Record<string, unknown>; renderProperties(p: Record<string, unknown>): Record<string, unknown> };
+  const written = l1.renderProperties(l1.cfnProperties) ?? {};
+  const picked: Record<string, unknown> = {};
+  for (const name of names) picked[name] = over !== undefined && name in over ? over[name] : written[name];
+  return { Properties: pick(Stack.of(resource).resolve(picked) as Record<string, unknown>, names) };
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The named entries that are defined. */
+function pick(properties: Record<string, unknown>, names: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const name of names) if (properties[name] !== undefined) out[name] = properties[name];
+  return out;
 }

@@ -5,7 +5,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import { checkAccount, checkNotAlias, checkOrigin, checkServiceTimeout, retentionOf } from './checks';
 import {
   ATTR_KEY_ARN, ATTR_REVOKED_MATERIAL_IDS, CONTRACT_VERSION, KEY_TAG, KEY_TAG_VALUE, KMS_ACTIONS, KMS_TAG_ACTIONS, withoutDefaults, WRITE_VERSION_1_CONTEXT, METRIC_NAMESPACE, METRIC_REFUSED_REQUESTS,
@@ -15,7 +15,7 @@ import { cfnKeyOf, rootStackOf, sourceIdentity } from './key-identity';
 import { addToKeyPolicy, keyPolicyTrustsAccount } from './key-policy';
 import { isMultiRegionAtSynth, RevocationProvider } from './provider';
 import { checkNoAutomaticRotation } from './rotation';
-import { RenderedResource, renderedResource } from './rendered';
+import { RenderedResource, renderedProperties } from './rendered';
 
 /**
  * Which imported key materials a revocation deletes.
@@ -268,9 +268,10 @@ export class KeyMaterialRevocation extends Construct {
     if (cfnKey) {
       // S3 once the tree is complete: the Origin may be set after this construct is created. And
       // imported material cannot rotate automatically: KMS refuses EnableKeyRotation on such a key.
-      // One rendering of the key for both (it resolves the key policy: the costly part of synth).
+      // The key's Origin, rotation and tags as they will be written, read without resolving its
+      // key policy (the costly part of rendering a key).
       this.node.addValidation({ validate: () => {
-        const rendered = renderedResource(cfnKey);
+        const rendered = renderedProperties(cfnKey, tagged ? ['Origin', 'EnableKeyRotation', 'Tags'] : ['Origin', 'EnableKeyRotation']);
         if (tagged) this.checkKeyTag(cfnKey, rendered);
         return [...checkOrigin(cfnKey, rendered), ...checkNoAutomaticRotation(cfnKey, rendered)];
       } });
@@ -362,6 +363,8 @@ export class KeyMaterialRevocation extends Construct {
 
     // S8 and S9 need the finished tree (aspects may set a retention; revocations may come later).
     this.node.addValidation({ validate: () => this.checkRetention(resource) });
+    const ofRoot = REVOCATIONS_OF_ROOT.get(rootStackOf(stack)) ?? [];
+    REVOCATIONS_OF_ROOT.set(rootStackOf(stack), [...ofRoot, this]);
     this.node.addValidation({ validate: () => this.checkOnlyRevocationOfKey() });
 
     this.keyArn = Token.asString(resource.getAtt(ATTR_KEY_ARN));
@@ -451,11 +454,12 @@ export class KeyMaterialRevocation extends Construct {
 
   /** S9: one revocation per key in a stack, a nested stack's tree counting as one. */
   private checkOnlyRevocationOfKey(): string[] {
-    const root = rootStackOf(Stack.of(this));
     const mine = this.keyIdentity();
-    for (const other of root.node.findAll()) {
+    // The revocations of the tree as they were created (the one created second reports), instead
+    // of a walk of the whole tree per revocation: that walk grew with the square of the keys.
+    for (const other of REVOCATIONS_OF_ROOT.get(rootStackOf(Stack.of(this))) ?? []) {
       if (other === this) return [];
-      if (other instanceof KeyMaterialRevocation && rootStackOf(Stack.of(other)) === root && other.keyIdentity() === mine) {
+      if (other.keyIdentity() === mine && isInTree(other)) {
         const shown = this.cfnKey?.node.path ?? (Token.isUnresolved(this.key.keyArn) ? JSON.stringify(Stack.of(this).resolve(this.key.keyArn)) : this.key.keyArn);
         return [
           `key ${shown} is managed by two KeyMaterialRevocation constructs of one stack (a nested stack's tree counts as one): ` +
@@ -475,6 +479,17 @@ export class KeyMaterialRevocation extends Construct {
     this.identity ??= sourceIdentity(this.key, this.cfnKey, Stack.of(this));
     return this.identity;
   }
+}
+
+/** The revocations of each root stack's tree, in the order they were created (S9). */
+const REVOCATIONS_OF_ROOT = new WeakMap<Stack, readonly KeyMaterialRevocation[]>();
+
+/** Whether a construct is still in its tree (`node.tryRemoveChild` takes one out, rarely). */
+function isInTree(construct: IConstruct): boolean {
+  for (let c = construct; c.node.scope; c = c.node.scope) {
+    if (c.node.scope.node.tryFindChild(c.node.id) !== c) return false;
+  }
+  return true;
 }
 
 /** Whether `keyArn` renders as `Fn::GetAtt` of the key's own resource (an implicit dependency). */

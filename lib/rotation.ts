@@ -1,6 +1,6 @@
 import { Token } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import { RenderedResource, renderedResource } from './rendered';
+import { RenderedResource, renderedProperties } from './rendered';
 
 /*
  * What the guard rails read from a key as it will be written into the template (property or
@@ -16,14 +16,15 @@ export const ON_DEMAND_ROTATION =
 
 /** Whether the key's rendered Origin is EXTERNAL (false when it is another value or a token). */
 export function isExternalKey(cfnKey: kms.CfnKey): boolean {
-  return renderedResource(cfnKey).Properties?.Origin === 'EXTERNAL';
+  return renderedProperties(cfnKey, ['Origin']).Properties?.Origin === 'EXTERNAL';
 }
 
 /**
  * A key with Origin EXTERNAL and automatic rotation on: KMS refuses that (EnableKeyRotation is
  * valid only for AWS_KMS key material), so the deployment would fail; synth fails first.
  */
-export function checkNoAutomaticRotation(cfnKey: kms.CfnKey, rendered: RenderedResource = renderedResource(cfnKey)): string[] {
+export function checkNoAutomaticRotation(cfnKey: kms.CfnKey,
+  rendered: RenderedResource = renderedProperties(cfnKey, ['Origin', 'EnableKeyRotation'])): string[] {
   const properties = rendered.Properties ?? {};
   if (properties.Origin !== 'EXTERNAL') return [];
   const rotation = properties.EnableKeyRotation;

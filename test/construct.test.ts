@@ -18,6 +18,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { IConstruct } from 'constructs';
 import { PROPERTY_DEFAULTS, WRITE_VERSION_1_CONTEXT } from '../lib/contract';
 import { KeyMaterialRevocation, KeyMaterialScope } from '../lib/index';
+import { renderedProperties } from '../lib/rendered';
 
 const ACCOUNT = '111111111111';
 const ENV = { account: ACCOUNT, region: 'eu-west-1' };
@@ -175,6 +176,45 @@ describe('synth rules', () => {
     new KeyMaterialRevocation(stack, 'R', { key });
     (key.node.defaultChild as kms.CfnKey).origin = 'EXTERNAL';
     expect(() => Template.fromStack(stack)).not.toThrow();
+  });
+
+  test('S3, L28: the Origin, EnableKeyRotation and Tags the checks read without rendering a key are what its template entry has', () => {
+    const stack = newStack();
+    const keys: Record<string, kms.CfnKey> = {};
+    const add = (id: string, change: (c: kms.CfnKey) => void, props: kms.KeyProps = {}) => {
+      keys[id] = new kms.Key(stack, id, props).node.defaultChild as kms.CfnKey;
+      change(keys[id]);
+    };
+    add('Plain', () => undefined);
+    add('ByProperty', (c) => { c.origin = 'EXTERNAL'; });
+    add('ByOverride', (c) => c.addPropertyOverride('Origin', 'EXTERNAL'));
+    add('Deleted', (c) => { c.origin = 'EXTERNAL'; c.addPropertyDeletionOverride('Origin'); });
+    add('TokenOverride', (c) => c.addPropertyOverride('Origin', cdk.Lazy.string({ produce: () => 'EXTERNAL' })));
+    add('WholeProperties', (c) => c.addOverride('Properties', { Origin: 'EXTERNAL', EnableKeyRotation: true }));
+    add('PropertiesToken', (c) => c.addOverride('Properties', cdk.Lazy.any({ produce: () => ({ Origin: 'EXTERNAL', KeyPolicy: {} }) })));
+    add('PropertiesDeleted', (c) => c.addDeletionOverride('Properties'));
+    add('Rotation', (c) => c.addPropertyOverride('Origin', 'EXTERNAL'), { enableKeyRotation: true });
+    add('RotationOverride', (c) => c.addPropertyOverride('EnableKeyRotation', 'true'));
+    add('Tagged', (c) => cdk.Tags.of(c).add('team', 'byok'));
+    add('TagOverride', (c) => { cdk.Tags.of(c).add('team', 'byok'); c.addPropertyOverride('Tags.0.Value', 'other'); });
+    add('TagsReplaced', (c) => c.addPropertyOverride('Tags', [{ Key: 'only', Value: 'this' }]));
+    const plainCfn = new kms.CfnKey(stack, 'L1Only', { origin: 'EXTERNAL', enableKeyRotation: false, tags: [{ key: 'k', value: 'v' }] });
+    keys.L1Only = plainCfn;
+    Template.fromStack(stack); // aspects (Tags) applied, as at validation
+    const names = ['Origin', 'EnableKeyRotation', 'Tags'];
+    for (const [id, cfnKey] of Object.entries(keys)) {
+      const whole = (stack.resolve((cfnKey as unknown as { _toCloudFormation(): object })._toCloudFormation()) as
+        { Resources: Record<string, { Properties?: Record<string, unknown> }> }).Resources;
+      const expected = Object.fromEntries(names.flatMap((n) => {
+        const value = Object.values(whole)[0].Properties?.[n];
+        return value === undefined ? [] : [[n, value]];
+      }));
+      expect([id, renderedProperties(cfnKey, names).Properties]).toEqual([id, expected]);
+    }
+    // The cases that must not be read alike: each one's figures differ from the plain key's.
+    expect(renderedProperties(keys.Deleted, names).Properties).toEqual({});
+    expect(renderedProperties(keys.TagOverride, names).Properties?.Tags).toEqual([{ Key: 'team', Value: 'other' }]);
+    expect(renderedProperties(keys.PropertiesToken, names).Properties).toEqual({ Origin: 'EXTERNAL' });
   });
 
   test('S4: a key in another Region of the same account is allowed and granted by its exact ARN', () => {
@@ -595,6 +635,20 @@ describe('S9: one revocation per key in a stack tree', () => {
     const p = new CfnParameter(other, 'KeyArnParam', { type: 'String' });
     new KeyMaterialRevocation(other, 'ByParameter', { key: kms.Key.fromKeyArn(other, 'K', p.valueAsString) });
     expect(() => Template.fromStack(third)).not.toThrow();
+  });
+
+  test('S9: a revocation taken out of the tree (node.tryRemoveChild) no longer counts; three of one key: each later one reports', () => {
+    const stack = newStack();
+    const key = externalKey(stack, 'K');
+    new KeyMaterialRevocation(stack, 'Removed', { key });
+    new KeyMaterialRevocation(stack, 'Kept', { key });
+    expect(stack.node.tryRemoveChild('Removed')).toBe(true);
+    expect(() => Template.fromStack(stack)).not.toThrow();
+
+    const three = newStack('Three');
+    const shared = externalKey(three, 'K');
+    for (const id of ['A', 'B', 'C']) new KeyMaterialRevocation(three, id, { key: shared });
+    expect(() => Template.fromStack(three)).toThrow(/Three\/A and Three\/B.*\n.*Three\/A and Three\/C/s);
   });
 
   test('S9: different keys, and the same key in two separate stacks, synthesize', () => {
