@@ -24,26 +24,42 @@ export function rawOverridesOf(resource: CfnResource): Record<string, unknown> |
 
 /**
  * Some top-level properties of a resource as the template will have them, without rendering the
- * rest: the L1 properties under their CloudFormation names, the escape-hatch overrides of those
- * names applied over them, and only these values resolved. Rendering a key resolves its key
- * policy, the costly part of its synthesis: one rendering per revocation at validation took about
- * 6% of the synthesis of 100 ExternalKeys (issue 13, goal 5).
+ * rest: the L1 properties of those names resolved and then mapped to CloudFormation (the order
+ * `_toCloudFormation` uses: its mapping validates resolved values only), with the escape-hatch
+ * overrides of those names applied over them. Rendering a key resolves its key policy, the costly
+ * part of its synthesis: one rendering per revocation at validation took about 6% of the
+ * synthesis of 100 ExternalKeys (issue 13, goal 5).
  *
- * Where an override could reach these values in a way this does not follow (Properties replaced
- * by a token, or removed; an override below one of the names, such as `Tags.0.Value`), the
- * resource is rendered whole, as `renderedResource` does.
+ * Only plain overrides are followed: a value (string, number, boolean) or a deletion of one of
+ * the names. Any other override that could reach them (a token, an array or object, an override
+ * below a name such as `Tags.0.Value`, Properties replaced or removed), or a mapping that refuses
+ * the subset, renders the resource whole, as `renderedResource` does.
  */
 export function renderedProperties(resource: CfnResource, names: readonly string[]): RenderedResource {
+  const whole = () => ({ Properties: pick(renderedResource(resource).Properties ?? {}, names) });
   const overrides = rawOverridesOf(resource);
   const over = overrides?.Properties as Record<string, unknown> | undefined;
+  const plain = (value: unknown) => value === undefined || ['string', 'number', 'boolean'].includes(typeof value);
   const followable = overrides === undefined || !('Properties' in overrides) ||
-    (isPlainObject(over) && !Token.isUnresolved(over) && names.every((name) => !isPlainObject(over![name])));
-  if (!followable) return { Properties: pick(renderedResource(resource).Properties ?? {}, names) };
+    (isPlainObject(over) && !Token.isUnresolved(over) && names.every((name) => !(name in over!) || (plain(over![name]) && !Token.isUnresolved(over![name]))));
+  if (!followable) return whole();
   const l1 = resource as unknown as { cfnProperties: Record<string, unknown>; renderProperties(p: Record<string, unknown>): Record<string, unknown> };
-  const written = l1.renderProperties(l1.cfnProperties) ?? {};
+  const all = l1.cfnProperties;
+  const subset: Record<string, unknown> = {};
+  for (const name of names) {
+    const l1Name = name.charAt(0).toLowerCase() + name.slice(1);
+    if (!(l1Name in all)) return whole();
+    subset[l1Name] = all[l1Name];
+  }
+  let written: Record<string, unknown>;
+  try {
+    written = l1.renderProperties(Stack.of(resource).resolve(subset) ?? {}) ?? {};
+  } catch {
+    return whole();
+  }
   const picked: Record<string, unknown> = {};
   for (const name of names) picked[name] = over !== undefined && name in over ? over[name] : written[name];
-  return { Properties: pick(Stack.of(resource).resolve(picked) as Record<string, unknown>, names) };
+  return { Properties: pick(picked, names) };
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

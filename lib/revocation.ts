@@ -363,8 +363,9 @@ export class KeyMaterialRevocation extends Construct {
 
     // S8 and S9 need the finished tree (aspects may set a retention; revocations may come later).
     this.node.addValidation({ validate: () => this.checkRetention(resource) });
-    const ofRoot = REVOCATIONS_OF_ROOT.get(rootStackOf(stack)) ?? [];
-    REVOCATIONS_OF_ROOT.set(rootStackOf(stack), [...ofRoot, this]);
+    const root = rootStackOf(stack);
+    if (!REVOCATIONS_OF_ROOT.has(root)) REVOCATIONS_OF_ROOT.set(root, []);
+    REVOCATIONS_OF_ROOT.get(root)!.push(this);
     this.node.addValidation({ validate: () => this.checkOnlyRevocationOfKey() });
 
     this.keyArn = Token.asString(resource.getAtt(ATTR_KEY_ARN));
@@ -482,7 +483,7 @@ export class KeyMaterialRevocation extends Construct {
 }
 
 /** The revocations of each root stack's tree, in the order they were created (S9). */
-const REVOCATIONS_OF_ROOT = new WeakMap<Stack, readonly KeyMaterialRevocation[]>();
+const REVOCATIONS_OF_ROOT = new WeakMap<Stack, KeyMaterialRevocation[]>();
 
 /** Whether a construct is still in its tree (`node.tryRemoveChild` takes one out, rarely). */
 function isInTree(construct: IConstruct): boolean {
