@@ -151,7 +151,7 @@ const KMS5_REASON = 'Imported key material cannot rotate automatically; rotate o
  * Leaves a key's DeletionPolicy and UpdateReplacePolicy out of the template while they are
  * Delete, CloudFormation's default for both ("If a resource has no DeletionPolicy attribute,
  * CloudFormation deletes the resource by default", and the same for UpdateReplacePolicy: Template
- * Reference, resource attributes). The template then means what the written-out "Delete" meant, 62
+ * Reference, resource attributes). The template then means what the written-out "Delete" meant, 67
  * bytes fewer per key (issue 13, (e)), and a deployed key that had them loses nothing when they go.
  *
  * The options stay set (CfnKey's validation wants a removal policy on a key of a `kms.Key`); the
