@@ -39,16 +39,29 @@ export function acknowledgeNagFindings(resource: CfnResource, findings: Readonly
   if (!validations) return;
   for (const f of findings) {
     const id = f.finding === undefined ? f.ruleId : `${f.ruleId}[${f.finding}]`;
-    try {
-      validations.of(resource).acknowledge({ id, reason: f.reason });
-    } catch {
-      // Validations reserves '::' (prefix::rule), which finding IDs contain (`Resource::arn:...`):
-      // record the acknowledgement where Validations would, and where cdk-nag v3 reads it.
-      const key = validations.ACKNOWLEDGED_RULES_METADATA_KEY ?? 'aws:cdk:acknowledged-rules';
-      const previous = resource.node.metadata.filter((m) => m.type === key).pop()?.data as Record<string, string> | undefined;
-      resource.node.addMetadata(key, { ...previous, [`annotation::${id}`]: f.reason });
+    // Validations reserves '::' (prefix::rule), which finding IDs contain (`Resource::arn:...`),
+    // and refuses an ID it cannot read as one. Such an ID is not handed to it: its error would be
+    // caught here, but aws-cdk-lib writes the code of every error it creates to the CLI's error
+    // file (CDK_ERROR_FILE), where a later, unrelated synth failure would be reported as ours.
+    if (!refusedByValidations(id)) {
+      try {
+        validations.of(resource).acknowledge({ id, reason: f.reason });
+        continue;
+      } catch {
+        // An aws-cdk-lib with other rules for IDs: recorded below, as for a refused one.
+      }
     }
+    // Recorded where Validations would, and where cdk-nag v3 reads it.
+    const key = validations.ACKNOWLEDGED_RULES_METADATA_KEY ?? 'aws:cdk:acknowledged-rules';
+    const previous = resource.node.metadata.filter((m) => m.type === key).pop()?.data as Record<string, string> | undefined;
+    resource.node.addMetadata(key, { ...previous, [`annotation::${id}`]: f.reason });
   }
+}
+
+/** Whether `Validations.acknowledge` throws for this ID: more than one '::', or an empty prefix before one. */
+function refusedByValidations(id: string): boolean {
+  const parts = id.split('::');
+  return parts.length > 2 || (parts.length === 2 && parts[0] === '');
 }
 
 /** Whether an aspect of `resource` or of one of its scopes is a cdk-nag v2 pack. */

@@ -321,6 +321,29 @@ describe('the cdk_nag metadata is left in the template only where a cdk-nag v2 p
     }
   });
 
+  test('acknowledging leaves the CLI\'s error file alone: no refused finding ID is handed to Validations (a later synth failure would be reported as it)', () => {
+    const errorFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'nag-error-file-')), 'error.txt');
+    const saved = process.env.CDK_ERROR_FILE;
+    process.env.CDK_ERROR_FILE = errorFile;
+    try {
+      const app = new App();
+      const stack = new Stack(app, 'Plain', { env: ENV });
+      buildKeys(stack);
+      buildKeys(new NestedStack(stack, 'Inner'));
+      app.synth();
+      // The check is real: an error aws-cdk-lib creates does write its code there.
+      expect(fs.existsSync(errorFile)).toBe(false);
+      if (hasValidations) {
+        expect(() => (cdk as unknown as { Validations: { of(c: Construct): { acknowledge(r: object): void } } }).Validations
+          .of(stack).acknowledge({ id: 'a::b::c', reason: 'x' })).toThrow();
+        expect(fs.readFileSync(errorFile, 'utf-8')).toBe('InvalidValidationId');
+      }
+    } finally {
+      if (saved === undefined) delete process.env.CDK_ERROR_FILE;
+      else process.env.CDK_ERROR_FILE = saved;
+    }
+  });
+
   test('a pack added after the app was synthesized once still finds every acknowledgement (the entry is left out of the template, never taken out of the resource)', () => {
     const app = new App();
     const stack = new Stack(app, 'Twice', { env: ENV });
