@@ -20,6 +20,8 @@ const REVOCATION = 'Custom::KmsKeyMaterialRevocation';
 
 const newStack = (app = new App(), id = 'Stack') => new Stack(app, id, { env: ENV });
 const keysOf = (t: Template) => Object.entries(t.findResources('AWS::KMS::Key'));
+/** The template's keys by construct ID (the logical ID without its hash). */
+const keysById = (t: Template) => Object.fromEntries(keysOf(t).map(([id, r]) => [id.replace(/[0-9A-F]{8}$/, ''), r]));
 const onlyKey = (t: Template) => { const keys = keysOf(t); expect(keys).toHaveLength(1); return keys[0]; };
 const revocationsOf = (t: Template) => Object.entries(t.findResources(REVOCATION));
 const errorsOf = (stack: Stack) => Annotations.fromStack(stack).findError('*', Match.anyValue()).map((m) => String(m.entry.data));
@@ -214,7 +216,7 @@ describe('issue 11 point 1: ExternalKey', () => {
     new ExternalKey(stack, 'Explicit', { removalPolicy: RemovalPolicy.DESTROY });
     new ExternalKey(stack, 'Short', { pendingWindow: Duration.days(7) });
     new ExternalKey(stack, 'Kept', { removalPolicy: RemovalPolicy.RETAIN });
-    const keys = Object.fromEntries(keysOf(Template.fromStack(stack)).map(([id, r]) => [id.replace(/[0-9A-F]{8}$/, ''), r]));
+    const keys = keysById(Template.fromStack(stack));
     // Delete is CloudFormation's default for both: written nowhere, as kms.Key's DESTROY means it.
     expect(keys.Destroyed.DeletionPolicy).toBeUndefined();
     expect(keys.Destroyed.UpdateReplacePolicy).toBeUndefined();
@@ -232,8 +234,7 @@ describe('issue 11 point 1: ExternalKey', () => {
     Aspects.of(byAspect).add({ visit: (node) => { if (node instanceof kms.CfnKey) node.applyRemovalPolicy(RemovalPolicy.RETAIN); } });
     const overridden = new ExternalKey(stack, 'Overridden');
     (overridden.node.defaultChild as CfnResource).addOverride('DeletionPolicy', 'RetainExceptOnCreate');
-    const template = Template.fromStack(stack);
-    const keys = Object.fromEntries(keysOf(template).map(([id, r]) => [id.replace(/[0-9A-F]{8}$/, ''), r]));
+    const keys = keysById(Template.fromStack(stack));
     expect(keys.Plain.DeletionPolicy).toBeUndefined();
     expect(keys.Later).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
     expect(keys.ByAspect).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
