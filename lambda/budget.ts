@@ -20,6 +20,21 @@ export function responseReserveMs(totalMs: number): number {
 const LAMBDA_SAFETY_MS = 250;
 
 /**
+ * The end of the work time kept from CloudFormation reads: a tenth of it, at least 5 s, at most
+ * half. A read still failing (throttled, 5xx, dropped) when the rest begins is given up and left
+ * to the rules as unreadable, with the last retried error as the reason: they fail a Delete that
+ * would revoke, loudly (L21), and can still answer an Update whose statuses could not be read,
+ * where a budget run out would have failed both alike (a rollback's Update must not fail). The
+ * rest is the rules' and the KMS calls' time.
+ */
+export function readReserveMs(workMs: number): number {
+  return Math.min(Math.floor(workMs / 2), Math.max(5_000, Math.floor(workMs / 10)));
+}
+
+/** A read begun after the reads' deadline (after a wait for its turn) still gets up to this much, and half of what is left. */
+const LATE_READ_PATIENCE_MS = 5_000;
+
+/**
  * A deadline for all the work of one invocation. The work stops at the deadline and a FAILED
  * answer goes out in the reserve that follows, so the Lambda never times out without answering
  * (LIFECYCLE L17) and CloudFormation is never left waiting for its own service timeout.
@@ -57,6 +72,9 @@ export class Budget {
   private readonly timer: NodeJS.Timeout;
   private readonly expiry: Promise<never>;
 
+  /** When CloudFormation reads stop retrying (readReserveMs before the work deadline). */
+  readonly readDeadline: number;
+
   private constructor(
     readonly startedAt: number,
     /** When the work must stop. */
@@ -64,6 +82,7 @@ export class Budget {
     /** The last moment to answer: a little before the Lambda's own timeout. */
     readonly hardDeadline: number,
   ) {
+    this.readDeadline = workDeadline - readReserveMs(Math.max(0, workDeadline - startedAt));
     this.expiry = new Promise<never>((_, reject) => {
       this.controller.signal.addEventListener('abort', () => reject(this.exhausted(this.steps[this.steps.length - 1])), { once: true });
     });
@@ -80,6 +99,18 @@ export class Budget {
 
   remainingWorkMs(now = Date.now()): number {
     return Math.max(0, this.workDeadline - now);
+  }
+
+  /**
+   * How long a CloudFormation read begun at `now` may retry: until the reads' deadline, as a share
+   * of the budget, not a count of attempts, so that a budget raised with `serviceTimeout` makes
+   * reads that much more patient (a stack deletion with hundreds of revocations in fresh Lambda
+   * sandboxes needs it: each sandbox reads for itself, and the reads queue at CloudFormation's
+   * read quota). A read begun later still gets a short while.
+   */
+  readPatienceMs(now = Date.now()): number {
+    const late = Math.min((this.workDeadline - now) / 2, LATE_READ_PATIENCE_MS);
+    return Math.max(0, Math.floor(Math.max(this.readDeadline - now, late)));
   }
 
   remainingHardMs(now = Date.now()): number {

@@ -3,8 +3,9 @@ import { KMSClient } from '@aws-sdk/client-kms';
 import { errorDetail } from './errors';
 
 /**
- * Attempts per KMS call, first one included. What ends the retries is the invocation's time budget
- * (LIFECYCLE L17: a FAILED answer goes out before it runs out); this count only backs it up: at
+ * Attempts per KMS call or CloudFormation read, first one included. What ends the retries is the
+ * invocation's time budget (LIFECYCLE L17: a FAILED answer goes out before it runs out), and for a
+ * read the part of it given to reads (Budget.readPatienceMs); this count only backs them up: at
  * the waits of `retryDelayMs`, 600 attempts span about 19 minutes, beyond the longest budget (the
  * handler's 15-minute Lambda timeout, lib/provider.ts, for a raised `serviceTimeout`). A count low
  * enough to end first would fail revocations the budget could still finish: 1,470 Deletes at once
@@ -12,14 +13,6 @@ import { errorDetail } from './errors';
  * needed 82 to 84 attempts (bench/: retry headroom).
  */
 export const MAX_ATTEMPTS = 600;
-
-/**
- * Attempts per CloudFormation read: about 3 minutes of waits, within the default budget of 5. A read
- * throttled that long is left to the rules as unreadable, with the SDK's error as the reason: they
- * fail a Delete that would revoke, loudly, and never fail an Update for it (a rollback's Update must
- * not fail), where a budget run out would have failed both alike.
- */
-export const READ_MAX_ATTEMPTS = 120;
 
 /** The longest wait between two attempts. */
 export const MAX_BACKOFF_MS = 4_000;
@@ -144,7 +137,8 @@ export function newKmsClient(region: string): KMSClient {
 export function cloudFormationClient(region: string): CloudFormationClient {
   let client = cloudFormation.get(region);
   if (!client) {
-    client = new CloudFormationClient({ region, retryStrategy: new RevocationRetryStrategy(READ_MAX_ATTEMPTS), requestHandler: REQUEST_HANDLER });
+    // A read's retries are ended by its patience (Budget.readPatienceMs), a part of the budget, not by a count.
+    client = new CloudFormationClient({ region, retryStrategy: new RevocationRetryStrategy(MAX_ATTEMPTS), requestHandler: REQUEST_HANDLER });
     cloudFormation.set(region, client);
   }
   return client;

@@ -4,19 +4,59 @@ import {
 } from '@aws-sdk/client-cloudformation';
 import { TemplateResources } from './decide';
 import { Budget } from './budget';
-import { cloudFormationClient } from './clients';
+import { cloudFormationClient, lastRetriedSince } from './clients';
 import { awsErrorName, explainCloudFormationError, HandlerError } from './errors';
 import { parseStackArn } from './event';
 
+/** The read's patience ran out before the read succeeded (not the budget: the rules still decide). */
+export class ReadPatienceError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ReadPatienceExhausted';
+  }
+}
+
 /**
- * One CloudFormation read on the handler's own stack or an ancestor, in the stack's Region, within the time
- * budget; any failure is explained, and the handler does not guess past it.
+ * One CloudFormation read in the stack's Region, within the time budget and the read's patience
+ * (Budget.readPatienceMs). The SDK call gets a signal that ends its retries at either.
+ */
+async function patientRead<T>(action: string, stackId: string, budget: Budget,
+  send: (client: CloudFormationClient, abortSignal: AbortSignal) => Promise<T>): Promise<T> {
+  const client = cloudFormationClient(parseStackArn(stackId).region);
+  return budget.race(`${action} on ${stackId}`, async (budgetSignal) => {
+    const startedAt = Date.now();
+    const patienceMs = budget.readPatienceMs(startedAt);
+    const controller = new AbortController();
+    const stop = () => controller.abort();
+    budgetSignal.addEventListener('abort', stop, { once: true });
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const retried = lastRetriedSince(startedAt);
+        // Rejected before the SDK call is aborted, so that the race ends with this reason.
+        reject(new ReadPatienceError(`still failing after ${((Date.now() - startedAt) / 1000).toFixed(1)}s of retries, ` +
+          'at the end of the time the budget gives reads' +
+          `${retried ? ` (the last error retried: ${retried})` : ''}`));
+        controller.abort();
+      }, patienceMs);
+    });
+    try {
+      return await Promise.race([send(client, controller.signal), gaveUp]);
+    } finally {
+      clearTimeout(timer);
+      budgetSignal.removeEventListener('abort', stop);
+    }
+  });
+}
+
+/**
+ * One CloudFormation read on the handler's own stack or an ancestor; any failure is explained, and
+ * the handler does not guess past it.
  */
 async function cfnCall<T>(action: string, stackId: string, budget: Budget,
   send: (client: CloudFormationClient, abortSignal: AbortSignal) => Promise<T>): Promise<T> {
-  const client = cloudFormationClient(parseStackArn(stackId).region);
   try {
-    return await budget.race(`${action} on ${stackId}`, (abortSignal) => send(client, abortSignal));
+    return await patientRead(action, stackId, budget, send);
   } catch (err) {
     throw explainCloudFormationError(err, action, stackId);
   }
@@ -55,9 +95,8 @@ export async function describeStackResource(stackId: string, logicalId: string, 
   status: string; physicalId?: string;
 } | null> {
   try {
-    const out = await budget.race(`cloudformation:DescribeStackResource on ${stackId}`, (abortSignal) =>
-      cloudFormationClient(parseStackArn(stackId).region).send(
-        new DescribeStackResourceCommand({ StackName: stackId, LogicalResourceId: logicalId }), { abortSignal }));
+    const out = await patientRead('cloudformation:DescribeStackResource', stackId, budget, (client, abortSignal) =>
+      client.send(new DescribeStackResourceCommand({ StackName: stackId, LogicalResourceId: logicalId }), { abortSignal }));
     const detail = out.StackResourceDetail;
     if (!detail?.ResourceStatus) throw new HandlerError(`cloudformation:DescribeStackResource on ${stackId} returned no resource status`);
     return { status: detail.ResourceStatus, physicalId: detail.PhysicalResourceId };

@@ -13,11 +13,12 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { FAILED_CREATE_PHYSICAL_ID_PREFIX, KEY_TAG, REVOKED_PHYSICAL_ID_PREFIX } from '../../lib/contract';
 import {
-  cloudFormationClient, kmsClient, lastRetriedSince, MAX_ATTEMPTS, MAX_BACKOFF_MS, READ_MAX_ATTEMPTS, RETRIES_PER_WIDTH, retryDelayMs, RevocationRetryStrategy,
+  cloudFormationClient, kmsClient, lastRetriedSince, MAX_ATTEMPTS, MAX_BACKOFF_MS, RETRIES_PER_WIDTH, retryDelayMs, RevocationRetryStrategy,
   THROTTLED_RETRY_WINDOW_MS,
 } from '../../lambda/clients';
 import { BOUND_STACK_ID_ENV, TEST_RESPONSE_ORIGIN_ENV } from '../../lambda/authentic';
 import { handler } from '../../lambda/index';
+import { Budget, readReserveMs } from '../../lambda/budget';
 import { forgetStackStatuses } from '../../lambda/facts';
 import {
   ACCOUNT, awsError, cfnEvent, CloudFormationWhileSending, context, EventOptions, KEY_A, KEY_B, KEY_C, LOGICAL_ID, LogCapture, physicalId,
@@ -1237,23 +1238,74 @@ describe('time budget (L17)', () => {
     expect(Date.now() - started).toBeLessThan(3_000);
   });
 
-  test('L17/L18: every SDK client retries with the revocation strategy: KMS calls up to the longest budget, reads within the default one', async () => {
+  test('L17/L18: every SDK client retries with the revocation strategy, its attempts outlasting the longest budget', async () => {
     const strategyOf = async (client: { config: { retryStrategy: unknown } }) => (client.config.retryStrategy as () => Promise<any>)();
     for (const client of [kmsClient('eu-west-1'), kmsClient('us-east-1'), cloudFormationClient('eu-west-1')]) {
       expect(await strategyOf(client)).toBeInstanceOf(RevocationRetryStrategy);
+      // A call is ended by the time budget (a read by its share of it), not by its attempts.
+      expect((await strategyOf(client)).maxAttempts).toBe(MAX_ATTEMPTS);
     }
-    expect((await strategyOf(kmsClient('eu-west-1'))).maxAttempts).toBe(MAX_ATTEMPTS);
-    expect((await strategyOf(cloudFormationClient('eu-west-1'))).maxAttempts).toBe(READ_MAX_ATTEMPTS);
-    // The waits of a call throttled to its last attempt, at their mean (half of each width).
+    // The waits of a call throttled to its last attempt, at their mean (half of each width), outlast
+    // the handler's 15-minute Lambda timeout (lib/provider.ts), the longest budget a raised serviceTimeout gives.
     const meanWaitMs = (attempts: number) => Array.from({ length: attempts - 1 }, (_, retry) => retryDelayMs('THROTTLING', retry, () => 0.5))
       .reduce((a, w) => a + w, 0);
-    // A KMS call is ended by the time budget, not by its attempts: they outlast the handler's
-    // 15-minute Lambda timeout (lib/provider.ts), the longest budget a raised serviceTimeout gives.
     expect(meanWaitMs(MAX_ATTEMPTS)).toBeGreaterThan(1.15 * 15 * 60_000);
-    // A read throttled for minutes gives up within the default 5-minute budget, leaving the rules
-    // an unreadable fact (never a failed rollback Update) rather than a budget run out.
-    expect(meanWaitMs(READ_MAX_ATTEMPTS)).toBeLessThan(4 * 60_000);
-    expect(meanWaitMs(READ_MAX_ATTEMPTS)).toBeGreaterThan(2 * 60_000);
+  });
+
+  test('L17: reads may retry for the work time but its last tenth (at least 5 s, at most half), and a read begun later for a short while', () => {
+    expect(readReserveMs(290_000)).toBe(29_000);
+    expect(readReserveMs(20_000)).toBe(5_000);
+    expect(readReserveMs(6_000)).toBe(3_000);
+    const now = Date.now();
+    // The default serviceTimeout: 300 s, of which 10 s are kept for the answer and 29 s more for the rules and KMS.
+    const budget = Budget.start(context(900_000), 300, now);
+    const raised = Budget.start(context(900_000), 900, now);
+    try {
+      expect(budget.readDeadline).toBe(now + 261_000);
+      expect(budget.readPatienceMs(now)).toBe(261_000);
+      expect(budget.readPatienceMs(now + 200_000)).toBe(61_000);
+      // Begun after the reads' deadline (after a wait for its turn): half of what is left, at most 5 s.
+      expect(budget.readPatienceMs(now + 270_000)).toBe(5_000);
+      expect(budget.readPatienceMs(now + 286_000)).toBe(2_000);
+      expect(budget.readPatienceMs(now + 295_000)).toBe(0);
+      // A raised serviceTimeout makes every read that much more patient.
+      expect(raised.readPatienceMs(now)).toBe(801_000);
+    } finally {
+      budget.dispose();
+      raised.dispose();
+    }
+  });
+
+  test('L17/L21: a CloudFormation read still failing when the budget\'s reads end is given up: the Delete fails loudly, naming the read, before the budget runs out', async () => {
+    stackStatus('DELETE_IN_PROGRESS');
+    cfn.on(DescribeStacksCommand).callsFake(() => new Promise(() => undefined));
+    const started = Date.now();
+    // 6 s left: 4.5 s of work after the 1.5 s kept for the answer, of which reads get the first half (readReserveMs).
+    const { response, decision } = await run('Delete', {}, 6_000);
+    const elapsed = Date.now() - started;
+    expect(response.Status).toBe('FAILED');
+    expect(response.Reason).toMatch(/cloudformation:DescribeStacks on .* failed \(ReadPatienceExhausted: still failing after 2\.\ds of retries/);
+    expect(response.Reason).toContain('the handler does not guess');
+    expect(response.Reason).not.toMatch(/time budget of .* ran out/);
+    expect(decision.decision).toBe('failed');
+    expect(elapsed).toBeGreaterThanOrEqual(2_150);
+    expect(elapsed).toBeLessThan(4_500);
+    expect(kmsWrites()).toBe(0);
+  });
+
+  test('L10/L17: an update whose stack statuses are still unreadable when the budget\'s reads end is answered SUCCESS, not FAILED by a budget run out (it may be a rollback)', async () => {
+    stackStatus('UPDATE_ROLLBACK_IN_PROGRESS');
+    cfn.on(DescribeStacksCommand).callsFake(() => new Promise(() => undefined));
+    // Unreadable statuses are read as a forward update for the new key's validation, which only reads.
+    kms.on(DescribeKeyCommand, { KeyId: KEY_A }).resolves({ KeyMetadata: keyMeta() });
+    const { response, decision } = await run('Update', {
+      physicalId: physicalId(KEY_B), props: props({ KeyArn: KEY_A }), oldProps: props({ KeyArn: KEY_B }),
+    }, 6_000);
+    expect(response.Status).toBe('SUCCESS');
+    expect(response.PhysicalResourceId).toBe(physicalId(KEY_A));
+    expect(decision.reason).toContain('key changed');
+    expect(cfn.commandCalls(DescribeStacksCommand).length).toBeGreaterThan(0);
+    expect(kmsWrites()).toBe(0);
   });
 
   test('L17/L18: throttled retries draw on no shared allowance, and the attempt limit ends a call the budget did not', async () => {
@@ -1270,12 +1322,6 @@ describe('time budget (L17)', () => {
       for (;;) last = await strategy.refreshRetryTokenForRetry(last, { errorType: 'THROTTLING' });
     })()).rejects.toThrow();
     expect(last.getRetryCount()).toBe(MAX_ATTEMPTS - 1);
-    const reads = new RevocationRetryStrategy(READ_MAX_ATTEMPTS);
-    let read = await reads.acquireInitialRetryToken();
-    await expect((async () => {
-      for (;;) read = await reads.refreshRetryTokenForRetry(read, { errorType: 'THROTTLING' });
-    })()).rejects.toThrow();
-    expect(read.getRetryCount()).toBe(READ_MAX_ATTEMPTS - 1);
   });
 
   test('L17: the error retried last during an invocation is known, for the reason of a budget that ran out', async () => {

@@ -234,6 +234,31 @@ describe('L17 faults that outlast the time budget: FAILED before the Lambda time
       expect(new Set(deletes.map((c) => c.request.KeyMaterialId)).size).toBe(1);
     }));
 
+  test.concurrent(`L17/L21 CloudFormation throttling on DescribeStacks that never lets up (${SHORT_TIMEOUT_MS / 1000} s function): the read is given up when the budget's reads end, before the budget; FAILED naming the read and the throttling; DELETE_FAILED, and deleting again finishes it`, () =>
+    createThenDeleteUnder(SHORT_TIMEOUT_MS, (bed) => {
+      bed.cfn.injectError('DescribeStacks', 'Throttling', { times: Infinity });
+    }, async (run) => {
+      expectFailedInTime(run);
+      // Left to the rules as an unreadable status (they fail a Delete that would revoke), not a budget run out.
+      expect(run.del.reason).toMatch(/cloudformation:DescribeStacks on \S+ failed \(ReadPatienceExhausted: still failing after [\d.]+s of retries/);
+      expect(run.del.reason).toMatch(/the last error retried: Throttling: Rate exceeded/);
+      expect(run.del.reason).toContain('the handler does not guess');
+      expect(run.del.reason).not.toMatch(/time budget of [\d.]+s ran out/);
+      expectNothingRevoked(run);
+      expect(kmsCalls(run, 'DeleteImportedKeyMaterial')).toEqual([]);
+      const describes = run.bed.cfn.callsTo('DescribeStacks').filter((c) => c.at >= run.since);
+      // Retried within the quota's window until the reads' time ended, every attempt throttled.
+      expect(describes.length).toBeGreaterThan(3);
+      expect(describes.every((c) => c.errorType === 'Throttling')).toBe(true);
+      // Deleting the stack again once the reads go through finishes it (README, "CloudFormation's read quota").
+      run.bed.cfn.clearFaults();
+      expect(await run.bed.engine.deleteStack()).toBe('DELETE_COMPLETE');
+      const again = run.bed.engine.answers.filter((a) => a.requestType === 'Delete');
+      expect(again.map((a) => a.responseStatus)).toEqual(['FAILED', 'SUCCESS']);
+      expect(again[1].decision?.decision).toBe('revoked');
+      expect(run.bed.kms.key(run.arn)!.materials.map((m) => m.importState)).toEqual(['PENDING_IMPORT', 'PENDING_IMPORT']);
+    }));
+
   test.concurrent(`L17/L18 throttling that never lets up (${SHORT_TIMEOUT_MS / 1000} s function): FAILED in time, naming the throttling; DELETE_FAILED`, () =>
     createThenDeleteUnder(SHORT_TIMEOUT_MS, (bed) => {
       bed.kms.injectError('DeleteImportedKeyMaterial', 'ThrottlingException', { times: Infinity });
