@@ -10,7 +10,7 @@
  *   write one by hand write it (issue 13: the smaller of the two, which the template goal is held
  *   against).
  */
-import { NestedStack, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, NestedStack, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { AwsCustomResource, AwsCustomResourcePolicy, PhysicalResourceId } from 'aws-cdk-lib/custom-resources';
@@ -78,6 +78,8 @@ export interface AppOptions {
   /** Skip the revocations: the keys alone, to subtract them from a same-stack measurement. */
   readonly keysOnly?: boolean;
   readonly scope?: KeyMaterialScope;
+  /** Ours only: the revocations' `serviceTimeout` (the construct's default when unset). */
+  readonly serviceTimeout?: Duration;
 }
 
 /** A key policy that lets one administrator role manage the key and does not trust the account's IAM policies. */
@@ -112,13 +114,14 @@ export function buildApp(o: AppOptions): (stack: Stack) => void {
       keys.push(key);
     }
     if (o.keysOnly) return;
-    keys.forEach((key, i) => revoke(stack, `Revocation${i}`, key, o.side, o.scope));
+    keys.forEach((key, i) => revoke(stack, `Revocation${i}`, key, o.side, o.scope, o.serviceTimeout));
   };
 }
 
-function revoke(scope: Construct, id: string, key: kms.IKey, side: Side, materialScope?: KeyMaterialScope): AwsCustomResource | undefined {
+function revoke(scope: Construct, id: string, key: kms.IKey, side: Side, materialScope?: KeyMaterialScope,
+  serviceTimeout?: Duration): AwsCustomResource | undefined {
   if (side === 'ours') {
-    new KeyMaterialRevocation(scope, id, { key, materialScope });
+    new KeyMaterialRevocation(scope, id, { key, materialScope, serviceTimeout });
     return undefined;
   }
   return baselineRevocation(scope, id, key, side === 'baseline-delete-only');

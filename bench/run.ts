@@ -14,6 +14,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Duration } from 'aws-cdk-lib';
 import { KeyMaterialScope } from '../lib/index';
 import { arm64Node } from './arm64';
 import { measureColdStart } from './coldstart';
@@ -25,6 +26,13 @@ import { measurePlanTime, planKeysPerStack } from './plan-time';
 import { cfnReadQuota, measureThroughput, ThroughputResult } from './throughput';
 
 const ROOT = path.join(__dirname, '..');
+
+/**
+ * The congested-reads runs' read quota, as a share of the guessed one: 300 fresh sandboxes at
+ * 2/s read about as long as 1,500 at 10/s (six full stacks destroyed together), more sandboxes
+ * than fit in this machine's memory and CPUs; longer than the default serviceTimeout gives reads.
+ */
+const CONGESTED_READ_SHARE = 0.2;
 
 interface Config {
   readonly quick: boolean;
@@ -202,6 +210,16 @@ async function main(): Promise<void> {
   throughput.push(await measureThroughput({
     side: 'ours', scope: KeyMaterialScope.CURRENT, keys: many.keys, concurrency: many.concurrency, stacks: manyStacks, cfnReadQuotaPerSecond, series: 'many-stacks',
   }));
+  // Fresh sandboxes whose reads queue: the read quota lowered to a share of the guess, which puts
+  // on 300 Deletes the read pressure of more Deletes than this machine can run as sandboxes; with
+  // the default serviceTimeout and with a raised one (a read retries for a share of its budget).
+  const congestedQuota = Math.max(1, Math.round(cfnReadQuotaPerSecond * CONGESTED_READ_SHARE));
+  for (const serviceTimeout of config.quick ? [Duration.minutes(15)] : [undefined, Duration.minutes(15)]) {
+    throughput.push(await measureThroughput({
+      side: 'ours', scope: KeyMaterialScope.CURRENT, keys, concurrency: keys, sandboxPerDelete: true, stacks: oursStacks,
+      cfnReadQuotaPerSecond: congestedQuota, serviceTimeout, series: 'congested-reads',
+    }));
+  }
   // Several full stacks destroyed together: 245 revocations each (2, 4 and 6 stacks), one quota.
   const retryHeadroom = [];
   for (const n of config.quick ? [300] : [490, 980, 1470]) retryHeadroom.push(await measureRetryHeadroom(n));

@@ -12,6 +12,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { Duration } from 'aws-cdk-lib';
 import { CloudFormationDouble } from '../test/doubles/cloudformation-double';
 import { KMS_DEFAULT_QUOTAS, KmsDouble } from '../test/doubles/kms-double';
 import { ACCOUNT, handlerFunction, REGION, synthesize } from '../test/lifecycle/assembly';
@@ -45,13 +46,17 @@ export interface ThroughputOptions {
   readonly cfnReadQuotaPerSecond?: number;
   /** Which part of the benchmark the run belongs to (default `at-once`). */
   readonly series?: ThroughputSeries;
+  /** Ours only: the revocations' `serviceTimeout` (the construct's default, 5 minutes, when unset). */
+  readonly serviceTimeout?: Duration;
 }
 
 /**
  * `at-once`: the N keys of the main test (300 in a full run) deleted at once; `many-stacks`: the
- * keys of several full stacks destroyed together (980 in a full run, issue 13 goal 1).
+ * keys of several full stacks destroyed together (980 in a full run, issue 13 goal 1);
+ * `congested-reads`: fresh sandboxes under a lowered CloudFormation read quota, with the default
+ * and a raised `serviceTimeout` (what a Delete's read patience does when the reads queue).
  */
-export type ThroughputSeries = 'at-once' | 'many-stacks';
+export type ThroughputSeries = 'at-once' | 'many-stacks' | 'congested-reads';
 
 export interface OpCount {
   readonly total: number;
@@ -114,6 +119,8 @@ export interface ThroughputResult {
   readonly cfnReadQuotaPerSecond?: number;
   /** Keys in each stack deleted at once. */
   readonly keysPerStack?: number[];
+  /** The revocations' serviceTimeout (s), when the run set one. */
+  readonly serviceTimeoutSeconds?: number;
   /** The handler's decision lines during the deletion, by decision (revoked, skipped, failed, refused, ...). */
   readonly decisions?: Record<string, number>;
   /** Per key: CloudFormation requests sent (throttled included) and successful; KMS the same. */
@@ -218,7 +225,7 @@ export async function measureThroughput(o: ThroughputOptions): Promise<Throughpu
   const perStack = split(keyArns, stacks);
   const deployments = perStack.map((arns, i) => {
     const stackName = stacks === 1 ? 'BenchStack' : `BenchStack${i + 1}`;
-    const synth = synthesize(buildApp({ side: o.side, keyArns: arns, scope: o.scope }), stackName);
+    const synth = synthesize(buildApp({ side: o.side, keyArns: arns, scope: o.scope, serviceTimeout: o.serviceTimeout }), stackName);
     // The baseline's template asks for nodejs22.x; both run on the Node.js major of ours (RESULTS.md).
     const spec = { ...handlerFunction(synth), runtime: BENCH_RUNTIME };
     const newRunner = (): LambdaRunner | InProcessSandboxes => (sandboxes
@@ -366,6 +373,7 @@ function summarize(input: SummaryInput): ThroughputResult {
     failedReasons: [...new Set(deletes.filter((e) => e.responseStatus === 'FAILED').map((e) => String(e.reason).slice(0, 300)))].slice(0, 3),
     cfnReadQuotaPerSecond: o.cfnReadQuotaPerSecond,
     keysPerStack,
+    ...(o.serviceTimeout ? { serviceTimeoutSeconds: o.serviceTimeout.toSeconds() } : {}),
     decisions,
     cfnSentPerKey: sum(cfnOps, (c) => c.total) / o.keys,
     cfnOkPerKey: sum(cfnOps, (c) => c.ok) / o.keys,
