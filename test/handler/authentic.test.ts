@@ -44,6 +44,34 @@ describe('ResponseURL (L29)', () => {
     expect((checked as { why: string }).why).toMatch(why);
   });
 
+  test('L26: a SigV2 URL is valid from two hours before its Expires (the signing time it does not carry), to its Expires', () => {
+    const expires = 1_796_133_600;
+    const checked = checkResponseUrl(`https://b.s3.amazonaws.com/x?AWSAccessKeyId=AKIA&Expires=${expires}&Signature=abc`, 'aws');
+    expect(checked).toEqual({ ok: true, value: { signedAt: expires * 1000 - 7_200_000, expiresAt: expires * 1000 } });
+  });
+
+  test.each([
+    ['a SigV4 date that is not a time', `https://b.s3.amazonaws.com/x?${Q.replace('20261201T100000Z', '2026-12-01T10:00:00Z')}`, /X-Amz-Date and X-Amz-Expires/],
+    ['a SigV4 expiry that is not a number', `https://b.s3.amazonaws.com/x?${Q.replace('X-Amz-Expires=7200', 'X-Amz-Expires=soon')}`, /X-Amz-Date and X-Amz-Expires/],
+    ['a SigV4 expiry of zero', `https://b.s3.amazonaws.com/x?${Q.replace('X-Amz-Expires=7200', 'X-Amz-Expires=0')}`, /X-Amz-Date and X-Amz-Expires/],
+    ['a SigV2 Expires that is not a time', 'https://b.s3.amazonaws.com/x?AWSAccessKeyId=AKIA&Expires=never&Signature=abc', /Expires is not a time/],
+    ['a SigV2 signature without Expires', 'https://b.s3.amazonaws.com/x?AWSAccessKeyId=AKIA&Signature=abc', /not presigned/],
+    ['a user name without a password', `https://user@b.s3.amazonaws.com/x?${Q}`, /credentials/],
+    ['a host with an s3 label under another domain', `https://b.s3.attacker.example/x?${Q}`, /not Amazon S3/],
+    ['a host with an s3 label under amazonaws.com.cn for aws', `https://b.s3.amazonaws.com.cn/x?${Q}`, /not Amazon S3 in partition aws/],
+  ])('L26/L29: %s never passes as CloudFormation\'s URL (it would never expire, or is not S3)', (_name, url, why) => {
+    const checked = checkResponseUrl(url, 'aws');
+    expect(checked.ok).toBe(false);
+    expect((checked as { why: string }).why).toMatch(why);
+  });
+
+  test('L19/L29: an event whose partition cannot be read is still answered on an S3 host of any known partition, and nowhere else', () => {
+    expect(checkResponseUrl(`https://b.s3.amazonaws.com/x?${Q}`, undefined).ok).toBe(true);
+    expect(checkResponseUrl(`https://b.s3.cn-north-1.amazonaws.com.cn/x?${Q}`, undefined).ok).toBe(true);
+    expect(checkResponseUrl(`https://b.s3.attacker.example/x?${Q}`, undefined).ok).toBe(false);
+    expect(checkResponseUrl(`https://lambda.us-east-1.amazonaws.com/x?${Q}`, undefined).ok).toBe(false);
+  });
+
   test('L29: a partition this handler does not know is refused rather than trusted', () => {
     const checked = checkResponseUrl(`https://b.s3.us-isob-east-1.sc2s.sgov.gov/x?${Q}`, 'aws-iso-b');
     expect((checked as { why: string }).why).toMatch(/partition aws-iso-b are not recognised/);

@@ -5,7 +5,7 @@
  * and a row that expects an answer fails if the function asks.
  */
 import { CONTRACT_VERSION, RevocationProperties } from '../../lib/contract';
-import { Decision, decide, Facts, LiveResource, parsePhysicalId, physicalIdFor, StackFacts } from '../../lambda/decide';
+import { Decision, decide, Facts, LiveResource, parsePhysicalId, physicalIdFor, sameKey, StackFacts } from '../../lambda/decide';
 
 const ACCOUNT = '111111111111';
 const STACK = `arn:aws:cloudformation:eu-west-1:${ACCOUNT}:stack/Root/11111111-1111-1111-1111-111111111111`;
@@ -640,5 +640,138 @@ describe('L18: turns at the KMS quota in a stack deletion', () => {
     const d = decide(del({ logicalId: 'R1', lineage: flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'), sentAt: SENT,
       props: props({ RevokeOnRemoval: 'true' }), template: wave(1), ownResources: [], treeRevocations: [] }));
     expect(d.kind === 'answer' ? d.notBefore : 'not an answer').toBeUndefined();
+  });
+});
+
+/**
+ * Rows found by mutation testing of the rules (Stryker over lambda/decide.ts): each pins a
+ * condition whose change let these tests pass while the handler revoked wrongly or skipped a
+ * promised revocation.
+ */
+describe('decide: rows that pin each condition a mutation could change unnoticed', () => {
+  const KEY_C = `arn:aws:kms:eu-west-1:${ACCOUNT}:key/ffffffff-0000-4000-8000-000000000000`;
+  const MRK_A = `arn:aws:kms:eu-west-1:${ACCOUNT}:key/mrk-1234abcd12ab34cd56ef1234567890ab`;
+  const MRK_A_US = `arn:aws:kms:us-east-1:${ACCOUNT}:key/mrk-1234abcd12ab34cd56ef1234567890ab`;
+  const MRK_B = `arn:aws:kms:eu-west-1:${ACCOUNT}:key/mrk-0987dcba09fe87dc65baab0987654321`;
+  const cleanup = flat('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
+  const removedNested = nested('DELETE_IN_PROGRESS', 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
+  const otherResource = (o: Partial<LiveResource>): LiveResource =>
+    ({ stackId: STACK, logicalId: 'Bucket', physicalId: undefined, type: 'AWS::S3::Bucket', status: 'UPDATE_COMPLETE', ...o });
+  /** A template naming this resource's key by `Fn::GetAtt [keyLogicalId, Arn]`, with that key of `keyType`. */
+  const byReference = (p: RevocationProperties, keyLogicalId: string, keyType = 'AWS::KMS::Key'): Facts['template'] => ({
+    [LOGICAL]: { Type: TYPE, Properties: { ...p, KeyArn: { 'Fn::GetAtt': [keyLogicalId, 'Arn'] } } },
+    [keyLogicalId]: { Type: keyType },
+  });
+  const scopes = (decision: Decision) => (decision.kind === 'answer' ? decision.revoke.map((t) => `${t.keyArn} ${t.scope}`) : []);
+
+  const rows: Array<[string, Facts, Expected]> = [
+    ['L24/L7: a nested stack removed with the key defined in it, revokeOnStackDelete off: kept',
+      del({ props: props({ KeyLogicalId: KEY_LOGICAL, RevokeOnStackDelete: 'false' }), lineage: removedNested, ownResources: [keyA(KEY_LOGICAL, NESTED)], treeRevocations: [] }),
+      { skip: /key defined in it; revokeOnStackDelete is off/ }],
+    ['M1/L9: an update from one multi-Region key to another is a key change: the new key is validated, the physical ID is new',
+      { requestType: 'Update', logicalId: LOGICAL, physicalId: physicalIdFor(MRK_A, false), props: props({ KeyArn: MRK_B }), oldProps: props({ KeyArn: MRK_A }), lineage: flat('UPDATE_IN_PROGRESS') },
+      { skip: /key changed from/, physicalId: physicalIdFor(MRK_B, false), validate: MRK_B }],
+    ['M1/L30: a stack deletion Delete whose physical ID names another multi-Region key than KeyArn fails',
+      del({ physicalId: physicalIdFor(MRK_B, false), props: props({ KeyArn: MRK_A }), lineage: flat('DELETE_IN_PROGRESS'), everStable: true }), { fail: /contradicts/ }],
+    ['M1/L12: another revocation of a different multi-Region key does not keep this one',
+      del({
+        physicalId: physicalIdFor(MRK_A, false), props: props({ KeyArn: MRK_A, RevokeOnRemoval: 'true' }), lineage: cleanup, template: {},
+        treeRevocations: [live('Other', physicalIdFor(MRK_B, false))],
+      }), { revoke: [MRK_A] }],
+    ['M1/L12: a revocation of the same multi-Region key by its ARN in another Region keeps it',
+      del({
+        physicalId: physicalIdFor(MRK_A, false), props: props({ KeyArn: MRK_A, RevokeOnRemoval: 'true' }), lineage: cleanup, template: {},
+        treeRevocations: [live('Other', physicalIdFor(MRK_A_US, false))],
+      }), { skip: /Other still manages/ }],
+    ['L14: the switch turned off, with another revocation listed first: the live replacement is this logical ID\'s, nothing revoked',
+      del({
+        physicalId: physicalIdFor(KEY_A, true), props: props({ Revoked: 'true' }), lineage: cleanup, template: { [LOGICAL]: { Type: TYPE } },
+        ownResources: [live('Other', physicalIdFor(KEY_B, false)), live(LOGICAL, physicalIdFor(KEY_A, false))],
+      }), { skip: /re-import/ }],
+    ['L9: the replacement is found under this logical ID and this type, whatever is listed before it',
+      del({
+        lineage: cleanup, template: { [LOGICAL]: { Type: TYPE } },
+        ownResources: [otherResource({ logicalId: LOGICAL, physicalId: physicalIdFor(KEY_C, false), type: 'AWS::SSM::Parameter' }),
+          live('Other', physicalIdFor(KEY_C, false)), live(LOGICAL, physicalIdFor(KEY_B, false))],
+        treeRevocations: [live(LOGICAL, physicalIdFor(KEY_B, false))],
+      }), { revoke: [KEY_A], reason: new RegExp(`key replaced by ${KEY_B}`) }],
+    ['L27: the key left the stack although other resources (one without a physical ID) are listed: L12, not L13',
+      del({
+        props: props({ KeyLogicalId: KEY_LOGICAL }), lineage: cleanup, template: {},
+        ownResources: [otherResource({}), otherResource({ logicalId: 'Queue', physicalId: keyIdOf(KEY_A), type: 'AWS::SQS::Queue' })], treeRevocations: [],
+      }), { skip: /no longer a resource of this stack.*revokeOnRemoval is off/ }],
+    ['L26/L29: a Delete for a replaced physical ID during a stack deletion is refused, whatever the events say',
+      del({ lineage: flat('DELETE_IN_PROGRESS'), everStable: true, resource: { status: 'UPDATE_COMPLETE', physicalId: physicalIdFor(KEY_B, false) }, deletionEvent: true }),
+      { fail: /^refused/ }],
+    ['L6/L30: a same-stack key by reference whose live key ID is the request\'s: revoked',
+      del({ lineage: flat('DELETE_IN_PROGRESS'), everStable: true, template: byReference(props(), KEY_LOGICAL), ownResources: [keyA(KEY_LOGICAL)] }),
+      { revoke: [KEY_A], reason: /stack deletion/ }],
+    ['L29/L30: a same-stack key by reference is the one under the referenced logical ID, not the first key listed',
+      del({
+        lineage: flat('DELETE_IN_PROGRESS'), everStable: true, template: byReference(props(), 'KeyB'),
+        ownResources: [keyA('OtherKey'), { ...keyA('KeyB'), physicalId: keyIdOf(KEY_B) }],
+      }), { fail: /^refused: the request names key .* but the stack's KeyB is 0987dcba/ }],
+    ['L29/L30/M1: a same-stack replica key by reference is bound to its live key ID too',
+      del({
+        lineage: flat('DELETE_IN_PROGRESS'), everStable: true, template: byReference(props(), 'Replica', 'AWS::KMS::ReplicaKey'),
+        ownResources: [{ ...keyA('Replica'), type: 'AWS::KMS::ReplicaKey', physicalId: keyIdOf(KEY_B) }],
+      }), { fail: /^refused: the request names key/ }],
+    ['L14: a create with the switch on and a same-stack key by reference asks for the stack\'s resources',
+      { requestType: 'Create', logicalId: LOGICAL, props: props({ Revoked: 'true' }), lineage: flat('CREATE_IN_PROGRESS'), resource: { status: 'CREATE_IN_PROGRESS' },
+        template: byReference(props({ Revoked: 'true' }), KEY_LOGICAL) },
+      { need: 'ownResources' }],
+    ['L29: a template value written as a JSON boolean is compared too: false there refuses a request that says true',
+      del({ lineage: flat('DELETE_IN_PROGRESS'), everStable: true, template: { [LOGICAL]: { Type: TYPE, Properties: { ...props(), RevokeOnStackDelete: false } } } }),
+      { fail: /^refused: the request's RevokeOnStackDelete is 'true' but the stack's template says 'false'/ }],
+    ['L13: construct and key removed together while the stack holds another key and a resource with the key\'s ID: revoked',
+      del({
+        props: props({ KeyLogicalId: KEY_LOGICAL }), lineage: cleanup, template: {},
+        ownResources: [keyA(), { ...keyA('OtherKey'), physicalId: keyIdOf(KEY_B) }, otherResource({ logicalId: 'Alias', physicalId: keyIdOf(KEY_A), type: 'AWS::KMS::Alias' }),
+          { ...keyA('OldCopy'), status: 'DELETE_IN_PROGRESS' }],
+        treeRevocations: [],
+      }), { revoke: [KEY_A], reason: /together with its key/ }],
+    ['L24: a nested stack two levels down removed by its parent\'s committed update (root in its cleanup): decided, not failed',
+      del({ lineage: [{ stackId: NESTED2, status: 'DELETE_IN_PROGRESS' }, { stackId: NESTED, status: 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS' }, { stackId: STACK, status: 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS' }] }),
+      { skip: /nested stack removed or renamed by a successful update while the key stays, revokeOnRemoval is off/ }],
+    ['L12: another revocation of the key that is being deleted too does not keep it',
+      del({
+        props: props({ RevokeOnRemoval: 'true' }), lineage: cleanup, template: {},
+        treeRevocations: [live(LOGICAL, physicalIdFor(KEY_A, false), { status: 'DELETE_IN_PROGRESS' }), live('Other', physicalIdFor(KEY_A, false), { status: 'DELETE_IN_PROGRESS' }),
+          live('Gone', physicalIdFor(KEY_A, false), { status: 'DELETE_COMPLETE' })],
+      }), { revoke: [KEY_A] }],
+    ['L9: revokeOnKeyReplacement written as a JSON boolean false in the new template wins',
+      del({ lineage: cleanup, template: { [LOGICAL]: { Type: TYPE, Properties: { RevokeOnKeyReplacement: false } } }, ownResources: [live(LOGICAL, physicalIdFor(KEY_B, false))] }),
+      { skip: /revokeOnKeyReplacement is off/ }],
+    ['L9: revokeOnKeyReplacement written as a JSON boolean true in the new template wins over the old off',
+      del({
+        props: props({ RevokeOnKeyReplacement: 'false' }), lineage: cleanup, template: { [LOGICAL]: { Type: TYPE, Properties: { RevokeOnKeyReplacement: true } } },
+        ownResources: [live(LOGICAL, physicalIdFor(KEY_B, false))], treeRevocations: [live(LOGICAL, physicalIdFor(KEY_B, false))],
+      }), { revoke: [KEY_A], reason: /key replaced/ }],
+  ];
+  test.each(rows)('%s', (_name, facts, expected) => {
+    check(decide(genuine(facts)), expected);
+  });
+
+  test('M1: two ARNs name the same key only for one multi-Region key ID in one account', () => {
+    const single = (region: string) => `arn:aws:kms:${region}:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
+    expect(sameKey(MRK_A, MRK_A_US)).toBe(true);
+    expect(sameKey(MRK_A, MRK_B)).toBe(false);
+    expect(sameKey(MRK_A, MRK_A.replace(ACCOUNT, '222222222222'))).toBe(false);
+    expect(sameKey(single('eu-west-1'), single('us-east-1'))).toBe(false);
+    expect(sameKey(KEY_A, KEY_B)).toBe(false);
+    expect(sameKey(KEY_A, KEY_A)).toBe(true);
+  });
+
+  test('L14/L6: the switch revokes with the new template\'s material scope; a scope that is not a literal keeps the old one', () => {
+    const switchedOn = (template: Record<string, unknown>, old: RevocationProperties) => decide(genuine(del({
+      props: old, lineage: cleanup, template: { [LOGICAL]: { Type: TYPE, Properties: template } }, ownResources: [live(LOGICAL, physicalIdFor(KEY_A, true))],
+    })));
+    expect(scopes(switchedOn({ Revoked: 'true', MaterialScope: 'CURRENT' }, props()))).toEqual([`${KEY_A} CURRENT`]);
+    expect(scopes(switchedOn({ Revoked: 'true', MaterialScope: 'ALL' }, props({ MaterialScope: 'CURRENT' })))).toEqual([`${KEY_A} ALL`]);
+    expect(scopes(switchedOn({ Revoked: 'true', MaterialScope: { Ref: 'Scope' } }, props({ MaterialScope: 'CURRENT' })))).toEqual([`${KEY_A} CURRENT`]);
+    // Contract version 2 leaves a default out: ALL.
+    expect(scopes(switchedOn({ Revoked: 'true', ContractVersion: '2' }, props({ MaterialScope: 'CURRENT' })))).toEqual([`${KEY_A} ALL`]);
+    // A stack deletion revokes with the request's scope.
+    expect(scopes(decide(genuine(del({ props: props({ MaterialScope: 'CURRENT' }), lineage: flat('DELETE_IN_PROGRESS'), everStable: true }))))).toEqual([`${KEY_A} CURRENT`]);
   });
 });
