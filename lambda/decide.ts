@@ -529,8 +529,9 @@ function nestedStackRemoved(facts: Facts, physical: string): Decision {
   const props = facts.props;
   if (props.KeyLogicalId) {
     // The key is defined in this nested stack, which goes away with everything in it (L13),
-    // unless a refactor moved the key out of it before this update (L27).
-    const gone = keyLeftTheStack(facts);
+    // unless a refactor moved the key out of it before this update (L27). A refactor that only
+    // renamed the key within it leaves the key to go with the stack too.
+    const gone = keyLeftTheStack(facts, true);
     if (typeof gone !== 'boolean') return gone;
     if (gone) return removalOfConstruct(facts, physical, `nested stack removed by a successful update; ${KEY_LEFT(props.KeyLogicalId)}`);
     if (!on(props.RevokeOnStackDelete)) {
@@ -603,13 +604,16 @@ const KEY_LEFT = (logicalId: string) =>
  * revocation first. A key the stack no longer lists under its logical ID and key ID was moved
  * away by a stack refactoring, which sends no event and may move resources to any other stack,
  * nested or not (CloudFormation User Guide, "Stack refactoring"): it stays, wherever it is now.
+ * `underAnyLogicalId`: a key the stack still lists under another logical ID (renamed by a
+ * refactor) has not left it; for a nested stack that goes away with everything in it (L24).
  */
-function keyLeftTheStack(facts: Facts): boolean | Decision {
+function keyLeftTheStack(facts: Facts, underAnyLogicalId = false): boolean | Decision {
   if (!facts.ownResources) return unreadable(facts, 'ownResources', 'a removed key from a moved one') ?? need('ownResources');
   const keyId = keyIdOf(facts.props.KeyArn);
   // A physical ID not known (the plan offline, from a template) is taken as the key's.
-  return !facts.ownResources.some((r) => r.type === 'AWS::KMS::Key' && r.logicalId === facts.props.KeyLogicalId &&
-    (r.physicalId === undefined || r.physicalId === keyId));
+  return !facts.ownResources.some((r) => r.type === 'AWS::KMS::Key' && (r.logicalId === facts.props.KeyLogicalId
+    ? r.physicalId === undefined || r.physicalId === keyId
+    : underAnyLogicalId && r.physicalId === keyId));
 }
 
 /**

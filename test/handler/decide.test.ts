@@ -665,6 +665,12 @@ describe('decide: rows that pin each condition a mutation could change unnoticed
   const scopes = (decision: Decision) => (decision.kind === 'answer' ? decision.revoke.map((t) => `${t.keyArn} ${t.scope}`) : []);
 
   const rows: Array<[string, Facts, Expected]> = [
+    ['L24/L13/L27: a nested stack removed whose key a refactor renamed inside it: the key goes with the stack, revoked',
+      del({ props: props({ KeyLogicalId: KEY_LOGICAL }), lineage: removedNested, ownResources: [keyA('RenamedKey', NESTED)], treeRevocations: [] }),
+      { revoke: [KEY_A], reason: /together with its key/ }],
+    ['L24/L27: a nested stack removed that lists another key under the key\'s logical ID and none with its key ID: the key left, kept',
+      del({ props: props({ KeyLogicalId: KEY_LOGICAL }), lineage: removedNested, ownResources: [{ ...keyA(KEY_LOGICAL, NESTED), physicalId: keyIdOf(KEY_B) }], treeRevocations: [] }),
+      { skip: /no longer a resource of this stack.*revokeOnRemoval is off/ }],
     ['L24/L7: a nested stack removed with the key defined in it, revokeOnStackDelete off: kept',
       del({ props: props({ KeyLogicalId: KEY_LOGICAL, RevokeOnStackDelete: 'false' }), lineage: removedNested, ownResources: [keyA(KEY_LOGICAL, NESTED)], treeRevocations: [] }),
       { skip: /key defined in it; revokeOnStackDelete is off/ }],
