@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { App, CfnParameter, NestedStack, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { App, CfnParameter, CfnResource, NestedStack, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { plan, PlanItem } from '../../cli/plan';
@@ -197,6 +197,18 @@ describe('plan: what a deployment will revoke (offline)', () => {
       expect(item.verdict).toBe('revoke');
       expect(item.stack).toBe('Byok/' + item.stack.split('/')[1]);
       expect(item.why).toContain('nested stack removed');
+    });
+
+    test('L24/L27: offline, a nested stack removed whose key a refactor may have renamed inside it is a foreseen failure, not a keep', () => {
+      // A refactor renames resources and updates references, never properties: the revocation's
+      // KeyLogicalId still names the key's logical ID from before it.
+      const refactored = nested('Inner', (s) => {
+        const revocation = sameStack()(s);
+        (revocation.node.defaultChild as CfnResource).addPropertyOverride('KeyLogicalId', 'KeyBeforeRefactor');
+      });
+      const [item] = deploying(planOf(refactored, (stack) => { new kms.CfnKey(stack, 'Other', { keyPolicy: {} }); }));
+      expect(item.verdict).toBe('fail');
+      expect(item.why).toMatch(/lists key KeyA\w* without its key ID.*KeyBeforeRefactor renamed by a refactor/);
     });
 
     test('L24: a nested stack removed with a key from outside keeps it (revokeOnRemoval off)', () => {
