@@ -34,7 +34,7 @@ async function patientRead<T>(action: string, stackId: string, budget: Budget,
       timer = setTimeout(() => {
         const retried = lastRetriedSince(startedAt);
         // Rejected before the SDK call is aborted, so that the race ends with this reason.
-        reject(new ReadPatienceError(`still failing after ${((Date.now() - startedAt) / 1000).toFixed(1)}s of retries, ` +
+        reject(new ReadPatienceError(`no answer after ${((Date.now() - startedAt) / 1000).toFixed(1)}s (retries included), ` +
           'at the end of the time the budget gives reads' +
           `${retried ? ` (the last error retried: ${retried})` : ''}`));
         controller.abort();

@@ -1284,7 +1284,7 @@ describe('time budget (L17)', () => {
     const { response, decision } = await run('Delete', {}, 6_000);
     const elapsed = Date.now() - started;
     expect(response.Status).toBe('FAILED');
-    expect(response.Reason).toMatch(/cloudformation:DescribeStacks on .* failed \(ReadPatienceExhausted: still failing after 2\.\ds of retries/);
+    expect(response.Reason).toMatch(/cloudformation:DescribeStacks on .* failed \(ReadPatienceExhausted: no answer after 2\.\ds \(retries included\)/);
     expect(response.Reason).toContain('the handler does not guess');
     expect(response.Reason).not.toMatch(/time budget of .* ran out/);
     expect(decision.decision).toBe('failed');

@@ -240,7 +240,7 @@ describe('L17 faults that outlast the time budget: FAILED before the Lambda time
     }, async (run) => {
       expectFailedInTime(run);
       // Left to the rules as an unreadable status (they fail a Delete that would revoke), not a budget run out.
-      expect(run.del.reason).toMatch(/cloudformation:DescribeStacks on \S+ failed \(ReadPatienceExhausted: still failing after [\d.]+s of retries/);
+      expect(run.del.reason).toMatch(/cloudformation:DescribeStacks on \S+ failed \(ReadPatienceExhausted: no answer after [\d.]+s \(retries included\)/);
       expect(run.del.reason).toMatch(/the last error retried: Throttling: Rate exceeded/);
       expect(run.del.reason).toContain('the handler does not guess');
       expect(run.del.reason).not.toMatch(/time budget of [\d.]+s ran out/);
