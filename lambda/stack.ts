@@ -26,9 +26,7 @@ async function patientRead<T>(action: string, stackId: string, budget: Budget,
   return budget.race(`${action} on ${stackId}`, async (budgetSignal) => {
     const startedAt = Date.now();
     const patienceMs = budget.readPatienceMs(startedAt);
-    const controller = new AbortController();
-    const stop = () => controller.abort();
-    budgetSignal.addEventListener('abort', stop, { once: true });
+    const patience = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     const gaveUp = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -37,14 +35,13 @@ async function patientRead<T>(action: string, stackId: string, budget: Budget,
         reject(new ReadPatienceError(`no answer after ${((Date.now() - startedAt) / 1000).toFixed(1)}s (retries included), ` +
           'at the end of the time the budget gives reads' +
           `${retried ? ` (the last error retried: ${retried})` : ''}`));
-        controller.abort();
+        patience.abort();
       }, patienceMs);
     });
     try {
-      return await Promise.race([send(client, controller.signal), gaveUp]);
+      return await Promise.race([send(client, AbortSignal.any([budgetSignal, patience.signal])), gaveUp]);
     } finally {
       clearTimeout(timer);
-      budgetSignal.removeEventListener('abort', stop);
     }
   });
 }
